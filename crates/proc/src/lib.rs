@@ -1,0 +1,7 @@
+//! vigil-proc: the only crate of vigil that creates children or touches signal state.
+//!
+//! It knows nothing of service directories. `unsafe` lives here alone, each block with the
+//! reason it is sound.
+#![deny(missing_docs)]
+
+pub mod reset;

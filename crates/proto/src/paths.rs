@@ -1,0 +1,54 @@
+//! The names of a service directory's files, and daemontools' way of joining them to DIR.
+//!
+//! compat: daemontools builds messages as DIR + "/supervise/lock" with the directory exactly as
+//! typed (a trailing slash stays: `svc//supervise/lock`), so paths are joined by bytes, never
+//! with `Path::join`.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+/// The directory supervise keeps its state in, inside the service directory.
+pub const SUPERVISE: &str = "supervise";
+/// The lock a running supervise holds (flock, exclusive).
+pub const LOCK: &str = "supervise/lock";
+/// The FIFO control bytes are written to.
+pub const CONTROL: &str = "supervise/control";
+/// The FIFO whose read end is open while a supervise runs (svok opens it for writing).
+pub const OK: &str = "supervise/ok";
+/// The status file.
+pub const STATUS: &str = "supervise/status";
+/// The status file being written, renamed over `STATUS` when whole.
+pub const STATUS_NEW: &str = "supervise/status.new";
+/// The service's program.
+pub const RUN: &str = "run";
+/// NEW: run after each exit of `run`, with its exit code and signal.
+pub const FINISH: &str = "finish";
+/// If this file exists the service is normally down.
+pub const DOWN: &str = "down";
+/// The logger's service directory.
+pub const LOG: &str = "log";
+
+/// `dir` + `/` + `tail`, byte for byte as daemontools joins them for messages.
+pub fn join(dir: &OsStr, tail: &str) -> OsString {
+    let mut bytes = dir.as_bytes().to_vec();
+    bytes.push(b'/');
+    bytes.extend_from_slice(tail.as_bytes());
+    OsString::from_vec(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_keeps_what_the_user_typed() {
+        assert_eq!(
+            join(OsStr::new("svc/"), LOCK),
+            OsString::from("svc//supervise/lock")
+        );
+        assert_eq!(
+            join(OsStr::new("a"), STATUS),
+            OsString::from("a/supervise/status")
+        );
+    }
+}

@@ -1,0 +1,435 @@
+//! `supervise/status`: daemontools' 18 bytes, then vigil's versioned extension.
+//!
+//! Bytes 0..18 are exactly daemontools 0.76's, so its `svstat` reads a vigil status file:
+//!
+//! | bytes  | field                                                              |
+//! |--------|--------------------------------------------------------------------|
+//! | 0..12  | TAI64N label of the last change of pid (8 s + 4 ns, big-endian)     |
+//! | 12..16 | pid of the service, little-endian; 0 when down                       |
+//! | 16     | 1 if paused (only while a pid runs), else 0                          |
+//! | 17     | want: `u`, `d`, or 0 (none: after `o`, or daemontools' initial 0)     |
+//!
+//! vigil's extension follows (version 1; all integers little-endian):
+//!
+//! | bytes  | field                                                              |
+//! |--------|--------------------------------------------------------------------|
+//! | 18..20 | magic `vg`                                                          |
+//! | 20     | extension version, 1                                                |
+//! | 21     | N: the number of bytes after byte 21 (a newer supervise may append  |
+//! |        | fields; a reader takes the ones it knows and skips the rest)        |
+//! | 22     | state: 0 down, 1 starting, 2 up, 3 backoff, 4 finishing, 5 stopping |
+//! | 23     | flags: bit 0 a last exit is recorded, bit 1 the service is ready     |
+//! | 24     | cause of the current backoff: 0 none, 1 quick exit, 2 start failed   |
+//! | 25     | reserved, 0                                                          |
+//! | 26..30 | restarts: starts of `run` after the first, since supervise started  |
+//! | 30..34 | wait status of the last exit of `run` (as waitpid gives it)          |
+//! | 34..46 | TAI64N end of the current backoff; all zero when none               |
+//! | 46..58 | TAI64N of readiness; all zero when not ready                         |
+//! | 58..66 | sequence number of the last event published                         |
+//!
+//! The full layout is in docs/status-file.md; keep both in step.
+
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+
+use crate::paths;
+use crate::tai::Tai64n;
+
+/// Length of daemontools' part.
+pub const DAEMONTOOLS_LEN: usize = 18;
+/// Length of a version-1 vigil status file.
+pub const V1_LEN: usize = 66;
+const MAGIC: &[u8; 2] = b"vg";
+const VERSION: u8 = 1;
+
+/// The `want` byte: what supervise was last told to do with the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// `u`: keep it up.
+    Up,
+    /// `d`: keep it down.
+    Down,
+    /// 0: no standing wish (after `o`, or before any command).
+    Nothing,
+}
+
+impl Want {
+    fn byte(self) -> u8 {
+        match self {
+            Want::Up => b'u',
+            Want::Down => b'd',
+            Want::Nothing => 0,
+        }
+    }
+
+    fn from_byte(byte: u8) -> Want {
+        // compat: daemontools' svstat treats any byte but 'u' and 'd' as no wish.
+        match byte {
+            b'u' => Want::Up,
+            b'd' => Want::Down,
+            _ => Want::Nothing,
+        }
+    }
+}
+
+/// What supervise is doing with the service (vigil's extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// No process; not scheduled to start.
+    Down,
+    /// Started, waiting for its readiness notification.
+    Starting,
+    /// Running.
+    Up,
+    /// Waiting before the next start after quick deaths or a failed start.
+    Backoff,
+    /// `finish` is running after an exit of `run`.
+    Finishing,
+    /// Told to stop; waiting for it to exit.
+    Stopping,
+}
+
+impl State {
+    /// The byte stored in the file.
+    pub fn code(self) -> u8 {
+        match self {
+            State::Down => 0,
+            State::Starting => 1,
+            State::Up => 2,
+            State::Backoff => 3,
+            State::Finishing => 4,
+            State::Stopping => 5,
+        }
+    }
+
+    /// The state a stored byte stands for.
+    pub fn from_code(code: u8) -> Option<State> {
+        Some(match code {
+            0 => State::Down,
+            1 => State::Starting,
+            2 => State::Up,
+            3 => State::Backoff,
+            4 => State::Finishing,
+            5 => State::Stopping,
+            _ => return None,
+        })
+    }
+
+    /// The lowercase word `svstat -l` and `--json` print.
+    pub fn word(self) -> &'static str {
+        match self {
+            State::Down => "down",
+            State::Starting => "starting",
+            State::Up => "up",
+            State::Backoff => "backoff",
+            State::Finishing => "finishing",
+            State::Stopping => "stopping",
+        }
+    }
+}
+
+/// Why supervise is waiting before the next start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackoffCause {
+    /// Not in backoff.
+    None,
+    /// `run` died within the quick-exit threshold of its start.
+    QuickExit,
+    /// `run` could not be started (missing, not executable, fork failed).
+    StartFailed,
+}
+
+impl BackoffCause {
+    fn code(self) -> u8 {
+        match self {
+            BackoffCause::None => 0,
+            BackoffCause::QuickExit => 1,
+            BackoffCause::StartFailed => 2,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<BackoffCause> {
+        Some(match code {
+            0 => BackoffCause::None,
+            1 => BackoffCause::QuickExit,
+            2 => BackoffCause::StartFailed,
+            _ => return None,
+        })
+    }
+
+    /// The words `svstat -l` and `--json` print.
+    pub fn word(self) -> &'static str {
+        match self {
+            BackoffCause::None => "none",
+            BackoffCause::QuickExit => "quick exit",
+            BackoffCause::StartFailed => "start failed",
+        }
+    }
+}
+
+/// vigil's fields after daemontools' 18 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extension {
+    /// What supervise is doing.
+    pub state: State,
+    /// Why it is in backoff, if it is.
+    pub backoff_cause: BackoffCause,
+    /// Starts of `run` after the first.
+    pub restarts: u32,
+    /// Wait status of the last exit of `run`, if it has exited since supervise started.
+    pub last_exit: Option<i32>,
+    /// When the current backoff ends.
+    pub backoff_until: Option<Tai64n>,
+    /// When the service became ready, if it is.
+    pub ready_at: Option<Tai64n>,
+    /// Sequence number of the last event published.
+    pub seq: u64,
+}
+
+/// A whole status file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    /// When the pid last changed (started or exited).
+    pub when: Tai64n,
+    /// The service's pid; 0 when it is not running.
+    pub pid: u32,
+    /// Whether it was paused with `p` (and not continued).
+    pub paused: bool,
+    /// The standing wish.
+    pub want: Want,
+    /// vigil's extension; `None` in a file daemontools' supervise wrote.
+    pub ext: Option<Extension>,
+}
+
+/// Why a status file did not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Fewer than daemontools' 18 bytes (svstat's "bad format").
+    Short,
+    /// The extension is present but malformed (unknown version, short, bad values).
+    BadExtension,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // compat: daemontools' svstat says "bad format" for a short file.
+        f.write_str("bad format")
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+fn optional_tai(t: Option<Tai64n>) -> [u8; 12] {
+    t.map_or([0; 12], |t| t.encode())
+}
+
+fn decode_optional_tai(bytes: &[u8]) -> Result<Option<Tai64n>, DecodeError> {
+    if bytes.iter().all(|&b| b == 0) {
+        return Ok(None);
+    }
+    Tai64n::decode(bytes)
+        .map(Some)
+        .map_err(|_| DecodeError::BadExtension)
+}
+
+fn le_u32(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"))
+}
+
+impl Status {
+    /// The bytes of the file: 18, or 66 with the extension.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(V1_LEN);
+        out.extend_from_slice(&self.when.encode());
+        out.extend_from_slice(&self.pid.to_le_bytes());
+        out.push(u8::from(self.paused && self.pid != 0));
+        out.push(self.want.byte());
+        if let Some(ext) = &self.ext {
+            out.extend_from_slice(MAGIC);
+            out.push(VERSION);
+            out.push((V1_LEN - 22) as u8);
+            out.push(ext.state.code());
+            let flags = u8::from(ext.last_exit.is_some()) | (u8::from(ext.ready_at.is_some()) << 1);
+            out.push(flags);
+            out.push(ext.backoff_cause.code());
+            out.push(0);
+            out.extend_from_slice(&ext.restarts.to_le_bytes());
+            out.extend_from_slice(&ext.last_exit.unwrap_or(0).to_le_bytes());
+            out.extend_from_slice(&optional_tai(ext.backoff_until));
+            out.extend_from_slice(&optional_tai(ext.ready_at));
+            out.extend_from_slice(&ext.seq.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads a status file's bytes; an 18-byte (daemontools) file has no extension.
+    pub fn decode(bytes: &[u8]) -> Result<Status, DecodeError> {
+        if bytes.len() < DAEMONTOOLS_LEN {
+            return Err(DecodeError::Short);
+        }
+        // compat: daemontools' svstat takes the seconds and nanoseconds as they are.
+        let when = Tai64n {
+            secs: u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes")),
+            nanos: u32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes")),
+        };
+        let pid = le_u32(&bytes[12..16]);
+        let paused = bytes[16] != 0;
+        let want = Want::from_byte(bytes[17]);
+        let ext = if bytes.len() == DAEMONTOOLS_LEN {
+            None
+        } else {
+            Some(decode_extension(&bytes[DAEMONTOOLS_LEN..])?)
+        };
+        Ok(Status {
+            when,
+            pid,
+            paused,
+            want,
+            ext,
+        })
+    }
+}
+
+fn decode_extension(bytes: &[u8]) -> Result<Extension, DecodeError> {
+    let bad = DecodeError::BadExtension;
+    if bytes.len() < V1_LEN - DAEMONTOOLS_LEN || &bytes[..2] != MAGIC || bytes[2] != VERSION {
+        return Err(bad);
+    }
+    let declared = usize::from(bytes[3]);
+    if declared < V1_LEN - 22 || bytes.len() < 4 + declared {
+        return Err(bad);
+    }
+    let fields = &bytes[4..];
+    let state = State::from_code(fields[0]).ok_or(bad)?;
+    let flags = fields[1];
+    let backoff_cause = BackoffCause::from_code(fields[2]).ok_or(bad)?;
+    let restarts = le_u32(&fields[4..8]);
+    let exit_status = le_u32(&fields[8..12]) as i32;
+    let backoff_until = decode_optional_tai(&fields[12..24])?;
+    let ready_at = decode_optional_tai(&fields[24..36])?;
+    let seq = u64::from_le_bytes(fields[36..44].try_into().expect("8 bytes"));
+    Ok(Extension {
+        state,
+        backoff_cause,
+        restarts,
+        last_exit: (flags & 1 != 0).then_some(exit_status),
+        backoff_until,
+        ready_at: if flags & 2 != 0 { ready_at } else { None },
+        seq,
+    })
+}
+
+/// Reads `dir/supervise/status` (at most a few hundred bytes).
+pub fn read(dir: &OsStr) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(V1_LEN);
+    File::open(paths::join(dir, paths::STATUS))?
+        .take(4096)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Writes the status atomically: `supervise/status.new`, then rename over `supervise/status`,
+/// so a reader sees the old file or the new one, never half of one. `dir` is the service
+/// directory (`.` when the caller has chdir'd into it).
+pub fn write(dir: &OsStr, status: &Status) -> io::Result<()> {
+    let new = paths::join(dir, paths::STATUS_NEW);
+    let mut file = File::create(&new)?;
+    file.write_all(&status.encode())?;
+    drop(file);
+    fs::rename(&new, paths::join(dir, paths::STATUS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample() -> Status {
+        Status {
+            when: Tai64n::from_unix(1_700_000_000, 5),
+            pid: 0x0102_0304,
+            paused: true,
+            want: Want::Down,
+            ext: Some(Extension {
+                state: State::Backoff,
+                backoff_cause: BackoffCause::QuickExit,
+                restarts: 7,
+                last_exit: Some(256),
+                backoff_until: Some(Tai64n::from_unix(1_700_000_004, 0)),
+                ready_at: None,
+                seq: 42,
+            }),
+        }
+    }
+
+    #[test]
+    fn daemontools_prefix_is_exact() {
+        let bytes = sample().encode();
+        assert_eq!(bytes.len(), V1_LEN);
+        assert_eq!(&bytes[12..16], &[4, 3, 2, 1]);
+        assert_eq!(bytes[16], 1);
+        assert_eq!(bytes[17], b'd');
+        assert_eq!(&bytes[18..21], b"vg\x01");
+    }
+
+    #[test]
+    fn paused_is_only_set_with_a_pid() {
+        let mut s = sample();
+        s.pid = 0;
+        assert_eq!(s.encode()[16], 0);
+    }
+
+    #[test]
+    fn daemontools_file_has_no_extension() {
+        let mut s = sample();
+        s.ext = None;
+        let bytes = s.encode();
+        assert_eq!(bytes.len(), 18);
+        assert_eq!(Status::decode(&bytes), Ok(s));
+    }
+
+    #[test]
+    fn longer_newer_extension_is_read() {
+        let mut bytes = sample().encode();
+        bytes[21] += 3;
+        bytes.extend_from_slice(&[9, 9, 9]);
+        assert_eq!(Status::decode(&bytes), Ok(sample()));
+    }
+
+    #[test]
+    fn short_file_is_bad_format() {
+        assert_eq!(Status::decode(&[0; 17]), Err(DecodeError::Short));
+        assert_eq!(DecodeError::Short.to_string(), "bad format");
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(secs in 0u64..1 << 40, nanos in 0u32..1_000_000_000, pid in 1u32..,
+                      paused: bool, want in 0usize..3, state in 0u8..6, cause in 0u8..3,
+                      restarts: u32, exit: Option<i32>, seq: u64, until in proptest::option::of(0u64..1 << 40),
+                      ready in proptest::option::of(0u64..1 << 40)) {
+            let s = Status {
+                when: Tai64n::from_unix(secs, nanos),
+                pid,
+                paused,
+                want: [Want::Up, Want::Down, Want::Nothing][want],
+                ext: Some(Extension {
+                    state: State::from_code(state).unwrap(),
+                    backoff_cause: BackoffCause::from_code(cause).unwrap(),
+                    restarts,
+                    last_exit: exit,
+                    backoff_until: until.map(|u| Tai64n::from_unix(u, 0)),
+                    ready_at: ready.map(|r| Tai64n::from_unix(r, 1)),
+                    seq,
+                }),
+            };
+            prop_assert_eq!(Status::decode(&s.encode()), Ok(s));
+        }
+
+        #[test]
+        fn any_bytes_decode_or_fail_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
+            let _ = Status::decode(&bytes);
+        }
+    }
+}
