@@ -20,7 +20,7 @@ use nix::time::{clock_gettime, ClockId};
 /// How long each run stays up: above every supervisor's 1 s "quick exit" threshold, so all of
 /// them restart at once rather than throttle.
 const HOLD: Duration = Duration::from_millis(1100);
-const RESTARTS: usize = 6;
+const RESTARTS: usize = 10;
 const SIGNALS: usize = 20;
 const IDLE: Duration = Duration::from_secs(10);
 const FLEET: usize = 20;
@@ -162,25 +162,30 @@ fn gaps(times: &[Vec<u64>]) -> Vec<f64> {
 
 /// The floor: spawn `run`, wait, spawn again, in this process, with the same hold as under
 /// a supervisor (so it pays the same wake-up from idle).
-fn floor(base: &Path) -> f64 {
-    let dir = service(base, "floor", "hold");
+fn floor(dir: &Path) -> f64 {
     for _ in 0..=RESTARTS {
         Command::new(dir.join("run"))
-            .current_dir(&dir)
+            .current_dir(dir)
             .status()
             .expect("run");
     }
     median(gaps(&lines(&dir.join("times"))))
 }
 
-fn restart_gap(peer: &Peer, base: &Path) -> f64 {
+/// The peer's median restart gap and, measured in the same seconds (a thread, half a hold
+/// out of step) so both see the same machine load, the floor's.
+fn restart_gap(peer: &Peer, base: &Path) -> (f64, f64) {
     let dir = service(base, &format!("gap-{}", peer.name), "hold");
+    let floor_dir = service(base, &format!("floor-{}", peer.name), "hold");
     let sup = start(peer, &dir);
+    std::thread::sleep(HOLD / 2);
+    let floor = std::thread::spawn(move || floor(&floor_dir));
     wait_for(HOLD * (RESTARTS as u32 + 4), || {
         lines(&dir.join("times")).len() > RESTARTS
     });
     stop(sup, &dir);
-    median(gaps(&lines(&dir.join("times"))))
+    let floor_us = floor.join().expect("floor thread");
+    (median(gaps(&lines(&dir.join("times")))), floor_us)
 }
 
 fn signal_latency(peer: &Peer, base: &Path) -> f64 {
@@ -269,8 +274,6 @@ fn main() {
         .join(format!("bench-supervise-{}", std::process::id()));
     fs::create_dir_all(&base).expect("bench dir");
     let peers = peers();
-    eprintln!("floor...");
-    let floor_us = floor(&base);
     let mut gap = Vec::new();
     let mut sig = Vec::new();
     for peer in &peers {
@@ -281,12 +284,19 @@ fn main() {
         }
     }
     if std::env::var_os("VIGIL_BENCH_GAP_ONLY").is_some() {
-        for (peer, g) in peers.iter().zip(&gap) {
+        for (peer, (g, f)) in peers.iter().zip(&gap) {
             println!(
-                "{}: gap {g:.0} µs = {:.2}x floor {floor_us:.0} µs",
+                "{}: gap {g:.0} µs = {:.2}x floor {f:.0} µs",
                 peer.name,
-                g / floor_us
+                g / f
             );
+            let dir = base.join(format!("gap-{}", peer.name));
+            let floor_dir = base.join(format!("floor-{}", peer.name));
+            let mut all = gaps(&lines(&dir.join("times")));
+            all.sort_by(|a, b| a.total_cmp(b));
+            let mut fl = gaps(&lines(&floor_dir.join("times")));
+            fl.sort_by(|a, b| a.total_cmp(b));
+            println!("  gaps {all:.0?}\n  floor {fl:.0?}");
         }
         return;
     }
@@ -328,14 +338,16 @@ fn main() {
     println!("{header}\n{rule}");
     let row = |name: &str, values: Vec<String>| println!("| {name} | {} |", values.join(" | "));
     row(
-        &format!("restart gap, µs (floor: bare spawn/wait {floor_us:.0} µs)"),
-        gap.iter().map(|g| format!("{g:.0}")).collect(),
+        "restart gap, µs (median)",
+        gap.iter().map(|(g, _)| format!("{g:.0}")).collect(),
+    );
+    row(
+        "floor: bare spawn/wait loop at the same time, µs",
+        gap.iter().map(|(_, f)| format!("{f:.0}")).collect(),
     );
     row(
         "restart gap / floor",
-        gap.iter()
-            .map(|g| format!("{:.2}x", g / floor_us))
-            .collect(),
+        gap.iter().map(|(g, f)| format!("{:.2}x", g / f)).collect(),
     );
     row(
         "`t` to signal delivered, µs (median)",
