@@ -10,7 +10,9 @@
 pub mod control;
 pub mod errstr;
 pub mod getopt;
+pub mod json;
 pub mod msg;
 pub mod paths;
+pub mod service;
 pub mod status;
 pub mod tai;
