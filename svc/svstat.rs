@@ -57,6 +57,7 @@ fn parse(args: &[OsString]) -> (Format, &[OsString]) {
     let mut at = 0;
     while let Some(arg) = args.get(at) {
         match arg.as_bytes() {
+            // --json wins over -l, whatever their order.
             b"-l" if format == Format::Plain => format = Format::Long,
             b"-l" => {}
             b"--json" => format = Format::Json,
