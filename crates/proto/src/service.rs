@@ -162,6 +162,13 @@ impl Service {
     /// `Ok(false)` when nobody does (ENXIO); any other failure, a missing `supervise/`
     /// included, is an `Err` for the caller to word (svok exits 100 on a missing one, svstat
     /// reports it).
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// let running = vigil_proto::service::Service::at("/service/web")?.is_supervised()?;
+    /// std::process::exit(if running { 0 } else { 100 }); // svok
+    /// # }
+    /// ```
     pub fn is_supervised(&self) -> io::Result<bool> {
         match self.open(paths::OK, OFlag::O_WRONLY) {
             Ok(_) => Ok(true),
@@ -198,6 +205,18 @@ impl Service {
     /// Only daemontools' 18 bytes must be sound: an extension that does not decode (a newer,
     /// incompatible vigil, or garbage) leaves [`Status::ext`] `None`, as daemontools' svstat
     /// never looks past byte 18.
+    ///
+    /// ```no_run
+    /// use vigil_proto::service::Service;
+    /// use vigil_proto::status::State;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let status = Service::at("/service/web")?.status()?;
+    /// let backoff = status.ext.is_some_and(|e| e.state == State::Backoff);
+    /// println!("pid {} backoff {backoff}", status.pid);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn status(&self) -> Result<Status, StatusError> {
         decode_lenient(&self.status_bytes()?)
     }
@@ -207,6 +226,21 @@ impl Service {
     /// blocking (so a missing supervise is reported, not waited for), then switched back to
     /// blocking for the write. With no bytes the FIFO is still opened: that alone reports
     /// whether a supervise is there.
+    ///
+    /// ```no_run
+    /// use vigil_proto::control::Control;
+    /// use vigil_proto::service::{SendError, Service};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let bytes: Vec<u8> = [Control::Down, Control::Exit].map(Control::byte).to_vec();
+    /// match Service::at("/service/web")?.send(&bytes) {
+    ///     Ok(()) => {}
+    ///     Err(SendError::NotRunning) => eprintln!("supervise not running"),
+    ///     Err(e) => return Err(e.into()),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn send(&self, bytes: &[u8]) -> Result<(), SendError> {
         let mut fifo =
             self.open(paths::CONTROL, OFlag::O_WRONLY)
