@@ -96,6 +96,39 @@ fn illegal_option_prints_usage_and_sends_nothing() {
     assert_eq!(held[0].sent(), b"");
 }
 
+#[test]
+fn waits_for_room_in_a_full_fifo_as_daemontools() {
+    // daemontools opens without blocking, then writes blocking: a busy supervise delays svc,
+    // it does not make it fail with "temporary failure".
+    let (sb, mut held) = twin();
+    let filled = held[0].fill_control();
+    let mut svc = Spawned::start(
+        cmd("svc")
+            .args(["-u", "a"])
+            .current_dir(sb.path())
+            .stderr(std::process::Stdio::piped()),
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        svc.child.try_wait().expect("try_wait").is_none(),
+        "svc did not wait"
+    );
+    let mut got = held[0].sent();
+    let status = svc
+        .wait_timeout(LIMIT)
+        .expect("svc exits once there is room");
+    assert!(status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(svc.child.stderr.as_mut().expect("piped"), &mut stderr)
+        .expect("stderr");
+    assert_eq!(stderr, "");
+    assert!(eventually(LIMIT, || {
+        got.extend(held[0].sent());
+        got.len() == filled + 1
+    }));
+    assert_eq!(got.last(), Some(&b'u'));
+}
+
 /// The NEW options appended to daemontools' usage line.
 const NEW_USAGE_TAIL: &str = ", q quit, 1 usr1, 2 usr2, w winch";
 

@@ -3,7 +3,7 @@
 //! clients see a "running" supervise without one being started.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read};
+use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -81,6 +81,25 @@ impl Crafted {
             }
         }
         bytes
+    }
+
+    /// Fills the `control` FIFO to capacity with `z` bytes (the read end must be held);
+    /// returns how many were written.
+    pub fn fill_control(&self) -> usize {
+        let mut fifo = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(self.dir.join("supervise/control"))
+            .expect("open control for writing");
+        let chunk = [b'z'; 4096];
+        let mut total = 0;
+        loop {
+            match fifo.write(&chunk) {
+                Ok(n) => total += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return total,
+                Err(e) => panic!("fill control FIFO: {e}"),
+            }
+        }
     }
 
     /// Closes the read ends: clients now see "supervise not running".

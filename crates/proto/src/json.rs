@@ -120,6 +120,47 @@ mod tests {
         assert_eq!(text(&Value::or_null(None::<u64>, Value::Unsigned)), "null");
     }
 
+    /// Decodes a JSON string literal (the subset `write_string` produces).
+    fn parse_string(text: &str) -> String {
+        let inner = text
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .expect("quoted");
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            assert!(c != '"' && (c as u32) >= 0x20, "raw {c:?} in {text:?}");
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next().expect("escape") {
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                'b' => out.push('\u{8}'),
+                'f' => out.push('\u{c}'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    let code = u32::from_str_radix(&hex, 16).expect("hex");
+                    out.push(char::from_u32(code).expect("scalar"));
+                }
+                e => panic!("unknown escape {e:?}"),
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_round_trip_as_lossy_text(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let out = text(&Value::Str(&bytes));
+            proptest::prop_assert_eq!(parse_string(&out), String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+
     #[test]
     fn any_bytes_give_valid_utf8_with_balanced_quotes() {
         // Every byte value, alone and in a run: the output is UTF-8, starts and ends with a
