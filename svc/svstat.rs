@@ -331,3 +331,47 @@ impl<'a> Look<'a> {
         ])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn options_lead_and_double_dash_ends_them() {
+        let a = args(&["-l", "x", "-l"]);
+        assert_eq!(parse(&a), (Format::Long, &a[1..]));
+        let a = args(&["--json", "-l", "--", "--json"]);
+        assert_eq!(parse(&a), (Format::Json, &a[3..]));
+        let a = args(&["-l", "--json"]);
+        assert_eq!(parse(&a), (Format::Json, &a[2..]));
+        let a = args(&["-x", "-l"]);
+        assert_eq!(parse(&a), (Format::Plain, &a[..]));
+    }
+
+    #[test]
+    fn seconds_are_daemontools_tai_approx() {
+        let look = Look {
+            dir: OsStr::new("d"),
+            normally_up: Some(true),
+            supervised: Some(true),
+            status: None,
+            stopped: None,
+            now: UNIX_EPOCH + Duration::new(1_700_000_000, 999_999_999),
+        };
+        let now = Tai64n::from_unix(1_700_000_000, 0);
+        assert_eq!(look.seconds_since(now), 0);
+        assert_eq!(
+            look.seconds_since(Tai64n::from_unix(1_699_999_990, 999_999_999)),
+            10
+        );
+        assert_eq!(look.seconds_since(now.add(Duration::from_secs(5))), 0);
+        // A zero label: 2^62 + 10 + now, rounded to a double's 53 bits as daemontools prints it.
+        let exact = UNIX_EPOCH_LABEL + 1_700_000_000;
+        assert_eq!(look.seconds_since(Tai64n::ZERO), exact as f64 as u64);
+        assert_ne!(look.seconds_since(Tai64n::ZERO), exact);
+    }
+}
