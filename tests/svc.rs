@@ -261,3 +261,48 @@ fn drives_daemontools_supervise() {
         "svc: warning: unable to control s: supervise not running\n"
     );
 }
+
+/// Our svc's signal options reach a service under daemontools' real supervise.
+#[test]
+fn signals_reach_a_service_under_daemontools_supervise() {
+    let Some(supervise) = peer("/usr/bin/supervise") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    sb.service(
+        "s",
+        "for sig in HUP ALRM INT; do trap \"echo $sig >> signals\" $sig; done\n\
+         trap 'echo TERM >> signals; exit 0' TERM\n\
+         echo started >> signals\n\
+         while :; do sleep 1 & wait $!; done",
+    );
+    let _sup = Spawned::start(
+        Command::new(supervise)
+            .arg("s")
+            .current_dir(sb.path())
+            .stdin(std::process::Stdio::null()),
+    );
+    let signals = || std::fs::read_to_string(sb.join("s/signals")).unwrap_or_default();
+    let limit = Duration::from_secs(5);
+    assert!(eventually(limit, || signals() == "started\n"));
+    let svc = |opt: &str| {
+        let out = run(cmd("svc").args([opt, "s"]).current_dir(sb.path()), LIMIT);
+        assert_eq!(
+            (out.status.code(), text(&out.stderr)),
+            (Some(0), String::new())
+        );
+    };
+    let mut expect = String::from("started\n");
+    for (opt, name) in [("-h", "HUP"), ("-a", "ALRM"), ("-i", "INT")] {
+        svc(opt);
+        expect += &format!("{name}\n");
+        assert!(
+            eventually(limit, || signals() == expect),
+            "{opt}: {:?}",
+            signals()
+        );
+    }
+    svc("-dx");
+    expect += "TERM\n";
+    assert!(eventually(limit, || signals() == expect), "{:?}", signals());
+}
