@@ -3,4 +3,7 @@
 
 mod interop_supervise;
 mod supervise;
+mod svc;
+mod svok;
+mod svstat;
 mod util;
