@@ -4,4 +4,7 @@
 //! reason it is sound.
 #![deny(missing_docs)]
 
+pub mod exec;
+pub mod ids;
+pub mod limits;
 pub mod reset;
