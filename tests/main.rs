@@ -2,4 +2,6 @@
 //! by absolute path (CARGO_BIN_EXE_*), never through PATH.
 
 mod helpers;
+mod interop_supervise;
+mod supervise;
 mod util;

@@ -6,5 +6,10 @@
 
 pub mod exec;
 pub mod ids;
+pub mod kill;
 pub mod limits;
+pub mod reap;
 pub mod reset;
+pub mod signals;
+pub mod spawn;
+pub mod wait;
