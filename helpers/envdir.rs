@@ -5,13 +5,16 @@
 
 mod chain;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
 
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::{chdir, fchdir};
 use vigil_proto::msg::{self, Fail, EXIT_FAILURE};
 
 fn main() -> ExitCode {
@@ -28,38 +31,38 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
     }
     let mut program = chain::program(child)?;
     let dir_bytes = dir.as_bytes();
-    let unable_dir = |e: &io::Error| {
-        // compat: daemontools chdirs into dir first, so a missing or unsearchable dir is
-        // "unable to switch to directory"; only a listing failure is "unable to read directory".
-        let verb: &[u8] = if e.kind() == io::ErrorKind::PermissionDenied && searchable(dir) {
-            b"read directory "
-        } else {
-            b"switch to directory "
-        };
-        Fail::unable(e, &[verb, dir_bytes])
-    };
-    for entry in std::fs::read_dir(dir).map_err(|e| unable_dir(&e))? {
-        let entry = entry.map_err(|e| Fail::unable(&e, &[b"read directory ", dir_bytes]))?;
+    // compat: daemontools reads the files from inside dir, so its errors (and which of
+    // "switch to directory" and "read directory" a permission problem gives) are chdir's and
+    // opendir's. The way back is an O_PATH descriptor, which needs no read permission on the
+    // starting directory (daemontools' needs it).
+    let start = open(
+        ".",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Fail::unable(&e.into(), &[b"switch to current directory"]))?;
+    chdir(dir.as_os_str())
+        .map_err(|e| Fail::unable(&e.into(), &[b"switch to directory ", dir_bytes]))?;
+    let unable_list = |e: &io::Error| Fail::unable(e, &[b"read directory ", dir_bytes]);
+    for entry in std::fs::read_dir(".").map_err(|e| unable_list(&e))? {
+        let entry = entry.map_err(|e| unable_list(&e))?;
         let name = entry.file_name();
         let name = name.as_bytes();
         // compat: daemontools skips every name starting with a dot.
         if name.first() == Some(&b'.') {
             continue;
         }
-        let value = first_line(&entry.path())
+        let value = first_line(Path::new(OsStr::from_bytes(name)))
             .map_err(|e| Fail::unable(&e, &[b"read ", dir_bytes, b"/", name]))?;
         program.set_env(name, value.as_deref());
     }
+    fchdir(&start).map_err(|e| Fail::unable(&e.into(), &[b"switch to starting directory"]))?;
     Err(chain::exec(program))
 }
 
 /// compat: daemontools' envdir exits 111, not 100, on a usage error.
 fn usage() -> Fail {
     Fail::raw("usage: envdir dir child", EXIT_FAILURE)
-}
-
-fn searchable(dir: &OsString) -> bool {
-    nix::unistd::access(Path::new(dir), nix::unistd::AccessFlags::X_OK).is_ok()
 }
 
 /// The value a file gives its variable: `None` for an empty file (remove the variable), else

@@ -1,10 +1,10 @@
 //! envdir beside daemontools' envdir: values, removals and errors (issue 5).
 
-use std::os::unix::fs::symlink;
-use std::process::Command;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::process::{Command, Output};
 
 use super::{ours, same};
-use crate::util::{text, Sandbox};
+use crate::util::{self, text, Sandbox};
 
 /// A clean environment so both runs start from the same variables.
 fn env_of(c: &mut Command, sb: &Sandbox) {
@@ -73,20 +73,83 @@ fn errors_match_daemontools() {
     }
 }
 
+/// Runs `envdir ARGS env` (ours, then daemontools') as `nobody`, from `cwd`.
+fn as_nobody(sb: &Sandbox, cwd: &str, args: &[&str]) -> Vec<Output> {
+    let mut sides = vec![util::bin("envdir")];
+    sides.extend(util::peer("/usr/bin/envdir"));
+    sides
+        .iter()
+        .map(|envdir| {
+            let mut cmd = util::cmd("setuidgid");
+            cmd.arg("nobody")
+                .arg(envdir)
+                .args(args)
+                .arg("/usr/bin/env")
+                .current_dir(sb.join(cwd));
+            util::run(&mut cmd, super::LIMIT)
+        })
+        .collect()
+}
+
+fn chmod(path: impl AsRef<std::path::Path>, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
 #[test]
-fn unreadable_file_is_fatal() {
-    if super::is_root() {
-        eprintln!("skipped: root reads a file of mode 000");
+fn permission_errors_match_daemontools() {
+    if !super::is_root() {
+        eprintln!("skipped: needs root to run envdir as nobody");
         return;
     }
     let sb = Sandbox::new();
-    let file = sb.write("e/SECRET", "x");
-    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o000))
-        .expect("chmod");
-    same("envdir", |c| {
-        env_of(c, &sb);
-        c.args(["e", "env"]);
-    });
+    chmod(sb.path(), 0o755);
+    chmod(sb.write("secret/SECRET", "x"), 0o000);
+    chmod(sb.write("unlistable/A", "a").parent().expect("dir"), 0o300);
+    chmod(
+        sb.write("unsearchable/A", "a").parent().expect("dir"),
+        0o600,
+    );
+    for dir in ["secret", "unlistable", "unsearchable"] {
+        let outs = as_nobody(&sb, ".", &[dir]);
+        let ours = &outs[0];
+        assert_eq!(
+            ours.status.code(),
+            Some(111),
+            "{dir}: {}",
+            text(&ours.stderr)
+        );
+        if let Some(theirs) = outs.get(1) {
+            assert_eq!(
+                (text(&ours.stderr), ours.status.code()),
+                (text(&theirs.stderr), theirs.status.code()),
+                "{dir}"
+            );
+        }
+    }
+}
+
+#[test]
+fn works_from_a_directory_it_cannot_read() {
+    // vigil: daemontools needs to open the current directory for reading to come back to it.
+    if !super::is_root() {
+        eprintln!("skipped: needs root to run envdir as nobody");
+        return;
+    }
+    let sb = Sandbox::new();
+    chmod(sb.path(), 0o755);
+    sb.write("e/VALUE", "from the dir");
+    std::fs::create_dir(sb.join("cwd")).expect("mkdir");
+    chmod(sb.join("cwd"), 0o311);
+    let e = sb.join("e");
+    let outs = as_nobody(&sb, "cwd", &[e.to_str().expect("utf-8 path")]);
+    assert!(outs[0].status.success(), "{}", text(&outs[0].stderr));
+    assert!(text(&outs[0].stdout).contains("VALUE=from the dir\n"));
+    if let Some(theirs) = outs.get(1) {
+        assert_eq!(
+            text(&theirs.stderr),
+            "envdir: fatal: unable to switch to current directory: access denied\n"
+        );
+    }
 }
 
 #[test]
