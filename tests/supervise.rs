@@ -580,3 +580,28 @@ fn without_timeout_kill_a_stop_waits_as_daemontools() {
     sup.wait_for("down", |s| s.pid == 0);
     assert_eq!(sup.stop(), 0);
 }
+
+#[test]
+fn vanished_service_dir_warns_and_backs_off() {
+    let sb = Sandbox::new();
+    sb.write("svc/backoff", "100 200 500");
+    let dir = sb.service("svc", "echo $$ >> ../starts\nexec sleep 0.2");
+    let mut sup = ours(&dir);
+    wait_starts(&sb, 1);
+    fs::remove_dir_all(&dir).expect("rm -rf DIR");
+    let expected = format!(
+        "supervise: warning: unable to start {}/run: file does not exist",
+        dir.display()
+    );
+    assert!(
+        eventually(SOON, || sup.stderr().contains(&expected)),
+        "{}",
+        sup.stderr()
+    );
+    // backs off (no tight loop) and stays alive
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(sup.stderr().lines().count() < 10, "{}", sup.stderr());
+    assert!(sup.proc.child.try_wait().expect("try_wait").is_none());
+    sup.signal(Signal::SIGTERM);
+    assert_eq!(sup.wait_exit(), 0);
+}
