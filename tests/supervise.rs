@@ -88,6 +88,22 @@ fn starts_run_and_announces_it_up() {
     let meta = fs::metadata(dir.join("supervise")).expect("supervise/");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    // supervise's own descriptors (lock, FIFOs, signalfd) are close-on-exec
+    let private = |pid: i32| {
+        fs::read_dir(format!("/proc/{pid}/fd"))
+            .expect("fd dir")
+            .filter_map(|fd| fs::read_link(fd.ok()?.path()).ok())
+            .filter(|t| {
+                t.starts_with(dir.join("supervise")) || t.to_string_lossy().contains("signalfd")
+            })
+            .count()
+    };
+    assert_eq!(
+        private(sup.pid()),
+        5,
+        "lock, control (2 ends), ok, signalfd in supervise"
+    );
+    assert_eq!(private(pid as i32), 0, "none in run");
     // the run is in its own session: its process group is its pid
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
