@@ -4,4 +4,6 @@
 //! reason it is sound.
 #![deny(missing_docs)]
 
+pub mod fdmap;
+pub mod localtime;
 pub mod reset;
