@@ -71,8 +71,8 @@ fn mask_stamps(bytes: &[u8]) -> Vec<u8> {
 
 /// A log directory's entries: names with labels masked, modes, in name order (old files in
 /// the order they were made).
-fn listing(dir: &Path) -> Vec<(String, u32)> {
-    let mut entries: Vec<(String, u32)> = fs::read_dir(dir)
+fn listing(dir: &Path) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = fs::read_dir(dir)
         .expect("read log dir")
         .map(|e| {
             let e = e.expect("entry");
@@ -88,11 +88,14 @@ fn listing(dir: &Path) -> Vec<(String, u32)> {
         .collect()
 }
 
+/// A directory entry: name (labels masked) and mode.
+type Entry = (String, u32);
+
 /// A log directory's entries other than old files, with their modes, and the set of old
 /// files' suffixes with theirs. Where exactly `current` is cut depends on daemontools' 512-byte
 /// write buffer (see docs/multilog.md), so the number of old files may differ; contents and
 /// every other file must not.
-fn entries(dir: &Path) -> (Vec<(String, u32)>, BTreeSet<(String, u32)>) {
+fn entries(dir: &Path) -> (Vec<Entry>, BTreeSet<Entry>) {
     let (old, other): (Vec<_>, Vec<_>) = listing(dir)
         .into_iter()
         .partition(|(name, _)| name.starts_with('@'));
