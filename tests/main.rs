@@ -2,4 +2,5 @@
 //! by absolute path (CARGO_BIN_EXE_*), never through PATH.
 
 mod multilog;
+mod tai64n;
 mod util;
