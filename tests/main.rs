@@ -3,8 +3,10 @@
 
 mod helpers;
 mod interop_supervise;
+mod multilog;
 mod supervise;
 mod svc;
 mod svok;
 mod svstat;
+mod tai64n;
 mod util;
