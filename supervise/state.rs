@@ -548,6 +548,8 @@ impl Supervisor {
                     since,
                     kill_at: None,
                 };
+                // the pid too: an adopted run from daemontools' supervise leads no group
+                fx.push(Effect::Signal(pid, libc::SIGKILL));
                 fx.push(Effect::SignalGroup(pid, libc::SIGKILL));
             }
             State::Finishing {
@@ -708,7 +710,7 @@ mod tests {
         assert_eq!(s.deadline(), Some(t0 + secs(3)));
         assert_eq!(
             fx(&mut s, Input::Timeout, t0 + secs(3)),
-            [SignalGroup(10, KILL)]
+            [Signal(10, KILL), SignalGroup(10, KILL)]
         );
         assert_eq!(s.deadline(), None);
         fx(&mut s, Input::Exited(10, Exit::Status(KILL)), t0 + secs(4));
