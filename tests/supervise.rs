@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use vigil_proto::status::{BackoffCause, State, Want};
 
-use crate::util::supervise::{alive, lines, zombies_of, Supervised, SOON};
+use crate::util::supervise::{alive, lines, no_lasting_zombies, Supervised, SOON};
 use crate::util::{bin, cmd, eventually, peer, run, text, Sandbox};
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -266,14 +266,14 @@ fn restarts_at_once_after_a_long_run() {
         sup.status().and_then(|s| s.ext).and_then(|e| e.last_exit),
         Some(0)
     );
-    assert!(zombies_of(sup.pid()).is_empty());
+    assert!(no_lasting_zombies(sup.pid()));
     assert_eq!(sup.stop(), 0);
 }
 
 #[test]
 fn quick_exits_back_off_doubling_to_the_cap() {
     let sb = Sandbox::new();
-    sb.write("svc/backoff", "100 400");
+    sb.write("svc/backoff", "200 800");
     let dir = sb.service("svc", "echo $$ $(date +%s%N) >> ../starts\nexit 1");
     let sup = ours(&dir);
     let st = sup.wait_for("backoff", |s| {
@@ -286,14 +286,15 @@ fn quick_exits_back_off_doubling_to_the_cap() {
     assert!(eventually(LIMIT, || start_times_ms(&sb).len() >= 6));
     let times = start_times_ms(&sb);
     let gaps: Vec<u64> = times.windows(2).map(|p| p[1] - p[0]).collect();
-    for (gap, nominal) in gaps.iter().zip([100u64, 200, 400, 400, 400]) {
-        // never early; late only by scheduling (loaded machine: generous)
+    for (gap, nominal) in gaps.iter().zip([200u64, 400, 800, 800, 800]) {
+        // never early; late only by scheduling (a loaded machine: generous, yet below the
+        // next doubling, 1600 ms, so the cap shows)
         assert!(
-            *gap >= nominal && *gap < nominal * 9 / 8 + 400,
+            *gap >= nominal && *gap < nominal * 9 / 8 + 600,
             "gaps {gaps:?}"
         );
     }
-    assert!(zombies_of(sup.pid()).is_empty());
+    assert!(no_lasting_zombies(sup.pid()));
     assert_eq!(sup.stop(), 0);
 }
 
@@ -365,14 +366,14 @@ fn finish_gets_exit_code_and_signal_before_the_restart() {
     assert!(eventually(SOON, || lines(&sb.join("finished")).len() == 2));
     assert_eq!(lines(&sb.join("finished"))[1], "-1 9");
     sup.wait_for("restarted", |s| s.pid != 0 && s.pid != pid);
-    assert!(zombies_of(sup.pid()).is_empty());
+    assert!(no_lasting_zombies(sup.pid()));
     assert_eq!(sup.stop(), 0);
 }
 
 #[test]
 fn finish_that_hangs_is_killed_after_timeout_finish() {
     let sb = Sandbox::new();
-    sb.write("svc/timeout-finish", "200");
+    sb.write("svc/timeout-finish", "500");
     sb.script(
         "svc/finish",
         "#!/bin/sh\necho $$ >> ../finishers\nexec sleep 100\n",
@@ -385,7 +386,7 @@ fn finish_that_hangs_is_killed_after_timeout_finish() {
     assert_eq!(st.pid, 0);
     assert!(eventually(SOON, || !lines(&sb.join("finishers")).is_empty()));
     let finisher: i32 = lines(&sb.join("finishers"))[0].parse().expect("pid");
-    // killed after 200 ms, then run starts again
+    // killed after 500 ms, then run starts again
     assert!(eventually(SOON, || start_pids(&sb).len() >= 2));
     assert!(eventually(SOON, || !alive(finisher)));
     assert_eq!(sup.stop(), 0);
@@ -532,7 +533,7 @@ fn strays_of_a_dead_run_are_stopped() {
     let stray: i32 = lines(&sb.join("strays"))[0].parse().expect("pid");
     // TERM is ignored: KILL comes after the grace period
     assert!(eventually(SOON, || !alive(stray)), "stray {stray} survived");
-    assert!(zombies_of(sup.pid()).is_empty(), "strays reaped");
+    assert!(no_lasting_zombies(sup.pid()), "strays reaped");
     assert_eq!(sup.stop(), 0);
 }
 
@@ -585,6 +586,7 @@ fn without_timeout_kill_a_stop_waits_as_daemontools() {
     );
     let sup = ours(&dir);
     let pid = sup.wait_up();
+    wait_starts(&sb, 1); // the trap is set
     sup.send(b"d");
     let st = sup.wait_for("stopping", |s| {
         s.ext.is_some_and(|e| e.state == State::Stopping)
