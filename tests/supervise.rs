@@ -361,7 +361,8 @@ fn finish_gets_exit_code_and_signal_before_the_restart() {
     );
     let sup = ours(&dir);
     assert!(eventually(SOON, || lines(&sb.join("finished")) == ["3 0"]));
-    let pid = sup.wait_up();
+    let pid = wait_starts(&sb, 2)[1];
+    sup.wait_for("second run up", |s| s.pid == pid);
     sup.send(b"k");
     assert!(eventually(SOON, || lines(&sb.join("finished")).len() == 2));
     assert_eq!(lines(&sb.join("finished"))[1], "-1 9");
