@@ -624,3 +624,30 @@ fn vanished_service_dir_warns_and_backs_off() {
     sup.signal(Signal::SIGTERM);
     assert_eq!(sup.wait_exit(), 0);
 }
+
+#[test]
+fn supervise_dir_matches_daemontools() {
+    let Some(theirs) = peer("/usr/bin/supervise") else {
+        return;
+    };
+    let listing = |program: &std::path::Path| {
+        let sb = Sandbox::new();
+        let dir = sb.service("svc", "exec sleep 100");
+        let sup = Supervised::start(program, &dir);
+        sup.wait_up();
+        use std::os::unix::fs::MetadataExt;
+        let mut entries: Vec<(String, u32)> = fs::read_dir(dir.join("supervise"))
+            .expect("supervise/")
+            .map(|e| {
+                let e = e.expect("entry");
+                let mode = e.metadata().expect("stat").mode();
+                (e.file_name().to_string_lossy().into_owned(), mode)
+            })
+            .collect();
+        entries.sort();
+        let top = fs::metadata(dir.join("supervise")).expect("stat").mode();
+        assert_eq!(sup.stop(), 0);
+        (top, entries)
+    };
+    assert_eq!(listing(&bin("supervise")), listing(&theirs));
+}
