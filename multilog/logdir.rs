@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 use vigil_proto::msg::Fail;
 
+use crate::finisher::Finisher;
 use crate::pause;
 use crate::script::DirSpec;
 
@@ -46,6 +47,8 @@ pub struct LogDir {
     /// Bytes in `current`, counting those gathered but not yet written.
     pub(crate) bytes: u64,
     pending: Vec<u8>,
+    /// The worker that finishes full files (started at the first rotation).
+    pub(crate) finisher: Option<Finisher>,
     _lock: Flock<File>,
 }
 
@@ -79,6 +82,7 @@ impl LogDir {
             current: File::open("/dev/null").map_err(|e| Fail::unable(&e, &[b"open /dev/null"]))?,
             bytes: 0,
             pending: Vec::new(),
+            finisher: None,
             _lock: lock,
         };
         let found = dir.restart()?;
@@ -209,6 +213,9 @@ impl LogDir {
     /// End of input: `current` written, safely on disk, and marked finished (mode 744).
     pub fn quit(&mut self) {
         self.flush();
+        if let Some(finisher) = &mut self.finisher {
+            finisher.wait();
+        }
         let current = &self.current;
         pause::retry(&[b"write ", &self.at("current"), b" to disk"], || {
             current.sync_all()
