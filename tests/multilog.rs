@@ -617,3 +617,20 @@ fn disk_full_pauses_and_resumes_without_loss() {
     assert_every_number_once_or_more(&log, COUNT, padding);
     assert_eq!(text(&log).lines().count(), COUNT as usize);
 }
+
+#[test]
+fn a_current_left_mid_line_is_completed_by_the_next_input() {
+    let sb = Sandbox::new();
+    let input = sb.write("input", "the rest of it\nnext\n");
+    sb.write("d/current", "@400000006b06d8b414c530d0 first half, ");
+    let (code, err) = run_on(&bin("multilog"), sb.path(), &["t", "./d"], &input);
+    assert_eq!((code, text(&err)), (0, String::new()));
+    let log = text(&log_text(&sb.join("d")));
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log:?}");
+    assert_eq!(
+        lines[0],
+        "@400000006b06d8b414c530d0 first half, the rest of it"
+    );
+    assert!(lines[1].ends_with(" next") && lines[1].starts_with("@4000"));
+}
