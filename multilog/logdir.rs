@@ -6,7 +6,7 @@
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -17,9 +17,6 @@ use vigil_proto::msg::Fail;
 use crate::finisher::Finisher;
 use crate::pause;
 use crate::script::DirSpec;
-
-/// Write what has gathered once it is this large, even in the middle of a block.
-const FLUSH_AT_BYTES: usize = 1 << 20;
 
 /// What `restart` found in `current`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,9 +41,13 @@ pub struct LogDir {
     /// The `!` processor in force for this directory.
     pub processor: Option<Vec<u8>>,
     pub(crate) current: File,
-    /// Bytes in `current`, counting those gathered but not yet written.
+    /// Bytes in `current` as daemontools counts them: written through its buffer model (see
+    /// `cuts.rs`), whether or not they have reached the file yet.
     pub(crate) bytes: u64,
-    pending: Vec<u8>,
+    /// Bytes gathered for `current`: `[..cut]` are past the buffer model, `[cut..]` are in
+    /// its 512-byte buffer.
+    pub(crate) pending: Vec<u8>,
+    pub(crate) cut: usize,
     /// The worker that finishes full files (started at the first rotation).
     pub(crate) finisher: Option<Finisher>,
     _lock: Flock<File>,
@@ -82,6 +83,7 @@ impl LogDir {
             current: File::open("/dev/null").map_err(|e| Fail::unable(&e, &[b"open /dev/null"]))?,
             bytes: 0,
             pending: Vec::new(),
+            cut: 0,
             finisher: None,
             _lock: lock,
         };
@@ -158,61 +160,9 @@ impl LogDir {
         Ok(())
     }
 
-    /// Gathers `parts` (together at most one newline, at the very end) for `current`,
-    /// rotating as daemontools does: at the first line end within 2000 bytes of the size cap,
-    /// and at the cap itself, where a longer line is split and goes on in the next file.
-    pub fn put(&mut self, parts: &[&[u8]]) {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        let threshold = self.size_bytes - 2000;
-        if self.bytes + (total as u64) < threshold {
-            for part in parts {
-                self.pending.extend_from_slice(part);
-            }
-            self.bytes += total as u64;
-        } else {
-            for part in parts {
-                self.put_near_cap(part);
-            }
-        }
-        if self.pending.len() >= FLUSH_AT_BYTES {
-            self.flush();
-        }
-    }
-
-    fn put_near_cap(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
-            if self.bytes >= self.size_bytes {
-                self.rotate();
-            }
-            let room = usize::try_from(self.size_bytes - self.bytes).unwrap_or(usize::MAX);
-            let (now, rest) = data.split_at(room.min(data.len()));
-            self.pending.extend_from_slice(now);
-            self.bytes += now.len() as u64;
-            data = rest;
-            if now.last() == Some(&b'\n') && self.bytes >= self.size_bytes - 2000 {
-                self.rotate();
-            }
-        }
-    }
-
-    /// Writes what has gathered to `current`; on failure warns, pauses and retries.
-    pub fn flush(&mut self) {
-        let mut done = 0;
-        let what = self.at("current");
-        while done < self.pending.len() {
-            let chunk = &self.pending[done..];
-            let current = &mut self.current;
-            done += pause::retry(&[b"write to ", &what], || match current.write(chunk) {
-                Ok(0) => Err(io::Error::from_raw_os_error(libc::ENOSPC)),
-                other => other,
-            });
-        }
-        self.pending.clear();
-    }
-
     /// End of input: `current` written, safely on disk, and marked finished (mode 744).
     pub fn quit(&mut self) {
-        self.flush();
+        self.flush(true);
         if let Some(finisher) = &mut self.finisher {
             finisher.wait();
         }

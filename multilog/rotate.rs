@@ -18,7 +18,7 @@ use crate::processor;
 impl LogDir {
     /// Ends `current` now and starts a new one.
     pub fn rotate(&mut self) {
-        self.flush();
+        self.write_out();
         if self.processor.is_some() {
             self.rotate_with_processor();
             return;
