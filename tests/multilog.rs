@@ -465,21 +465,48 @@ fn no_line_lost_or_torn_when_multilog_is_killed_repeatedly() {
 }
 
 #[test]
-fn sigalrm_rotates_under_load_within_the_caps_and_loses_nothing() {
-    const COUNT: u32 = 150_000;
+fn sigalrm_rotates_and_sigterm_restarts_under_load_within_the_caps_and_lose_nothing() {
+    const CHUNKS: u32 = 150;
+    const PER_CHUNK: u32 = 1000;
+    const COUNT: u32 = CHUNKS * PER_CHUNK;
     let padding = "sigalrm rotation under load";
-    let writer = format!("seq -f '%08g {padding}' 1 {COUNT}");
-    let (sb, mut spawned) = pipeline(&writer, "t s20000 n10000 ./log");
-    let mut alarms = 0;
-    while spawned.child.try_wait().expect("wait").is_none() && alarms < 200 {
+    let multilog = format!("{} t s20000 n10000 ./log", bin("multilog").display());
+    // A multilog stopped by SIGTERM is started again on the same pipe; once the writer is
+    // done, a last one (deaf to SIGTERM) reads to the end.
+    let script = format!(
+        "{{ i=0; while [ $i -lt {CHUNKS} ]; do seq -f '%08g {padding}' $((i*{PER_CHUNK}+1)) \
+         $((i*{PER_CHUNK}+{PER_CHUNK})); i=$((i+1)); sleep 0.005; done; touch written; }} | \
+         while :; do {multilog}; if [ -e written ]; then (trap '' TERM; exec {multilog}); \
+         break; fi; done"
+    );
+    let sb = Sandbox::new();
+    let mut spawned = Spawned::start(
+        Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(sb.path())
+            .stderr(File::create(sb.join("stderr")).expect("stderr")),
+    );
+    let (mut alarms, mut terms) = (0, 0);
+    while spawned.child.try_wait().expect("wait").is_none() {
         for pid in multilogs(&sb) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGALRM);
+            let pid = nix::unistd::Pid::from_raw(pid);
+            if alarms % 10 == 9 && !sb.join("written").exists() {
+                let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
+                terms += 1;
+            } else {
+                let _ = nix::sys::signal::kill(pid, Signal::SIGALRM);
+            }
             alarms += 1;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     let status = spawned.wait_timeout(Duration::from_secs(60));
     assert!(status.is_some_and(|s| s.success()), "pipeline did not end");
+    assert!(
+        terms >= 2 && alarms >= 20,
+        "{alarms} signals, {terms} SIGTERMs"
+    );
     let dir = sb.join("log");
     let log = log_text(&dir);
     assert_every_number_once_or_more(&log, COUNT, padding);
