@@ -103,31 +103,29 @@ impl LogDir {
 
     fn restart(&mut self) -> Result<Found, Fail> {
         let current = self.file("current");
+        let mut mid_line = None;
         match fs::metadata(&current) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(Fail::unable(&e, &[b"stat ", &self.at("current")])),
+            Ok(meta) if meta.permissions().mode() & 0o100 != 0 => {
+                self.append_current(&current)?;
+                self.bytes = meta.len();
+                return Ok(Found::Clean);
+            }
             Ok(meta) => {
-                let finished = meta.permissions().mode() & 0o100 != 0;
-                // NEW: a current that a killed multilog left mid-line is continued, not set
-                // aside, so the rest of that line (still in the pipe) joins its first half.
-                if finished || ends_mid_line(&current, meta.len()) {
-                    self.append_current(&current)?;
-                    self.bytes = meta.len();
-                    return Ok(if finished {
-                        Found::Clean
-                    } else {
-                        Found::MidLine
-                    });
+                if ends_mid_line(&current, meta.len()) {
+                    mid_line = Some(meta.len());
                 }
             }
         }
-        self.recover()?;
-        Ok(Found::Clean)
+        self.recover(mid_line)
     }
 
     /// daemontools' restart after a crash: set aside what the processor left, then `current`
-    /// as an unprocessed `.u` file, and start an empty `current` and `state`.
-    pub fn recover(&mut self) -> Result<(), Fail> {
+    /// as an unprocessed `.u` file, and start an empty `current` and `state`. NEW: a
+    /// `current` of `mid_line` bytes that a killed multilog left in the middle of a line is
+    /// continued instead, so the rest of that line (still in the pipe) joins its first half.
+    fn recover(&mut self, mid_line: Option<u64>) -> Result<Found, Fail> {
         let _ = fs::remove_file(self.file("state"));
         let _ = fs::remove_file(self.file("newstate"));
         let processed = match fs::metadata(self.file("processed")) {
@@ -142,13 +140,18 @@ impl LogDir {
             let _ = fs::remove_file(self.file("processed"));
             self.finish("previous", b'u');
         }
-        self.finish("current", b'u');
+        if mid_line.is_none() {
+            self.finish("current", b'u');
+        }
         truncate_file(&self.file("state"))
             .map_err(|e| Fail::unable(&e, &[b"write to ", &self.at("state")]))?;
         let current = self.file("current");
         self.append_current(&current)?;
-        self.bytes = 0;
-        Ok(())
+        self.bytes = mid_line.unwrap_or(0);
+        Ok(match mid_line {
+            Some(_) => Found::MidLine,
+            None => Found::Clean,
+        })
     }
 
     fn append_current(&mut self, current: &Path) -> Result<(), Fail> {

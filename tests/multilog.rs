@@ -249,25 +249,51 @@ fatal: out of memory\nwarning: fatal: x\na*b\naXXb\naXbXb\nab\nx\nx*\n\n*\nSTATU
 }
 
 #[test]
-fn restart_continues_a_finished_current_and_sets_aside_a_crashed_one() {
+fn restart_recovers_as_daemontools_after_every_kind_of_stop() {
     let Some(_) = peer("/usr/bin/multilog") else {
         return;
     };
-    for crashed in [false, true] {
-        let mut listings = Vec::new();
+    // (name, current's mode after the first run, files a killed processor left)
+    let cases: [(&str, u32, &[(&str, &str, u32)]); 4] = [
+        ("clean end", 0o744, &[]),
+        ("crash", 0o644, &[]),
+        (
+            "crash before processed was complete",
+            0o644,
+            &[
+                ("previous", "prev\n", 0o744),
+                ("processed", "PR", 0o644),
+                ("newstate", "n", 0o644),
+            ],
+        ),
+        (
+            "crash after processed was complete",
+            0o644,
+            &[
+                ("previous", "prev\n", 0o744),
+                ("processed", "PREV\n", 0o744),
+                ("newstate", "n", 0o644),
+            ],
+        ),
+    ];
+    for (case, mode, leftovers) in cases {
+        let mut outcomes = Vec::new();
         for program in [bin("multilog"), PathBuf::from("/usr/bin/multilog")] {
             let sb = Sandbox::new();
             let input = sb.write("input", "one\ntwo\n");
             assert_eq!(run_on(&program, sb.path(), &["./d"], &input).0, 0);
-            if crashed {
-                let current = sb.join("d/current");
-                fs::set_permissions(&current, fs::Permissions::from_mode(0o644)).expect("chmod");
-                sb.write("d/previous", "prev\n");
+            let current = sb.join("d/current");
+            fs::set_permissions(&current, fs::Permissions::from_mode(mode)).expect("chmod");
+            for (name, contents, mode) in leftovers {
+                let path = sb.write(Path::new("d").join(name), contents);
+                fs::set_permissions(&path, fs::Permissions::from_mode(*mode)).expect("chmod");
             }
             assert_eq!(run_on(&program, sb.path(), &["./d"], &input).0, 0);
-            listings.push((listing(&sb.join("d")), text(&log_text(&sb.join("d")))));
+            let dir = sb.join("d");
+            let state = fs::read(dir.join("state")).ok();
+            outcomes.push((listing(&dir), text(&log_text(&dir)), state));
         }
-        assert_eq!(listings[0], listings[1], "crashed: {crashed}");
+        assert_eq!(outcomes[0], outcomes[1], "{case}");
     }
 }
 
