@@ -248,13 +248,16 @@ fatal: out of memory\nwarning: fatal: x\na*b\naXXb\naXbXb\nab\nx\nx*\n\n*\nSTATU
     }
 }
 
+/// A file a killed multilog or processor left: name, contents, mode.
+type Leftover = (&'static str, &'static str, u32);
+
 #[test]
 fn restart_recovers_as_daemontools_after_every_kind_of_stop() {
     let Some(_) = peer("/usr/bin/multilog") else {
         return;
     };
     // (name, current's mode after the first run, files a killed processor left)
-    let cases: [(&str, u32, &[(&str, &str, u32)]); 4] = [
+    let cases: [(&str, u32, &[Leftover]); 4] = [
         ("clean end", 0o744, &[]),
         ("crash", 0o644, &[]),
         (
