@@ -211,7 +211,8 @@ mod tests {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                input.push(b"@0123456789abcdefxyz\n\0\xff "[(seed % 27) as usize]);
+                let alphabet = b"@0123456789abcdefxyz\n\0\xff ";
+                input.push(alphabet[(seed % alphabet.len() as u64) as usize]);
             }
             let mut c = Converter::new(seed % 2 == 0);
             for piece in input.chunks(1 + (seed % 7) as usize) {
