@@ -33,7 +33,7 @@ pub struct Entry {
     pub key: Key,
     /// It has a `log` directory: svscan runs a second supervise there and a pipe between.
     pub log: bool,
-    /// Its `run` (and `log/run` when `log` exists) are there: it can start. A directory just
+    /// Its `run` (and `log/run` when `log` exists) are there and executable: it can start. A directory just
     /// made in place is not yet, and is watched until it is.
     pub ready: bool,
 }
@@ -78,8 +78,8 @@ pub fn look(name: &OsStr) -> Look {
             return Look::Ignore;
         }
     };
-    let ready = exists(&paths::join(name, paths::RUN))
-        && (!log || exists(&paths::join(&log_dir, paths::RUN)));
+    let ready = executable(&paths::join(name, paths::RUN))
+        && (!log || executable(&paths::join(&log_dir, paths::RUN)));
     Look::Service(Entry {
         name: name.to_os_string(),
         key,
@@ -88,6 +88,9 @@ pub fn look(name: &OsStr) -> Look {
     })
 }
 
-fn exists(path: &OsStr) -> bool {
-    fs::symlink_metadata(path).is_ok()
+/// `run` is there and executable: a `run` still being written (created, filled, then made
+/// executable) is not started half-done.
+fn executable(path: &OsStr) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
