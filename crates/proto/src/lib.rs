@@ -9,7 +9,9 @@
 
 pub mod control;
 pub mod errstr;
+pub mod fifo;
 pub mod getopt;
+pub mod lock;
 pub mod msg;
 pub mod paths;
 pub mod status;
