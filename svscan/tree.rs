@@ -200,12 +200,19 @@ impl Tree {
             }
             return;
         }
-        if !entry.ready {
-            if let Some(w) = self.watcher.as_mut() {
-                w.wait_for(&entry.name, entry.log);
+        let entry = if entry.ready {
+            entry
+        } else {
+            let Some(w) = self.watcher.as_mut() else {
+                return;
+            };
+            // Watch first, then look again: a `run` made ready in between is not missed.
+            w.wait_for(&entry.name, entry.log);
+            match scan::look(&entry.name) {
+                Look::Service(again) if again.ready && again.key == entry.key => again,
+                Look::Service(_) | Look::Ignore => return,
             }
-            return;
-        }
+        };
         if let Some(w) = self.watcher.as_mut() {
             w.forget(&entry.name);
         }

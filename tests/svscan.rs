@@ -184,6 +184,33 @@ fn logged_service_end_to_end_loses_no_line() {
     let before = logged(&log).len();
     assert!(eventually(LIMIT, || logged(&log).len() >= before + 20));
 
+    // SIGKILL both supervise processes: svscan restarts them at once on the same pipe, and the
+    // new supervise takes over the running service instead of starting a second copy.
+    std::thread::sleep(Duration::from_millis(1100)); // past svscan's one-start-a-second rule
+    let old_sups = supervisors(sv.pid());
+    assert_eq!(old_sups.len(), 2);
+    for &sup in &old_sups {
+        kill(Pid::from_raw(sup), Signal::SIGKILL).unwrap();
+    }
+    assert!(
+        eventually(PICK_UP, || {
+            let now = supervisors(sv.pid());
+            now.len() == 2 && now.iter().all(|p| !old_sups.contains(p))
+        }),
+        "supervise not restarted at once: {:?}",
+        supervisors(sv.pid())
+    );
+    let runs = || {
+        processes_in(&dir)
+            .into_iter()
+            .filter(|&p| procfs::comm(p).as_deref() == Some("run"))
+            .count()
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(runs(), 1, "the service runs twice");
+    let before = logged(&log).len();
+    assert!(eventually(LIMIT, || logged(&log).len() >= before + 20));
+
     // SIGTERM: everything goes down, the logger drains, svscan exits 0, nothing is left.
     sv.signal(Signal::SIGTERM);
     let exit = sv.wait_timeout(LIMIT).expect("svscan exits after SIGTERM");
