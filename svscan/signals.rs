@@ -1,15 +1,11 @@
-//! The signals svscan acts on, read from a signalfd so they wake the one poll of the loop.
-//!
-//! Blocked signals are never discarded, not even for process 1 (the kernel drops only signals
-//! whose disposition is the default), so this works as a container's init too. Children start
-//! with an empty mask: std's spawn empties it. To be unified with vigil-proc's `signals` once
-//! that lands.
+//! The signals svscan acts on, read through vigil-proc's signalfd so they wake the one poll of
+//! the loop. Blocked signals are never discarded, not even for process 1 (the kernel drops only
+//! signals left at their default disposition), so this works as a container's init too.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
 
 /// What arrived since the last drain.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -22,45 +18,36 @@ pub struct Caught {
     pub stop: bool,
 }
 
-/// The signalfd, with the signals it reads blocked.
-pub struct Signals {
-    fd: SignalFd,
-}
-
-const HANDLED: [Signal; 5] = [
-    Signal::SIGCHLD,
-    Signal::SIGHUP,
-    Signal::SIGALRM,
-    Signal::SIGTERM,
-    Signal::SIGINT,
-];
+/// svscan's signals, blocked and readable from a descriptor.
+pub struct Signals(vigil_proc::signals::Signals);
 
 impl Signals {
-    /// Blocks the handled signals and opens a non-blocking, close-on-exec signalfd for them.
+    /// Blocks SIGCHLD, SIGHUP, SIGALRM, SIGTERM and SIGINT and opens their signalfd.
     pub fn install() -> io::Result<Signals> {
-        let mut set = SigSet::empty();
-        for signal in HANDLED {
-            set.add(signal);
-        }
-        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
-        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
-        Ok(Signals { fd })
+        vigil_proc::signals::Signals::block(&[
+            Signal::SIGCHLD,
+            Signal::SIGHUP,
+            Signal::SIGALRM,
+            Signal::SIGTERM,
+            Signal::SIGINT,
+        ])
+        .map(Signals)
     }
 
     /// The descriptor to poll.
     pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.0.fd()
     }
 
     /// Reads every pending signal.
     pub fn drain(&mut self) -> Caught {
         let mut caught = Caught::default();
-        while let Ok(Some(info)) = self.fd.read_signal() {
-            match Signal::try_from(info.ssi_signo as i32) {
-                Ok(Signal::SIGCHLD) => caught.child = true,
-                Ok(Signal::SIGHUP) | Ok(Signal::SIGALRM) => caught.rescan = true,
-                Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => caught.stop = true,
-                Ok(_) | Err(_) => {}
+        while let Ok(Some(signo)) = self.0.pending() {
+            match signo {
+                libc::SIGCHLD => caught.child = true,
+                libc::SIGHUP | libc::SIGALRM => caught.rescan = true,
+                libc::SIGTERM | libc::SIGINT => caught.stop = true,
+                _ => {}
             }
         }
         caught

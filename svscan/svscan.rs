@@ -5,7 +5,6 @@
 #![forbid(unsafe_code)]
 
 mod logpipe;
-mod reap;
 mod scan;
 mod signals;
 mod spawn;
@@ -52,7 +51,8 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
             .map_err(|e| Fail::unable(&e, &[b"chdir to ", dir.as_bytes()]))?;
     }
     if subreaper {
-        reap::become_subreaper().map_err(|e| Fail::unable(&e, &[b"become a subreaper"]))?;
+        vigil_proc::reap::become_subreaper()
+            .map_err(|e| Fail::unable(&e, &[b"become a subreaper"]))?;
     }
     let signals = signals::Signals::install().map_err(|e| Fail::unable(&e, &[b"catch signals"]))?;
     Tree::new(signals).run()

@@ -7,12 +7,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::unistd::Pid;
 use vigil_proto::msg::{self, Fail};
 
 use crate::logpipe::LogPipe;
-use crate::reap;
 use crate::scan::{self, Entry, Key, Look};
 use crate::signals::Signals;
 use crate::spawn::Supervise;
@@ -76,8 +74,9 @@ impl Tree {
             let now = Instant::now();
             let caught = self.signals.drain();
             if caught.child {
-                for pid in reap::reap_all() {
-                    self.exited(pid, now);
+                // Every child: supervise processes and, as process 1 or a subreaper, orphans.
+                while let Some((pid, _status)) = vigil_proc::reap::reap_one() {
+                    self.exited(Pid::from_raw(pid), now);
                 }
             }
             if caught.stop && self.kill_at.is_none() {
@@ -118,21 +117,9 @@ impl Tree {
         .into_iter()
         .flatten()
         .min();
-        let timeout = match deadline {
-            None => PollTimeout::NONE,
-            Some(at) => {
-                let left = at.saturating_duration_since(Instant::now());
-                // Round up, so the loop never wakes a millisecond early and polls again.
-                let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-            }
-        };
-        let mut fds = vec![PollFd::new(self.signals.fd(), PollFlags::POLLIN)];
-        if let Some(w) = &self.watcher {
-            fds.push(PollFd::new(w.fd(), PollFlags::POLLIN));
-        }
-        // EINTR or another failure: the loop drains what it can and waits again.
-        let _ = nix::poll::poll(&mut fds, timeout);
+        let watcher = self.watcher.as_ref().map(Watcher::fd);
+        // A failed poll: the loop drains what it can and waits again.
+        let _ = vigil_proc::wait::readable([Some(self.signals.fd()), watcher], deadline);
     }
 
     /// Acts on what inotify reported.
