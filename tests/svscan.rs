@@ -505,3 +505,49 @@ fn process_one_of_a_pid_namespace_reaps_orphans() {
     );
     orphan_is_reaped(&scan, init);
 }
+
+#[test]
+fn svscanboot_stops_leftovers_then_becomes_svscan() {
+    let sb = Sandbox::new();
+    let scan = sb.join("service");
+    let dir = sb.service("service/boot", "exec sleep 1000");
+    // A supervise left over from an earlier boot: svscanboot tells it `dx` first.
+    let mut old = Spawned::start(
+        cmd("supervise")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let first = new_pid(&dir, None);
+    let mut boot = Spawned::start(
+        cmd("svscanboot")
+            .arg(&scan)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    assert!(
+        old.wait_timeout(LIMIT).is_some(),
+        "leftover supervise still runs"
+    );
+    new_pid(&dir, Some(first));
+    // Same pid, now svscan; its messages go to readproctitle where one is installed.
+    assert_eq!(procfs::comm(boot.pid()).as_deref(), Some("svscan"));
+    if Path::new("/usr/bin/readproctitle").exists() {
+        let titles: Vec<i32> = procfs::children(boot.pid())
+            .into_iter()
+            .filter(|&p| procfs::comm(p).as_deref() == Some("readproctitle"))
+            .collect();
+        assert_eq!(titles.len(), 1, "readproctitle: {titles:?}");
+    }
+    boot.signal(Signal::SIGTERM);
+    let exit = boot
+        .wait_timeout(LIMIT)
+        .expect("svscan exits after SIGTERM");
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        eventually(Duration::from_secs(2), || sb.processes().is_empty()),
+        "left running: {:?}",
+        sb.processes()
+    );
+}
