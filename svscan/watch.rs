@@ -56,8 +56,10 @@ impl Watcher {
     /// Watches service directory `name` (and its `log`, when `log` is) until it is ready; a
     /// failure only means the periodic scan finds it instead.
     pub fn wait_for(&mut self, name: &OsStr, log: bool) {
-        let flags =
-            AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_ONLYDIR;
+        let flags = AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_ATTRIB
+            | AddWatchFlags::IN_ONLYDIR;
         if let Ok(wd) = self.inotify.add_watch(name, flags) {
             self.waiting.insert(wd, name.to_os_string());
         }

@@ -1,7 +1,11 @@
 //! vigil's integration tests: one binary, a module per program. They run this build's binaries
 //! by absolute path (CARGO_BIN_EXE_*), never through PATH.
 
+mod helpers;
 mod interop_supervise;
 mod supervise;
+mod svc;
+mod svok;
 mod svscan;
+mod svstat;
 mod util;

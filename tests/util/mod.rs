@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
+pub mod crafted;
 pub mod procfs;
 
 /// The path of one of this build's binaries (next to the test binary's `deps/` folder), so a
