@@ -5,7 +5,8 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::fcntl::OFlag;
-use nix::sys::resource::{getrlimit, setrlimit, Resource};
+
+use crate::fdlimit;
 
 /// Both ends of a service's log pipe; the write end is closed once the service is gone, so
 /// the logger reads to end of file and exits by itself.
@@ -15,15 +16,10 @@ pub struct LogPipe {
 }
 
 impl LogPipe {
-    /// A new close-on-exec pipe. When the descriptor limit is reached (thousands of services),
-    /// the soft limit is raised towards the hard one and the pipe tried again.
+    /// A new close-on-exec pipe (past the descriptor limit: see [`fdlimit`]).
     pub fn create() -> io::Result<LogPipe> {
-        let (read, write) = match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
-            Err(nix::errno::Errno::EMFILE) if raise_fd_limit() => {
-                nix::unistd::pipe2(OFlag::O_CLOEXEC)?
-            }
-            other => other?,
-        };
+        let (read, write) =
+            fdlimit::retry(|| nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(io::Error::from))?;
         Ok(LogPipe {
             read,
             write: Some(write),
@@ -45,16 +41,4 @@ impl LogPipe {
     pub fn close_write(&mut self) {
         self.write = None;
     }
-}
-
-/// Doubles the soft RLIMIT_NOFILE, up to the hard limit; false if it cannot grow.
-fn raise_fd_limit() -> bool {
-    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
-        return false;
-    };
-    if soft >= hard {
-        return false;
-    }
-    let wanted = soft.saturating_mul(2).max(1024).min(hard);
-    setrlimit(Resource::RLIMIT_NOFILE, wanted, hard).is_ok()
 }

@@ -4,6 +4,7 @@
 //! subreaper or process 1.
 #![forbid(unsafe_code)]
 
+mod fdlimit;
 mod logpipe;
 mod scan;
 mod signals;

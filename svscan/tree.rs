@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use nix::unistd::Pid;
 use vigil_proto::msg::{self, Fail};
 
+use crate::fdlimit;
 use crate::logpipe::LogPipe;
 use crate::scan::{self, Entry, Key, Look};
 use crate::signals::Signals;
@@ -237,14 +238,14 @@ impl Tree {
         let name = service.name.as_os_str();
         if service.main.pid.is_none() {
             let stdout = service.pipe.as_ref().and_then(LogPipe::write_end);
-            match self.supervise.start_main(name, stdout) {
+            match fdlimit::retry(|| self.supervise.start_main(name, stdout)) {
                 Ok(pid) => started.push((Side::Main, pid)),
                 Err(e) => failed |= spawn_failed(&e, name.as_bytes()),
             }
         }
         if let (Some(log), Some(pipe)) = (&service.log, &service.pipe) {
             if log.pid.is_none() {
-                match self.supervise.start_log(name, pipe.read_end()) {
+                match fdlimit::retry(|| self.supervise.start_log(name, pipe.read_end())) {
                     Ok(pid) => started.push((Side::Log, pid)),
                     Err(e) => {
                         let what = paths_join(name, "log");

@@ -24,7 +24,9 @@ const BEFORE_RESCAN: Duration = Duration::from_millis(4500);
 
 /// A service's writer of numbered lines: `count` keeps the last number across restarts, and
 /// is written after the line, so a kill between the two repeats a number but never skips one.
-const NUMBERED: &str = "n=$(cat count 2>/dev/null || echo 0)\n\
+/// TERM is taken between commands (the trap), so a stop never leaves `count` half-written.
+const NUMBERED: &str = "trap 'exit 0' TERM\n\
+    n=$(cat count 2>/dev/null || echo 0)\n\
     while :; do n=$((n+1)); echo $n; echo $n > count; sleep 0.02; done";
 
 /// This build's binary, if this build has it (multilog lands separately).
@@ -206,10 +208,15 @@ fn logged_service_end_to_end_loses_no_line() {
         "supervise not restarted at once: {:?}",
         supervisors(sv.pid())
     );
+    // `run` processes whose parent is not a `run` (sh forks before it execs `sleep`).
     let runs = || {
-        processes_in(&dir)
+        let named: Vec<i32> = processes_in(&dir)
             .into_iter()
             .filter(|&p| procfs::comm(p).as_deref() == Some("run"))
+            .collect();
+        named
+            .iter()
+            .filter(|&&p| procfs::ppid(p).is_some_and(|pp| !named.contains(&pp)))
             .count()
     };
     std::thread::sleep(Duration::from_millis(300));
@@ -328,7 +335,8 @@ fn removed_service_is_stopped_and_its_logger_drained() {
         "still running after removal: {:?}",
         processes_in(&target)
     );
-    assert!(supervisors(sv.pid()).is_empty());
+    // Reaped, not left as zombies.
+    assert!(eventually(LIMIT, || supervisors(sv.pid()).is_empty()));
     let lines = logged(&target.join("log"));
     assert_no_gap(&lines);
     let last: u64 = fs::read_to_string(target.join("count"))
@@ -525,6 +533,48 @@ fn process_one_of_a_pid_namespace_reaps_orphans() {
         Some("1")
     );
     orphan_is_reaped(&scan, init);
+
+    // As process 1, SIGTERM still reaches svscan (blocked, read from its signalfd): it brings
+    // the service down and exits 0, and unshare with it.
+    let mut unshare = unshare;
+    kill(Pid::from_raw(init), Signal::SIGTERM).unwrap();
+    let exit = unshare
+        .wait_timeout(LIMIT)
+        .expect("svscan as PID 1 exits on SIGTERM");
+    assert!(exit.success(), "{exit:?}; stderr: {}", stderr_of(&sb));
+    assert!(
+        eventually(Duration::from_secs(2), || sb.processes().is_empty()),
+        "left running: {:?}",
+        sb.processes()
+    );
+}
+
+#[test]
+fn many_logged_services_outgrow_a_small_descriptor_limit() {
+    // 40 services with loggers need 80 pipe descriptors: more than the soft limit of 64, which
+    // svscan raises towards the hard limit instead of failing.
+    const N: usize = 40;
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    for i in 0..N {
+        sb.service(&format!("scan/s{i:02}"), "exec sleep 1000");
+        sb.service(&format!("scan/s{i:02}/log"), "exec sleep 1000");
+    }
+    let err = fs::File::create(sb.join("svscan.err")).unwrap();
+    let _sv = Spawned::start(
+        cmd("softlimit")
+            .args(["-o", "64"])
+            .arg(crate::util::bin("svscan"))
+            .arg(&scan)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err),
+    );
+    for i in 0..N {
+        new_pid(&scan.join(format!("s{i:02}")), None);
+        new_pid(&scan.join(format!("s{i:02}/log")), None);
+    }
+    assert_eq!(stderr_of(&sb), "");
 }
 
 #[test]
