@@ -4,6 +4,7 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -183,8 +184,14 @@ impl Tree {
     fn found(&mut self, entry: Entry, now: Instant) {
         if let Some(service) = self.table.get_mut(&entry.key) {
             service.seen = true;
-            if service.fate == Fate::Stopping {
-                service.reappeared = true;
+            match service.fate {
+                Fate::Stopping => service.reappeared = true,
+                // Renamed: a restarted supervise must be given the name that exists now.
+                Fate::Active if service.name != entry.name => {
+                    service.dir = absolute(&entry.name);
+                    service.name = entry.name;
+                }
+                Fate::Active => {}
             }
             return;
         }
@@ -215,11 +222,7 @@ impl Tree {
         } else {
             None
         };
-        let dir = std::fs::canonicalize(&entry.name).unwrap_or_else(|_| {
-            std::env::current_dir()
-                .unwrap_or_default()
-                .join(&entry.name)
-        });
+        let dir = absolute(&entry.name);
         let service = Service::new(entry.name, dir, pipe, now);
         self.table.insert(entry.key, service);
         self.start_missing(entry.key, now);
@@ -304,6 +307,13 @@ impl Tree {
             }
         }
     }
+}
+
+/// The service directory's absolute path, symbolic links resolved, so its control FIFO stays
+/// reachable after the entry in the scan directory is removed.
+fn absolute(name: &OsStr) -> PathBuf {
+    std::fs::canonicalize(name)
+        .unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(name))
 }
 
 /// Warns about a failed start; true (retry later) in every case.

@@ -351,6 +351,35 @@ fn removed_service_is_stopped_and_its_logger_drained() {
     );
 }
 
+#[test]
+fn renamed_service_keeps_running_and_restarts_under_its_new_name() {
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    let dir = sb.service("scan/before", "exec sleep 1000");
+    let sv = svscan(&sb, &[scan.as_os_str()]);
+    let service = new_pid(&dir, None);
+    std::thread::sleep(Duration::from_millis(1100)); // past svscan's one-start-a-second rule
+    let after = scan.join("after");
+    fs::rename(&dir, &after).unwrap();
+    // The same service (same inode): not stopped by the removal scan that follows the move.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(service_pid(&after), Some(service));
+    let sups = supervisors(sv.pid());
+    assert_eq!(sups.len(), 1);
+    // Its supervise, killed, comes back on the new name.
+    kill(Pid::from_raw(sups[0]), Signal::SIGKILL).unwrap();
+    assert!(
+        eventually(LIMIT, || {
+            let now = supervisors(sv.pid());
+            now.len() == 1 && now[0] != sups[0]
+        }),
+        "supervise not restarted"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(stderr_of(&sb), "");
+    assert_eq!(service_pid(&after), Some(service), "service not adopted");
+}
+
 /// Processes whose working directory is `dir` or below.
 fn processes_in(dir: &Path) -> Vec<i32> {
     crate::util::processes_under(dir)
