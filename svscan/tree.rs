@@ -86,7 +86,10 @@ impl Tree {
             }
             if self.kill_at.is_none() {
                 self.watch_changes(now);
-                if caught.rescan || now >= self.next_rescan || self.removal_at <= Some(now) {
+                if caught.rescan
+                    || now >= self.next_rescan
+                    || self.removal_at.is_some_and(|at| at <= now)
+                {
                     self.scan_all(true);
                 }
             }

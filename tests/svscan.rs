@@ -380,6 +380,22 @@ fn renamed_service_keeps_running_and_restarts_under_its_new_name() {
     assert_eq!(service_pid(&after), Some(service), "service not adopted");
 }
 
+#[test]
+fn service_moved_out_and_back_at_once_is_not_bounced() {
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    let dir = sb.service("scan/moved", "exec sleep 1000");
+    let sv = svscan(&sb, &[scan.as_os_str()]);
+    let service = new_pid(&dir, None);
+    let sups = supervisors(sv.pid());
+    fs::rename(&dir, sb.join("away")).unwrap();
+    fs::rename(sb.join("away"), &dir).unwrap();
+    // Past the 0.5 s removal grace: the same supervise, the same service.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(supervisors(sv.pid()), sups);
+    assert_eq!(service_pid(&dir), Some(service));
+}
+
 /// Processes whose working directory is `dir` or below.
 fn processes_in(dir: &Path) -> Vec<i32> {
     crate::util::processes_under(dir)
