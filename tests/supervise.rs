@@ -651,3 +651,25 @@ fn supervise_dir_matches_daemontools() {
     };
     assert_eq!(listing(&bin("supervise")), listing(&theirs));
 }
+
+#[test]
+fn idle_supervise_never_wakes() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", RECORD_AND_SLEEP);
+    let sup = ours(&dir);
+    sup.wait_up();
+    wait_starts(&sb, 1);
+    let switches = || {
+        fs::read_to_string(format!("/proc/{}/status", sup.pid()))
+            .expect("status")
+            .lines()
+            .filter(|l| l.contains("ctxt_switches"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum::<u64>()
+    };
+    std::thread::sleep(Duration::from_millis(200)); // let start-up work settle
+    let before = switches();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(switches(), before, "supervise woke while idle");
+    assert_eq!(sup.stop(), 0);
+}
