@@ -396,6 +396,36 @@ fn service_moved_out_and_back_at_once_is_not_bounced() {
     assert_eq!(service_pid(&dir), Some(service));
 }
 
+#[test]
+fn shutdown_waits_for_slow_services_without_spinning() {
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    let slow = sb.service(
+        "scan/slow",
+        "trap 'sleep 1; exit 0' TERM\nwhile :; do sleep 0.1; done",
+    );
+    let other = sb.service("scan/other", "exec sleep 1000");
+    let mut sv = svscan(&sb, &[scan.as_os_str()]);
+    new_pid(&slow, None);
+    new_pid(&other, None);
+    // A removal pending (its grace not over) when the shutdown starts.
+    fs::rename(&other, sb.join("other")).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    sv.signal(Signal::SIGTERM);
+    std::thread::sleep(Duration::from_millis(100));
+    let (before, cpu_before) = (
+        procfs::wakeups(sv.pid()).unwrap(),
+        procfs::cpu_ticks(sv.pid()).unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    let woke = procfs::wakeups(sv.pid()).expect("svscan still waits for slow") - before;
+    let cpu = procfs::cpu_ticks(sv.pid()).unwrap() - cpu_before;
+    assert!(woke < 20, "svscan woke {woke} times while waiting");
+    assert!(cpu < 5, "svscan used {cpu} ticks of CPU while waiting");
+    let exit = sv.wait_timeout(LIMIT).expect("svscan exits");
+    assert!(exit.success(), "{exit:?}");
+}
+
 /// Processes whose working directory is `dir` or below.
 fn processes_in(dir: &Path) -> Vec<i32> {
     crate::util::processes_under(dir)
@@ -440,11 +470,16 @@ fn supervise_that_cannot_start_is_retried_without_a_busy_loop() {
     new_pid(&dir, None);
     let sv = svscan(&sb, &[scan.as_os_str()]);
     assert!(eventually(LIMIT, || stderr_of(&sb).contains("supervise")));
-    let before = procfs::wakeups(sv.pid()).unwrap();
+    let (before, cpu_before) = (
+        procfs::wakeups(sv.pid()).unwrap(),
+        procfs::cpu_ticks(sv.pid()).unwrap(),
+    );
     std::thread::sleep(Duration::from_secs(2));
     let woke = procfs::wakeups(sv.pid()).unwrap() - before;
+    let cpu = procfs::cpu_ticks(sv.pid()).unwrap() - cpu_before;
     // About two wake-ups a second (the exit, the retry): never a tight loop.
     assert!(woke < 20, "svscan woke {woke} times in 2 s");
+    assert!(cpu < 20, "svscan used {cpu} ticks of CPU in 2 s");
 }
 
 #[test]
