@@ -513,9 +513,12 @@ fn five_hundred_services_come_up_then_idle() {
             .map(|&p| procfs::wakeups(p).unwrap_or(0))
             .collect()
     };
+    let cpu_before = procfs::cpu_ticks(sv.pid()).unwrap();
     let (scan_before, sups_before) = (procfs::wakeups(sv.pid()).unwrap(), count(&sups));
     std::thread::sleep(Duration::from_secs(2));
     let (scan_after, sups_after) = (procfs::wakeups(sv.pid()).unwrap(), count(&sups));
+    let cpu = procfs::cpu_ticks(sv.pid()).unwrap() - cpu_before;
+    assert!(cpu < 10, "svscan used {cpu} ticks of CPU while idle");
     assert!(
         scan_after - scan_before <= 1,
         "svscan woke {} times",
