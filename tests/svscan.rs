@@ -426,6 +426,31 @@ fn shutdown_waits_for_slow_services_without_spinning() {
     assert!(exit.success(), "{exit:?}");
 }
 
+#[test]
+fn shutdown_kills_a_service_that_ignores_term_after_its_bound() {
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    let dir = sb.service("scan/stubborn", "trap '' TERM\nwhile :; do sleep 0.1; done");
+    sb.service("scan/stubborn/log", "exec cat > /dev/null");
+    let mut sv = svscan(&sb, &[scan.as_os_str()]);
+    new_pid(&dir, None);
+    new_pid(&dir.join("log"), None);
+    let t0 = Instant::now();
+    sv.signal(Signal::SIGTERM);
+    let exit = sv
+        .wait_timeout(Duration::from_secs(15))
+        .expect("svscan exits after its shutdown bound");
+    let took = t0.elapsed();
+    assert!(exit.success(), "{exit:?}");
+    // It waited for the service (8 s bound), then killed it rather than leaving it behind.
+    assert!(took >= Duration::from_secs(7), "gave up after {took:?}");
+    assert!(
+        eventually(Duration::from_secs(2), || sb.processes().is_empty()),
+        "left running: {:?}",
+        sb.processes()
+    );
+}
+
 /// Processes whose working directory is `dir` or below.
 fn processes_in(dir: &Path) -> Vec<i32> {
     crate::util::processes_under(dir)
