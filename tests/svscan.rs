@@ -146,6 +146,38 @@ fn missing_scan_dir_is_fatal_as_daemontools() {
 }
 
 #[test]
+fn dangling_entry_is_warned_about_as_daemontools() {
+    // svscan runs forever: give each a moment on a scan directory holding only a dangling
+    // symbolic link, then compare what they said.
+    let said = |program: &Path| {
+        let sb = Sandbox::new();
+        let scan = sb.join("scan");
+        fs::create_dir(&scan).unwrap();
+        symlink(sb.join("nowhere"), scan.join("dangling")).unwrap();
+        let err = fs::File::create(sb.join("svscan.err")).unwrap();
+        let mut sv = Spawned::start(
+            Command::new(program)
+                .arg(&scan)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(err),
+        );
+        assert!(eventually(LIMIT, || !stderr_of(&sb).is_empty()));
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(sv.wait_timeout(Duration::ZERO).is_none(), "svscan gave up");
+        stderr_of(&sb)
+    };
+    let ours = said(&crate::util::bin("svscan"));
+    assert_eq!(
+        ours,
+        "svscan: warning: unable to stat dangling: file does not exist\n"
+    );
+    if let Some(theirs) = peer("/usr/bin/svscan") {
+        assert_eq!(ours, said(&theirs));
+    }
+}
+
+#[test]
 fn illegal_option_is_a_usage_error() {
     let out = run(cmd("svscan").arg("-z"), LIMIT);
     assert_eq!(out.status.code(), Some(100));
