@@ -304,6 +304,39 @@ fn children_get_only_stdin_stdout_stderr() {
 }
 
 #[test]
+fn ctrl_c_to_the_whole_process_group_stops_cleanly() {
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    fs::create_dir(&scan).unwrap();
+    let stage = staged(&sb, "numbers", NUMBERED, true);
+    fs::rename(&stage, scan.join("numbers")).unwrap();
+    let dir = scan.join("numbers");
+    let mut sv = svscan(&sb, &[scan.as_os_str()]);
+    new_pid(&dir, None);
+    assert!(eventually(LIMIT, || logged(&dir.join("log")).len() >= 20));
+    // What a terminal does on Ctrl-C: SIGINT to every process of svscan's group.
+    nix::sys::signal::killpg(Pid::from_raw(sv.pid()), Signal::SIGINT).unwrap();
+    let exit = sv.wait_timeout(LIMIT).expect("svscan exits after Ctrl-C");
+    assert!(exit.success(), "{exit:?}; stderr: {}", stderr_of(&sb));
+    assert!(
+        eventually(Duration::from_secs(2), || sb.processes().is_empty()),
+        "left running: {:?}",
+        sb.processes()
+    );
+    let lines = logged(&dir.join("log"));
+    assert_no_gap(&lines);
+    let last: u64 = fs::read_to_string(dir.join("count"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        lines.iter().max().copied().unwrap_or(0) >= last,
+        "last line {last} never reached the log"
+    );
+}
+
+#[test]
 fn service_is_picked_up_by_symlink() {
     let sb = Sandbox::new();
     let scan = sb.join("scan");
