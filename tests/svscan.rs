@@ -290,6 +290,12 @@ fn children_get_only_stdin_stdout_stderr() {
     // Besides 0, 1 and 2, only what the test harness itself lets children inherit.
     let inherited = procfs::inheritable_fds();
     for pid in [main, logger] {
+        // Until `run` has exec'd sleep, the shell still holds its script open.
+        let sleeping = || {
+            fs::read_link(format!("/proc/{pid}/exe"))
+                .is_ok_and(|exe| exe.file_name().is_some_and(|n| n == "sleep"))
+        };
+        assert!(eventually(LIMIT, sleeping), "pid {pid} never became sleep");
         let leaked: Vec<i32> = procfs::fds(pid)
             .into_iter()
             .filter(|fd| *fd > 2 && !inherited.contains(fd))
