@@ -6,7 +6,6 @@ pub mod supervise;
 
 use std::ffi::OsStr;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -88,9 +87,29 @@ impl Sandbox {
     }
 
     /// Writes an executable script.
+    ///
+    /// The file is written by a short-lived `sh`, not by the test process: a file this process
+    /// had open for writing can be inherited, for a moment, by a child that another test thread
+    /// is forking, and exec of the script then fails with "text busy" (ETXTBSY).
     pub fn script(&self, rel: impl AsRef<Path>, body: &str) -> PathBuf {
-        let path = self.write(rel, body);
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+        use std::io::Write;
+        let path = self.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("mkdir");
+        }
+        let mut writer = Command::new("/bin/sh")
+            .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+            .arg(&path)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn sh to write a script");
+        writer
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(body.as_bytes())
+            .expect("write script");
+        assert!(writer.wait().expect("wait").success(), "writing {path:?}");
         path
     }
 
