@@ -501,11 +501,12 @@ fn sigalrm_rotates_and_sigterm_restarts_under_load_within_the_caps_and_lose_noth
     let padding = "sigalrm rotation under load";
     let multilog = format!("{} t s20000 n10000 ./log", bin("multilog").display());
     // A multilog stopped by SIGTERM is started again on the same pipe; once the writer is
-    // done, a last one (deaf to SIGTERM) reads to the end.
+    // done, a last one reads to the end, deaf to the test's signals (one that came before
+    // multilog blocked it would kill it, and nothing would restart it).
     let script = format!(
         "{{ i=0; while [ $i -lt {CHUNKS} ]; do seq -f '%08g {padding}' $((i*{PER_CHUNK}+1)) \
          $((i*{PER_CHUNK}+{PER_CHUNK})); i=$((i+1)); sleep 0.005; done; touch written; }} | \
-         while :; do {multilog}; if [ -e written ]; then (trap '' TERM; exec {multilog}); \
+         while :; do {multilog}; if [ -e written ]; then (trap '' TERM ALRM; exec {multilog}); \
          break; fi; done"
     );
     let sb = Sandbox::new();

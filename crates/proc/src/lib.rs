@@ -4,6 +4,14 @@
 //! reason it is sound.
 #![deny(missing_docs)]
 
+pub mod exec;
 pub mod fdmap;
+pub mod ids;
+pub mod kill;
+pub mod limits;
 pub mod localtime;
+pub mod reap;
 pub mod reset;
+pub mod signals;
+pub mod spawn;
+pub mod wait;

@@ -9,8 +9,12 @@
 
 pub mod control;
 pub mod errstr;
+pub mod fifo;
 pub mod getopt;
+pub mod json;
+pub mod lock;
 pub mod msg;
 pub mod paths;
+pub mod service;
 pub mod status;
 pub mod tai;
