@@ -14,12 +14,16 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::pause::retry;
 
-/// Full files waiting for the worker, beyond the one it works on.
+/// Full files waiting for a worker, beyond those the workers hold.
 const QUEUE: usize = 2;
+/// Workers per log directory: fsyncs running side by side share the file system's journal
+/// commits, which matters when other programs keep the disk busy.
+const WORKERS: usize = 3;
 
 /// A full file to finish: its descriptor and its `@<tai64n>.u` name.
 struct Job {
@@ -27,10 +31,10 @@ struct Job {
     name: Vec<u8>,
 }
 
-/// The worker of one log directory.
+/// The workers of one log directory.
 pub struct Finisher {
     jobs: Option<SyncSender<Job>>,
-    worker: Option<JoinHandle<()>>,
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl Finisher {
@@ -38,16 +42,29 @@ impl Finisher {
     /// fewer than `num` old files.
     pub fn start(path: PathBuf, name: Vec<u8>, num: u64) -> io::Result<Finisher> {
         let (jobs, queue) = sync_channel::<Job>(QUEUE);
-        let worker = std::thread::Builder::new()
-            .name("finisher".into())
-            .spawn(move || {
-                for job in queue {
-                    finish(&path, &name, num, job);
-                }
-            })?;
+        let queue = Arc::new(Mutex::new(queue));
+        let mut workers = Vec::with_capacity(WORKERS);
+        for _ in 0..WORKERS {
+            let (queue, path, name) = (Arc::clone(&queue), path.clone(), name.clone());
+            workers.push(
+                std::thread::Builder::new()
+                    .name("finisher".into())
+                    .spawn(move || loop {
+                        // The lock is held only to take a job, never while finishing one.
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => finish(&path, &name, num, job),
+                            Err(_) => return,
+                        }
+                    })?,
+            );
+        }
         Ok(Finisher {
             jobs: Some(jobs),
-            worker: Some(worker),
+            workers,
         })
     }
 
@@ -62,7 +79,7 @@ impl Finisher {
     /// Waits until every file handed over is finished.
     pub fn wait(&mut self) {
         drop(self.jobs.take());
-        if let Some(worker) = self.worker.take() {
+        for worker in self.workers.drain(..) {
             let _ = worker.join();
         }
     }
