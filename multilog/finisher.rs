@@ -3,8 +3,8 @@
 //! daemontools fsyncs `current`, renames it, links it to `@<tai64n>.s` and prunes old files
 //! while input waits; those are the slowest steps of logging. vigil renames a full `current`
 //! to `@<tai64n>.u` at once (the name daemontools gives a file that may not be safely on disk)
-//! and carries on in a new `current`, while this worker fsyncs the file, sets its mode to 744,
-//! renames it to `@<tai64n>.s` and prunes. A crash between leaves the `.u` name: exactly what
+//! and carries on in a new `current`, while one of these workers fsyncs the file, sets its mode
+//! to 744, renames it to `@<tai64n>.s` and prunes. A crash between leaves the `.u` name: exactly what
 //! it means. At most `QUEUE` files wait, so the main loop slows down to the disk's pace
 //! rather than run ahead of it.
 
