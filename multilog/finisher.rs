@@ -38,7 +38,7 @@ pub struct Finisher {
 }
 
 impl Finisher {
-    /// Starts the worker for the directory at `path` (`name` as typed, for messages), keeping
+    /// Starts the workers for the directory at `path` (`name` as typed, for messages), keeping
     /// fewer than `num` old files.
     pub fn start(path: PathBuf, name: Vec<u8>, num: u64) -> io::Result<Finisher> {
         let (jobs, queue) = sync_channel::<Job>(QUEUE);
