@@ -7,6 +7,7 @@ mod multilog;
 mod supervise;
 mod svc;
 mod svok;
+mod svscan;
 mod svstat;
 mod tai64n;
 mod util;
