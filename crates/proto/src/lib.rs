@@ -9,8 +9,14 @@
 
 pub mod control;
 pub mod errstr;
+pub mod event;
+pub mod fifodir;
+pub mod follow;
 pub mod getopt;
+pub mod journal;
 pub mod msg;
 pub mod paths;
+pub mod ready;
+pub mod rfc3339;
 pub mod status;
 pub mod tai;
