@@ -89,10 +89,7 @@ impl Follower {
         let since = journal::since(all, self.last_seq);
         let mut items = Vec::with_capacity(since.records.len() + 1);
         if let Some((first, last)) = since.lost {
-            // Before supervise's first event nothing can be lost: the journal starts at 1.
-            if !(first == 1 && self.last_seq == 0 && since.records.is_empty()) {
-                items.push(Item::Lost { first, last });
-            }
+            items.push(Item::Lost { first, last });
         }
         if let Some(r) = since.records.last() {
             self.last_seq = r.seq;
