@@ -195,12 +195,15 @@ impl Journal {
     /// the number. The number is used even if the write fails (the caller warns and goes
     /// on), so sequence numbers never repeat; readers see the gap.
     pub fn append(&mut self, mut record: Record) -> (u64, io::Result<()>) {
-        self.last_seq += 1;
-        record.seq = self.last_seq;
-        let written = self
-            .file
-            .write_all_at(&record.encode(), slot_offset(record.seq));
-        (record.seq, written)
+        record.seq = self.last_seq + 1;
+        (record.seq, self.write(&record))
+    }
+
+    /// Writes a record numbered by the caller into its slot (one `pwrite`).
+    pub fn write(&mut self, record: &Record) -> io::Result<()> {
+        self.last_seq = self.last_seq.max(record.seq);
+        self.file
+            .write_all_at(&record.encode(), slot_offset(record.seq))
     }
 }
 

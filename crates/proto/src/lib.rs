@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod announce;
 pub mod control;
 pub mod errstr;
 pub mod event;
