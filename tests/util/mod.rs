@@ -252,3 +252,5 @@ pub fn text(bytes: &[u8]) -> String {
 pub fn os(path: &Path) -> &OsStr {
     path.as_os_str()
 }
+
+pub mod observe;
