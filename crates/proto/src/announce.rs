@@ -120,6 +120,8 @@ pub struct Announcer {
     ready_due: bool,
     ready_at: Option<Tai64n>,
     pending: Vec<u8>,
+    /// The numbered events of the last record or exit, for the listener program.
+    recent: Changes,
     supervise_pid: u32,
 }
 
@@ -145,6 +147,7 @@ impl Announcer {
             ready_due: false,
             ready_at: None,
             pending: Vec::with_capacity(2 * MAX_EVENTS),
+            recent: Changes::default(),
             supervise_pid: std::process::id(),
         };
         (announcer, error)
@@ -202,14 +205,18 @@ impl Announcer {
         error
     }
 
+    /// The events (numbered) of the last [`Announcer::record`] or [`Announcer::exit`].
+    pub fn recent(&self) -> impl Iterator<Item = &Record> + '_ {
+        self.recent.iter()
+    }
+
     fn journal_all(&mut self, changes: &Changes) -> Option<io::Error> {
         let mut error = None;
-        for record in changes.iter() {
+        self.recent = changes.clone();
+        for record in self.recent.items.iter_mut().flatten() {
             self.last_seq += 1;
-            let record = Record {
-                seq: self.last_seq,
-                ..*record
-            };
+            record.seq = self.last_seq;
+            let record = *record;
             if let Some(journal) = &mut self.journal {
                 if let Err(e) = journal.write(&record) {
                     error.get_or_insert(e);
@@ -346,6 +353,8 @@ mod tests {
         let mut s = snap(11, State::Up);
         a.record(&mut s);
         assert_eq!(&a.pending[3..], b"dDuU");
+        let recent: Vec<(u64, u8)> = a.recent().map(|r| (r.seq, r.letter)).collect();
+        assert_eq!(recent, [(4, b'd'), (5, b'D'), (6, b'u'), (7, b'U')]);
         let journal = crate::journal::read(dir.path().as_os_str()).expect("journal");
         assert_eq!(journal.len(), 7);
         assert_eq!(journal.last().map(|r| (r.seq, r.letter)), Some((7, b'U')));

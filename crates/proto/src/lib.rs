@@ -15,6 +15,7 @@ pub mod fifodir;
 pub mod follow;
 pub mod getopt;
 pub mod journal;
+pub mod listener;
 pub mod msg;
 pub mod paths;
 pub mod ready;
