@@ -2,6 +2,9 @@
 //! by pid when the test ends, and bounded waiting.
 #![allow(dead_code)]
 
+pub mod observe;
+pub mod supervise;
+
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -12,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
+
+pub mod crafted;
 
 /// The path of one of this build's binaries (next to the test binary's `deps/` folder), so a
 /// test never runs daemontools' program of the same name by accident.
@@ -252,5 +257,3 @@ pub fn text(bytes: &[u8]) -> String {
 pub fn os(path: &Path) -> &OsStr {
     path.as_os_str()
 }
-
-pub mod observe;
