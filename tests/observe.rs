@@ -118,3 +118,330 @@ fn svwatch_usage_and_empty_journal() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty());
 }
+
+// --- with our supervise ---
+
+use std::fs::{self, File};
+use std::path::Path;
+
+use vigil_proto::status::State;
+
+use crate::util::eventually;
+use crate::util::observe::json_field;
+use crate::util::supervise::{lines, Supervised};
+
+fn supervise(dir: &Path) -> Supervised {
+    Supervised::start(&crate::util::bin("supervise"), dir)
+}
+
+/// A service that sleeps, up under our supervise.
+fn sleeper(sb: &Sandbox) -> (std::path::PathBuf, Supervised) {
+    let dir = sb.service("svc", "exec sleep 100");
+    let s = supervise(&dir);
+    s.wait_up();
+    (dir, s)
+}
+
+/// svwait with `args` on `dir`, in the background (its own process group).
+fn svwait_bg(args: &[&str], dir: &Path) -> Spawned {
+    Spawned::start(cmd("svwait").args(args).arg(dir))
+}
+
+fn exit_code(waiter: &mut Spawned) -> Option<i32> {
+    waiter.wait_timeout(LIMIT).and_then(|s| s.code())
+}
+
+/// A run that waits for the file `go` in its directory, then runs `then`.
+const WAIT_FOR_GO: &str = "while [ ! -e go ]; do sleep 0.02; done";
+
+#[test]
+fn readiness_by_notification_fd() {
+    let sb = Sandbox::new();
+    let dir = sb.service(
+        "svc",
+        &format!("{WAIT_FOR_GO}\necho ready >&5\nexec sleep 100"),
+    );
+    sb.write("svc/notification-fd", "5\n");
+    let s = supervise(&dir);
+    s.wait_up();
+    let ext = s.status().and_then(|st| st.ext).expect("extension");
+    assert_eq!((ext.state, ext.ready_at), (State::Starting, None));
+    let out = run(cmd("svwait").args(["-U", "-t", "300"]).arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(99), "not ready yet");
+    let out = run(cmd("svwait").args(["-u", "-t", "5000"]).arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(0), "up, though not ready");
+    let mut waiter = svwait_bg(&["-U"], &dir);
+    sb.write("svc/go", "");
+    assert_eq!(exit_code(&mut waiter), Some(0));
+    let ext = s
+        .wait_for("ready", |st| st.ext.is_some_and(|e| e.ready_at.is_some()))
+        .ext;
+    assert_eq!(ext.map(|e| e.state), Some(State::Up));
+}
+
+#[test]
+fn readiness_by_notify_socket() {
+    let sb = Sandbox::new();
+    let dir = sb.service(
+        "svc",
+        "printf %s \"$NOTIFY_SOCKET\" > socket.tmp && mv socket.tmp socket\nexec sleep 100",
+    );
+    sb.write("svc/notify-socket", "");
+    let s = supervise(&dir);
+    assert!(eventually(LIMIT, || dir.join("socket").exists()));
+    let path = fs::read_to_string(dir.join("socket")).expect("NOTIFY_SOCKET");
+    assert!(
+        path.starts_with('/') && path.ends_with("/supervise/notify"),
+        "{path}"
+    );
+    let out = run(cmd("svwait").args(["-U", "-t", "300"]).arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(99), "not ready yet");
+    let mut waiter = svwait_bg(&["-U", "-t", "8000"], &dir);
+    let client = std::os::unix::net::UnixDatagram::unbound().expect("socket");
+    client.send_to(b"STATUS=warm\n", &path).expect("send");
+    client
+        .send_to(b"STATUS=hot\nREADY=1\n", &path)
+        .expect("send");
+    assert_eq!(exit_code(&mut waiter), Some(0));
+    s.wait_for("ready", |st| {
+        st.ext
+            .is_some_and(|e| e.state == State::Up && e.ready_at.is_some())
+    });
+}
+
+#[test]
+fn svwait_up_down_and_really_down_with_and_without_timeout() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    sb.write("svc/down", "");
+    // finish takes a while: -d is reached before it ends, -D after.
+    sb.script("svc/finish", "#!/bin/sh\nsleep 0.4\necho done > finished\n");
+    let s = supervise(&dir);
+    let out = run(cmd("svwait").args(["-u", "-t", "200"]).arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(99));
+    let mut up = svwait_bg(&["-u"], &dir);
+    std::thread::sleep(Duration::from_millis(100));
+    s.send(b"u");
+    assert_eq!(exit_code(&mut up), Some(0));
+    let out = run(cmd("svwait").args(["-d", "-t", "200"]).arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(99));
+    let mut down = svwait_bg(&["-d", "-t", "8000"], &dir);
+    let mut really = svwait_bg(&["-D"], &dir);
+    std::thread::sleep(Duration::from_millis(100));
+    s.send(b"d");
+    assert_eq!(exit_code(&mut down), Some(0));
+    assert!(!dir.join("finished").exists(), "-d returned after finish");
+    assert_eq!(exit_code(&mut really), Some(0));
+    assert!(
+        dir.join("finished").exists(),
+        "-D returned before finish ended"
+    );
+}
+
+#[test]
+fn svwait_exits_102_when_supervise_exits_and_o_takes_one() {
+    let sb = Sandbox::new();
+    let a = sb.service("a", "exec sleep 100");
+    let b = sb.service("b", "exec sleep 100");
+    sb.write("a/down", "");
+    sb.write("b/down", "");
+    let sa = supervise(&a);
+    let sbv = supervise(&b);
+    let mut one = Spawned::start(cmd("svwait").args(["-u", "-o"]).arg(&a).arg(&b));
+    let mut all = Spawned::start(cmd("svwait").args(["-u", "-a"]).arg(&a).arg(&b));
+    std::thread::sleep(Duration::from_millis(100));
+    sbv.send(b"u");
+    assert_eq!(exit_code(&mut one), Some(0));
+    assert!(
+        all.wait_timeout(Duration::from_millis(200)).is_none(),
+        "-a needs both"
+    );
+    assert_eq!(sa.stop(), 0);
+    assert_eq!(exit_code(&mut all), Some(102));
+}
+
+#[test]
+fn listener_sees_every_event_of_100_restarts_coalesced() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exit 1");
+    // No quick-exit threshold: every exit restarts at once, no backoff.
+    sb.write("svc/backoff", "1 1 0\n");
+    sb.script(
+        "svc/notify",
+        "#!/bin/sh\necho \"$VIGIL_FIRST_SEQ $VIGIL_SEQ $VIGIL_EVENTS $1 $2\" >> notified\n",
+    );
+    let s = supervise(&dir);
+    s.wait_for("100 restarts", |st| {
+        st.ext.is_some_and(|e| e.restarts >= 100)
+    });
+    s.send(b"d");
+    let last_seq = s
+        .wait_for("down", |st| st.ext.is_some_and(|e| e.state == State::Down))
+        .ext
+        .expect("ext")
+        .seq;
+    let notified = dir.join("notified");
+    assert!(
+        eventually(LIMIT, || {
+            lines(&notified)
+                .last()
+                .is_some_and(|l| l.split(' ').nth(1) == Some(&last_seq.to_string()))
+        }),
+        "listener did not catch up to {last_seq}: {:?}",
+        lines(&notified).last()
+    );
+    let restarts = s.status().and_then(|st| st.ext).expect("ext").restarts;
+    let mut next = 1;
+    let mut letters = String::new();
+    let batches = lines(&notified);
+    for line in &batches {
+        let f: Vec<&str> = line.split(' ').collect();
+        let (first, last): (u64, u64) = (f[0].parse().expect("first"), f[1].parse().expect("seq"));
+        assert_eq!(first, next, "batches must be consecutive: {line}");
+        assert_eq!(f[2].len() as u64, last - first + 1, "{line}");
+        assert_eq!(f[4], f[1], "argument 2 is the sequence number");
+        letters.push_str(f[2]);
+        next = last + 1;
+    }
+    assert_eq!(next, last_seq + 1);
+    let count = |c| letters.chars().filter(|&l| l == c).count() as u32;
+    // Every start and every exit of run, none missed, none twice.
+    assert_eq!(count('u'), restarts + 1);
+    assert_eq!(count('d'), restarts + 1);
+    assert_eq!(count('s'), 1);
+    // Coalesced: fewer runs of the listener than events.
+    assert!(
+        batches.len() < letters.len(),
+        "{} runs for {} events",
+        batches.len(),
+        letters.len()
+    );
+}
+
+#[test]
+fn svwatch_follows_across_a_supervise_restart() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    let out = sb.join("watch.out");
+    let s = supervise(&dir);
+    let _watch = Spawned::start(
+        cmd("svwatch")
+            .arg("--since")
+            .arg("0")
+            .arg(&dir)
+            .stdout(File::create(&out).expect("out")),
+    );
+    let has = |event: &str, n: usize| {
+        let event = format!("\"{event}\"");
+        lines(&out)
+            .iter()
+            .filter(|l| json_field(l, "event") == Some(&event))
+            .count()
+            >= n
+    };
+    assert!(eventually(LIMIT, || has("ready", 1)), "{:?}", lines(&out));
+    assert_eq!(s.stop(), 0);
+    assert!(eventually(LIMIT, || has("exit", 1)), "{:?}", lines(&out));
+    let s2 = supervise(&dir);
+    s2.wait_up();
+    assert!(eventually(LIMIT, || has("ready", 2)), "{:?}", lines(&out));
+    let all = lines(&out);
+    let words: Vec<&str> = all.iter().filter_map(|l| json_field(l, "event")).collect();
+    assert_eq!(
+        words,
+        [
+            "\"start\"",
+            "\"up\"",
+            "\"ready\"",
+            "\"down\"",
+            "\"really_down\"",
+            "\"exit\"",
+            "\"start\"",
+            "\"up\"",
+            "\"ready\""
+        ]
+    );
+    for (i, line) in all.iter().enumerate() {
+        assert_eq!(
+            json_field(line, "seq"),
+            Some(&*(i + 1).to_string()),
+            "{line}"
+        );
+        assert_eq!(
+            json_field(line, "service"),
+            Some(&*format!("\"{}\"", dir.display()))
+        );
+        assert!(json_field(line, "time").is_some_and(|t| t.ends_with("Z\"")));
+    }
+    let down = &all[3];
+    assert_eq!(json_field(down, "signal"), Some("15"), "{down}");
+}
+
+#[test]
+fn svwatch_replays_since_and_from_a_cursor() {
+    let sb = Sandbox::new();
+    let (dir, s) = sleeper(&sb);
+    s.send(b"d");
+    s.wait_for("down", |st| st.ext.is_some_and(|e| e.state == State::Down));
+    let out = run(
+        cmd("svwatch")
+            .args(["--no-follow", "--since", "3"])
+            .arg(&dir),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let words: Vec<String> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| json_field(l, "event").map(str::to_owned))
+        .collect();
+    assert_eq!(words, ["\"down\"", "\"really_down\""]);
+    let cursor = sb.join("cursor");
+    let resume = || {
+        run(
+            cmd("svwatch")
+                .arg("--no-follow")
+                .arg("--cursor")
+                .arg(&cursor)
+                .arg(&dir),
+            LIMIT,
+        )
+    };
+    let once = resume();
+    assert_eq!(text(&once.stdout).lines().count(), 5);
+    assert_eq!(
+        fs::read_to_string(&cursor).expect("cursor"),
+        format!("5 {}\n", dir.display())
+    );
+    s.send(b"u");
+    s.wait_up();
+    assert!(eventually(LIMIT, || s
+        .status()
+        .and_then(|st| st.ext)
+        .is_some_and(|e| e.seq == 7)));
+    let again = resume();
+    let seqs: Vec<String> = text(&again.stdout)
+        .lines()
+        .filter_map(|l| json_field(l, "seq").map(str::to_owned))
+        .collect();
+    assert_eq!(seqs, ["6", "7"]);
+}
+
+#[test]
+fn no_wakeups_while_idle_with_listeners_attached() {
+    let sb = Sandbox::new();
+    let (dir, s) = sleeper(&sb);
+    let watch = Spawned::start(cmd("svwatch").arg(&dir).stdout(std::process::Stdio::null()));
+    let wait = Spawned::start(cmd("svwait").arg("-d").arg(&dir));
+    assert!(eventually(LIMIT, || fs::read_dir(dir.join("event"))
+        .is_ok_and(|d| d.count() == 2)));
+    // One event reaches both, then quiet.
+    s.send(b"p");
+    s.send(b"c");
+    std::thread::sleep(Duration::from_millis(300));
+    let pids = [s.pid(), watch.pid(), wait.pid()];
+    let before: Vec<Option<u64>> = pids.iter().map(|&p| wakeups(p)).collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let after: Vec<Option<u64>> = pids.iter().map(|&p| wakeups(p)).collect();
+    assert!(before.iter().all(Option::is_some));
+    assert_eq!(before, after, "supervise, svwatch, svwait woke while idle");
+}

@@ -87,11 +87,10 @@ pub fn between(prev: Option<&Status>, next: &Status, supervise_pid: u32, now: Ta
     if (died || finishing(prev)) && !finishing(next) {
         out.push(Event::ReallyDown, 0, now);
     }
-    let until = |s: &Status| s.ext.and_then(|e| e.backoff_until);
-    if state(next) == Some(State::Backoff)
-        && (state(prev) != Some(State::Backoff) || until(prev) != until(next))
-    {
-        out.push(Event::Backoff, 0, now).until = until(next);
+    // Not when only the end moved: supervise recomputes it from a monotonic deadline at
+    // each status write, so it shifts by nanoseconds.
+    if state(next) == Some(State::Backoff) && state(prev) != Some(State::Backoff) {
+        out.push(Event::Backoff, 0, now).until = next.ext.and_then(|e| e.backoff_until);
     }
     if started {
         out.push(Event::Up, next.pid, now);
@@ -159,11 +158,11 @@ impl Announcer {
         self.notifies = notifies;
     }
 
-    /// The run notified readiness; the caller announces next.
-    pub fn ready(&mut self) {
-        if self.notifies && self.ready_at.is_none() {
-            self.ready_due = true;
-        }
+    /// The run notified readiness: true if that is news (the caller then announces).
+    pub fn ready(&mut self) -> bool {
+        let news = self.notifies && self.ready_at.is_none() && !self.ready_due;
+        self.ready_due |= news;
+        news
     }
 
     /// The sequence number of the last event.
@@ -340,7 +339,7 @@ mod tests {
             (ext.state, ext.ready_at, ext.seq),
             (State::Starting, None, 2)
         );
-        a.ready();
+        assert!(a.ready());
         let mut s = snap(10, State::Up);
         a.record(&mut s);
         let ext = s.ext.expect("ext");
