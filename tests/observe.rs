@@ -168,6 +168,11 @@ fn readiness_by_notification_fd() {
     assert_eq!((ext.state, ext.ready_at), (State::Starting, None));
     let out = run(cmd("svwait").args(["-U", "-t", "300"]).arg(&dir), LIMIT);
     assert_eq!(out.status.code(), Some(99), "not ready yet");
+    let long = text(&run(cmd("svstat").arg("-l").arg(&dir), LIMIT).stdout);
+    assert!(
+        long.contains("starting") && !long.contains("ready"),
+        "{long}"
+    );
     let out = run(cmd("svwait").args(["-u", "-t", "5000"]).arg(&dir), LIMIT);
     assert_eq!(out.status.code(), Some(0), "up, though not ready");
     let mut waiter = svwait_bg(&["-U"], &dir);
@@ -177,6 +182,8 @@ fn readiness_by_notification_fd() {
         .wait_for("ready", |st| st.ext.is_some_and(|e| e.ready_at.is_some()))
         .ext;
     assert_eq!(ext.map(|e| e.state), Some(State::Up));
+    let json = text(&run(cmd("svstat").arg("--json").arg(&dir), LIMIT).stdout);
+    assert_eq!(json_field(&json, "ready"), Some("true"), "{json}");
 }
 
 #[test]

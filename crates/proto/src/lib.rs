@@ -15,6 +15,7 @@ pub mod fifo;
 pub mod fifodir;
 pub mod follow;
 pub mod getopt;
+pub mod goal;
 pub mod journal;
 pub mod json;
 pub mod listener;
