@@ -452,3 +452,75 @@ fn no_wakeups_while_idle_with_listeners_attached() {
     assert!(before.iter().all(Option::is_some));
     assert_eq!(before, after, "supervise, svwatch, svwait woke while idle");
 }
+
+#[test]
+fn a_listener_that_hangs_is_killed_and_the_queue_goes_on() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    sb.write("svc/notify-timeout", "200\n");
+    // The first run (for `s`) hangs; the next ones return at once.
+    sb.script(
+        "svc/notify",
+        "#!/bin/sh\necho \"$VIGIL_EVENTS\" >> notified\n[ \"$VIGIL_EVENT\" = start ] && exec sleep 100\nexit 0\n",
+    );
+    let s = supervise(&dir);
+    s.wait_up();
+    let notified = dir.join("notified");
+    assert!(
+        eventually(LIMIT, || lines(&notified).len() >= 2),
+        "{:?}",
+        lines(&notified)
+    );
+    assert_eq!(lines(&notified), ["s", "uU"]);
+    let sleepers = sb
+        .processes()
+        .into_iter()
+        .filter(|&p| {
+            fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.starts_with("sleep\x00100"))
+        })
+        .count();
+    assert_eq!(
+        sleepers, 1,
+        "only the service sleeps: the hung listener was killed"
+    );
+}
+
+#[test]
+fn example_listener_reports_a_crash() {
+    let sb = Sandbox::new();
+    let dir = sb.service(
+        "svc",
+        "[ -e crashed ] && exec sleep 100\ntouch crashed\nexit 3",
+    );
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/notify/notify"),
+        dir.join("notify"),
+    )
+    .expect("copy example");
+    sb.write("svc/backoff", "1 1 0\n");
+    // The example finds svwatch on PATH.
+    let bin_dir = crate::util::bin("svwatch")
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let err = sb.join("svc.err");
+    let _sup = Spawned::start(
+        cmd("supervise")
+            .arg(&dir)
+            .env("PATH", path)
+            .stderr(File::create(&err).expect("stderr")),
+    );
+    assert!(
+        eventually(LIMIT, || fs::read_to_string(&err).is_ok_and(|e| e
+            .contains("crashed")
+            && e.contains("\"exitcode\":3"))),
+        "{}",
+        fs::read_to_string(&err).unwrap_or_default()
+    );
+}
