@@ -40,7 +40,11 @@ pub struct Observer {
 impl Observer {
     /// Opens the journal; supervise is already in the service directory `dir`.
     pub fn new(dir: &[u8]) -> Observer {
-        let (announcer, error) = Announcer::open(OsStr::new("."), None);
+        // The status file's last number, should the journal be gone.
+        let last = vigil_proto::status::read(OsStr::new("."))
+            .ok()
+            .and_then(|bytes| Status::decode(&bytes).ok());
+        let (announcer, error) = Announcer::open(OsStr::new("."), last.as_ref());
         if let Some(e) = error {
             msg::warn_unable(PROG, &e, &[b"open ", dir, b"/", journal::EVENTS.as_bytes()]);
         }

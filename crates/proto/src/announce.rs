@@ -372,5 +372,13 @@ mod tests {
         assert!(a.exit(&eventdir).is_none());
         let (b, _) = Announcer::open(os, None);
         assert_eq!(b.last_seq(), 2);
+        // A journal removed: numbering goes on from the status file's.
+        std::fs::remove_file(dir.path().join(crate::journal::EVENTS)).expect("rm");
+        let mut s = snap(0, State::Down);
+        if let Some(ext) = &mut s.ext {
+            ext.seq = 40;
+        }
+        let (c, _) = Announcer::open(os, Some(&s));
+        assert_eq!(c.last_seq(), 40);
     }
 }
