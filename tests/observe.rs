@@ -524,3 +524,23 @@ fn example_listener_reports_a_crash() {
         fs::read_to_string(&err).unwrap_or_default()
     );
 }
+
+#[test]
+fn s6_ftrig_wait_hears_vigil_events() {
+    let Some(ftrig_wait) = peer("/usr/bin/s6-ftrig-wait") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let (dir, s) = sleeper(&sb);
+    fs::create_dir_all(dir.join("event")).expect("event dir");
+    let mut waiter = Spawned::start(
+        Command::new(ftrig_wait)
+            .args(["-t", "8000"])
+            .arg(dir.join("event"))
+            .arg("d"),
+    );
+    assert!(eventually(LIMIT, || fs::read_dir(dir.join("event"))
+        .is_ok_and(|d| d.count() == 1)));
+    s.send(b"k");
+    assert_eq!(exit_code(&mut waiter), Some(0));
+}
