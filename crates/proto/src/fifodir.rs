@@ -3,8 +3,9 @@
 //!
 //! A listener makes its own FIFO in the directory, keeps it open for reading and blocks on it;
 //! supervise writes each event's letter into every FIFO whose name begins with `ftrig1` (s6's
-//! prefix and name form: s6-ftrig-wait works on a vigil event directory). The write never
-//! blocks supervise:
+//! prefix and name form: s6-ftrig-wait works on a vigil event directory, and s6-supervise
+//! writes into a vigil [`Subscription`]; benches/events.rs uses both). The write never blocks
+//! supervise:
 //!
 //! - each FIFO is opened write-only and non-blocking: a FIFO with no reader fails with ENXIO; it
 //!   was left by a listener that died, and supervise removes it;
