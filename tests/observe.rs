@@ -316,6 +316,23 @@ fn listener_sees_every_event_of_100_restarts_coalesced() {
     assert_eq!(count('u'), restarts + 1);
     assert_eq!(count('d'), restarts + 1);
     assert_eq!(count('s'), 1);
+    // The journal keeps the last 256; svwatch says what it no longer has.
+    assert!(last_seq > 256, "{last_seq} events");
+    let out = run(
+        cmd("svwatch")
+            .args(["--no-follow", "--since", "0"])
+            .arg(&dir),
+        LIMIT,
+    );
+    let replay = text(&out.stdout);
+    let first = replay.lines().next().expect("a first line");
+    assert_eq!(json_field(first, "event"), Some("\"lost\""), "{first}");
+    assert_eq!(json_field(first, "first"), Some("1"));
+    assert_eq!(
+        json_field(first, "last"),
+        Some(&*(last_seq - 256).to_string())
+    );
+    assert_eq!(replay.lines().count(), 257);
     // Coalesced: fewer runs of the listener than events.
     assert!(
         batches.len() < letters.len(),
