@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
+use nix::sys::signal::Signal;
+use vigil_proc::signals::Signals;
 use vigil_proto::follow::{self, Follower, Item};
 use vigil_proto::journal::{self, Record};
 use vigil_proto::msg::{self, Fail};
@@ -211,6 +213,10 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
         .into_iter()
         .flatten()
         .collect();
+    // TERM, INT and HUP end the watch through the poll, so the FIFOs are removed on the way out;
+    // blocked before the first FIFO exists.
+    let mut signals = Signals::block(&[Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP])
+        .map_err(|e| Fail::unable(&e, &[b"block signals"]))?;
     let mut followers = Vec::with_capacity(dirs.len());
     for dir in &dirs {
         // With a cursor, a service it does not list yet is replayed from the start.
@@ -256,9 +262,17 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
         if !follow {
             return Ok(ExitCode::SUCCESS);
         }
-        let fds: Vec<_> = followers.iter().map(|f| f.fd()).collect();
+        let fds: Vec<_> = std::iter::once(signals.fd())
+            .chain(followers.iter().map(|f| f.fd()))
+            .collect();
         ready = follow::wait_readable(&fds, None)
             .map_err(|e| Fail::unable(&e, &[b"wait for events"]))?;
+        if ready.first() == Some(&0) {
+            let _ = signals.pending();
+            return Ok(ExitCode::SUCCESS);
+        }
+        // Indexes of followers: the signal descriptor came first.
+        ready.iter_mut().for_each(|i| *i -= 1);
     }
 }
 

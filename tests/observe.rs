@@ -561,3 +561,15 @@ fn s6_ftrig_wait_hears_vigil_events() {
     s.send(b"k");
     assert_eq!(exit_code(&mut waiter), Some(0));
 }
+
+#[test]
+fn svwatch_removes_its_fifo_when_terminated() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    let mut watch = Spawned::start(cmd("svwatch").arg(&dir).stdout(std::process::Stdio::null()));
+    let fifos = || fs::read_dir(dir.join("event")).map_or(0, |d| d.count());
+    assert!(eventually(LIMIT, || fifos() == 1));
+    watch.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(exit_code(&mut watch), Some(0));
+    assert_eq!(fifos(), 0);
+}
