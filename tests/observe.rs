@@ -222,7 +222,7 @@ fn svwait_up_down_and_really_down_with_and_without_timeout() {
     let dir = sb.service("svc", "exec sleep 100");
     sb.write("svc/down", "");
     // finish takes a while: -d is reached before it ends, -D after.
-    sb.script("svc/finish", "#!/bin/sh\nsleep 0.4\necho done > finished\n");
+    sb.script("svc/finish", "#!/bin/sh\nsleep 1\necho done > finished\n");
     let s = supervise(&dir);
     let out = run(cmd("svwait").args(["-u", "-t", "200"]).arg(&dir), LIMIT);
     assert_eq!(out.status.code(), Some(99));
@@ -230,15 +230,21 @@ fn svwait_up_down_and_really_down_with_and_without_timeout() {
     std::thread::sleep(Duration::from_millis(100));
     s.send(b"u");
     assert_eq!(exit_code(&mut up), Some(0));
-    let out = run(cmd("svwait").args(["-d", "-t", "200"]).arg(&dir), LIMIT);
-    assert_eq!(out.status.code(), Some(99));
-    let mut down = svwait_bg(&["-d", "-t", "8000"], &dir);
+    for flag in ["-d", "-D"] {
+        let out = run(cmd("svwait").args([flag, "-t", "200"]).arg(&dir), LIMIT);
+        assert_eq!(out.status.code(), Some(99), "{flag} while up");
+    }
+    let mut down = svwait_bg(&["-d"], &dir);
+    let mut down_t = svwait_bg(&["-d", "-t", "8000"], &dir);
     let mut really = svwait_bg(&["-D"], &dir);
+    let mut really_t = svwait_bg(&["-D", "-t", "8000"], &dir);
     std::thread::sleep(Duration::from_millis(100));
     s.send(b"d");
     assert_eq!(exit_code(&mut down), Some(0));
+    assert_eq!(exit_code(&mut down_t), Some(0));
     assert!(!dir.join("finished").exists(), "-d returned after finish");
     assert_eq!(exit_code(&mut really), Some(0));
+    assert_eq!(exit_code(&mut really_t), Some(0));
     assert!(
         dir.join("finished").exists(),
         "-D returned before finish ended"
