@@ -2,7 +2,9 @@
 //! from a listener's FIFO in `DIR/event/`, for vigil's supervise and s6-supervise (the only
 //! peer that publishes events; daemontools and runit tell nobody). The same listener (vigil's
 //! `Subscription`, whose FIFO names are s6's form) serves both. Service dirs live on the disk
-//! (target/tmp). Prints a Markdown table of medians and ratios with the date and machine.
+//! (target/tmp). Then the wake-ups, over 10 s with the service up and idle, of the supervisor
+//! and two listeners (vigil: svwait -d and svwatch; s6: s6-svwait -d and -D). Prints a
+//! Markdown table of medians and ratios with the date and machine.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -52,8 +54,24 @@ fn until_letter(sub: &mut Subscription, letter: u8, start: Instant) -> Duration 
     }
 }
 
-/// Median latencies of `u` (after `svc -u`) and `d` (after `svc -d`).
-fn measure(supervise: &Path, dir: &Path) -> (Duration, Duration) {
+const IDLE: Duration = Duration::from_secs(10);
+
+/// voluntary_ctxt_switches of a process: how often it slept and woke.
+fn wakeups(pid: u32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Median latencies of `u` (after `svc -u`) and `d` (after `svc -d`), then the wake-ups of
+/// the supervisor and of `listeners` (programs given the service directory) attached to the
+/// service, up and idle, over [`IDLE`].
+fn measure(supervise: &Path, dir: &Path, listeners: &[&[&str]]) -> (Duration, Duration, u64) {
     let mut child: Child = Command::new(supervise)
         .arg(dir)
         .stdin(Stdio::null())
@@ -84,18 +102,46 @@ fn measure(supervise: &Path, dir: &Path) -> (Duration, Duration) {
         control(dir, b'd');
         downs.push(until_letter(&mut sub, b'd', t));
     }
+    let t = Instant::now();
+    control(dir, b'u');
+    until_letter(&mut sub, b'u', t);
+    let mut attached: Vec<Child> = listeners
+        .iter()
+        .map(|argv| {
+            Command::new(argv[0])
+                .args(&argv[1..])
+                .arg(dir)
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("listener")
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let pids: Vec<u32> = std::iter::once(child.id())
+        .chain(attached.iter().map(Child::id))
+        .collect();
+    let before: u64 = pids.iter().map(|&p| wakeups(p)).sum();
+    std::thread::sleep(IDLE);
+    let after: u64 = pids.iter().map(|&p| wakeups(p)).sum();
+    for l in &mut attached {
+        let _ = l.kill();
+        let _ = l.wait();
+    }
+    control(dir, b'd');
     control(dir, b'x');
     let _ = child.kill();
     let _ = child.wait();
-    (median(ups), median(downs))
+    (median(ups), median(downs), after - before)
 }
 
 fn main() {
     let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-events");
     fs::create_dir_all(&base).expect("base");
+    let (svwait, svwatch) = (env!("CARGO_BIN_EXE_svwait"), env!("CARGO_BIN_EXE_svwatch"));
     let ours = measure(
         Path::new(env!("CARGO_BIN_EXE_supervise")),
         &service(&base, "vigil"),
+        &[&[svwait, "-d"], &[svwatch]],
     );
     let date = Command::new("date")
         .arg("-u")
@@ -106,7 +152,13 @@ fn main() {
     println!("Event latency, control byte to letter in a listener's FIFO; median of {ROUNDS}.");
     println!("{date}, {}\n", machine());
     let s6 = Path::new("/usr/bin/s6-supervise");
-    let peer = s6.exists().then(|| measure(s6, &service(&base, "s6")));
+    let peer = s6.exists().then(|| {
+        measure(
+            s6,
+            &service(&base, "s6"),
+            &[&["/usr/bin/s6-svwait", "-d"], &["/usr/bin/s6-svwait", "-D"]],
+        )
+    });
     println!("| event | vigil supervise | s6-supervise | vigil / s6 |");
     println!("|-------|-----------------|--------------|------------|");
     for (name, ours, theirs) in [
@@ -120,6 +172,14 @@ fn main() {
             ),
             None => println!("| {name} | {ours:.2?} | (not installed) | |"),
         }
+    }
+    let idle = format!(
+        "wake-ups in {} s idle: supervisor + 2 listeners",
+        IDLE.as_secs()
+    );
+    match peer {
+        Some(p) => println!("| {idle} | {} | {} | |", ours.2, p.2),
+        None => println!("| {idle} | {} | (not installed) | |", ours.2),
     }
     let _ = fs::remove_dir_all(&base);
 }
