@@ -3,9 +3,11 @@
 
 mod helpers;
 mod interop_supervise;
+mod multilog;
 mod observe;
 mod supervise;
 mod svc;
 mod svok;
 mod svstat;
+mod tai64n;
 mod util;
