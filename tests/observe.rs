@@ -460,13 +460,21 @@ fn svwatch_replays_since_and_from_a_cursor() {
 fn no_wakeups_while_idle_with_listeners_attached() {
     let sb = Sandbox::new();
     let (dir, s) = sleeper(&sb);
-    let watch = Spawned::start(cmd("svwatch").arg(&dir).stdout(std::process::Stdio::null()));
+    let out = sb.join("watch.out");
+    let watch = Spawned::start(
+        cmd("svwatch")
+            .arg(&dir)
+            .stdout(File::create(&out).expect("out")),
+    );
     let wait = Spawned::start(cmd("svwait").arg("-d").arg(&dir));
     assert!(eventually(LIMIT, || fs::read_dir(dir.join("event"))
         .is_ok_and(|d| d.count() == 2)));
-    // One event reaches both, then quiet.
+    // Events reach both, then quiet.
     s.send(b"p");
     s.send(b"c");
+    assert!(eventually(LIMIT, || lines(&out)
+        .iter()
+        .any(|l| l.contains("\"continue\""))));
     std::thread::sleep(Duration::from_millis(300));
     let pids = [s.pid(), watch.pid(), wait.pid()];
     let before: Vec<Option<u64>> = pids.iter().map(|&p| wakeups(p)).collect();
