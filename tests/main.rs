@@ -8,6 +8,7 @@ mod observe;
 mod supervise;
 mod svc;
 mod svok;
+mod svscan;
 mod svstat;
 mod tai64n;
 mod util;
