@@ -6,6 +6,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+use vigil_proc::signals::Signals;
 use vigil_proto::getopt::{Getopt, Opt};
 use vigil_proto::goal::{self, Goal, Outcome, WaitError};
 use vigil_proto::msg::{self, Fail};
@@ -20,6 +22,19 @@ const EXIT_SUPERVISE_GONE: u8 = 102;
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     msg::finish("svwait", run(&args))
+}
+
+/// Lets the signal that stopped the wait through, so svwait dies of it as it would have
+/// unblocked; should it survive (a signal it does not die of), exit 111.
+fn die_of_signal(signals: &mut Signals) -> Fail {
+    use nix::sys::signal::{raise, sigprocmask, SigSet, SigmaskHow};
+    if let Ok(Some(signo)) = signals.pending() {
+        if let Ok(signal) = Signal::try_from(signo) {
+            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&SigSet::from(signal)), None);
+            let _ = raise(signal);
+        }
+    }
+    Fail::silent(msg::EXIT_FAILURE)
 }
 
 fn parse_timeout(arg: &OsStr) -> Result<Option<Duration>, Fail> {
@@ -61,7 +76,13 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
     let failed = |i: &usize, what: &[u8], tail: &str, e: &io::Error| {
         Fail::unable(e, &[what, paths::join(&dirs[*i], tail).as_bytes()])
     };
-    match goal::wait(dirs, goal, all, deadline) {
+    // TERM, INT and HUP end the wait through the poll, so the FIFOs are removed; then the
+    // signal is let through and svwait dies of it, as it would have.
+    let mut signals = Signals::block(&[Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP])
+        .map_err(|e| Fail::unable(&e, &[b"block signals"]))?;
+    // (the FIFOs are gone once wait_or_stop returns: its followers are dropped)
+    match goal::wait_or_stop(dirs, goal, all, deadline, Some(signals.fd())) {
+        Ok(Outcome::Stopped) => Err(die_of_signal(&mut signals)),
         Ok(Outcome::Reached) => Ok(ExitCode::SUCCESS),
         Ok(Outcome::TimedOut) => Err(Fail::raw("fatal: timed out", EXIT_TIMEOUT)),
         Ok(Outcome::SuperviseGone(i)) => Err(Fail::raw(

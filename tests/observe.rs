@@ -587,3 +587,17 @@ fn svwatch_removes_its_fifo_when_terminated() {
     assert_eq!(exit_code(&mut watch), Some(0));
     assert_eq!(fifos(), 0);
 }
+
+#[test]
+fn svwait_removes_its_fifo_and_dies_of_the_signal() {
+    use std::os::unix::process::ExitStatusExt;
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    let mut waiter = Spawned::start(cmd("svwait").arg("-u").arg(&dir));
+    let fifos = || fs::read_dir(dir.join("event")).map_or(0, |d| d.count());
+    assert!(eventually(LIMIT, || fifos() == 1));
+    waiter.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = waiter.wait_timeout(LIMIT).expect("svwait ended");
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    assert_eq!(fifos(), 0);
+}

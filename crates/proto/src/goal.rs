@@ -7,6 +7,7 @@
 
 use std::ffi::OsStr;
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::time::Instant;
 
 use crate::event::Event;
@@ -62,6 +63,8 @@ pub enum Outcome {
     TimedOut,
     /// The supervise of this service (its index) exited before it got there (event `x`).
     SuperviseGone(usize),
+    /// The `stop` descriptor of [`wait_or_stop`] became readable (a signal, for svwait).
+    Stopped,
 }
 
 /// Which of [`wait`]'s steps failed, with the service's index, for messages.
@@ -152,6 +155,18 @@ pub fn wait<D: AsRef<OsStr>>(
     all: bool,
     deadline: Option<Instant>,
 ) -> Result<Outcome, WaitError> {
+    wait_or_stop(dirs, goal, all, deadline, None)
+}
+
+/// [`wait`], which also ends, with [`Outcome::Stopped`], when `stop` becomes readable (svwait
+/// passes its signalfd, so a signal removes the FIFOs on the way out).
+pub fn wait_or_stop<D: AsRef<OsStr>>(
+    dirs: &[D],
+    goal: Goal,
+    all: bool,
+    deadline: Option<Instant>,
+    stop: Option<BorrowedFd<'_>>,
+) -> Result<Outcome, WaitError> {
     let mut targets = dirs
         .iter()
         .enumerate()
@@ -171,12 +186,20 @@ pub fn wait<D: AsRef<OsStr>>(
         if let Some(i) = gone {
             return Ok(Outcome::SuperviseGone(i));
         }
-        let fds: Vec<_> = targets.iter().map(|t| t.follower.fd()).collect();
+        // The stop descriptor, if any, goes last: the indexes of the targets stay theirs.
+        let fds: Vec<_> = targets
+            .iter()
+            .map(|t| t.follower.fd())
+            .chain(stop)
+            .collect();
         let ready = follow::wait_readable(&fds, deadline).map_err(WaitError::Poll)?;
         if ready.is_empty() {
             return Ok(Outcome::TimedOut);
         }
         for i in ready {
+            if i == targets.len() {
+                return Ok(Outcome::Stopped);
+            }
             targets[i].update(i, goal)?;
         }
     }

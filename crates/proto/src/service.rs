@@ -299,6 +299,7 @@ impl Service {
     ///     Outcome::Reached => println!("web is ready"),
     ///     Outcome::TimedOut => eprintln!("web is not ready after 30 s"),
     ///     Outcome::SuperviseGone(_) => eprintln!("supervise of web exited"),
+    ///     Outcome::Stopped => unreachable!("no stop descriptor given"),
     /// }
     /// # Ok(())
     /// # }
