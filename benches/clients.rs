@@ -13,6 +13,9 @@ use nix::sys::stat::Mode;
 use vigil_proto::status::{Status, Want};
 use vigil_proto::tai::Tai64n;
 
+mod util;
+use util::{machine, median};
+
 const RUNS: usize = 300;
 const DIRS: usize = 20;
 
@@ -44,11 +47,6 @@ fn craft(base: &Path, name: &str) -> (PathBuf, [File; 2]) {
     (base.join(name), [ok, control])
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn time_one(program: &Path, args: &[&str], cwd: &Path) -> Duration {
     let start = Instant::now();
     let status = Command::new(program)
@@ -61,20 +59,6 @@ fn time_one(program: &Path, args: &[&str], cwd: &Path) -> Duration {
     let took = start.elapsed();
     assert!(status.code().is_some(), "{program:?} was killed");
     took
-}
-
-fn machine() -> String {
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cpu}, {cores} cores")
 }
 
 fn main() {

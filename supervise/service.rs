@@ -21,6 +21,7 @@ use vigil_proto::{fifo, lock, paths, status};
 
 use crate::adopt;
 use crate::config;
+use crate::observe::{self, Observer};
 use crate::state::{Effect, Exit, Input, Supervisor, Want};
 
 const PROG: &str = "supervise";
@@ -79,6 +80,7 @@ pub fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
     service.apply_all(&mut sup, first.as_slice());
     service.serve(&mut sup, signals, &mut control)?;
     service.announce(&sup);
+    service.observer.exit();
     Ok(ExitCode::SUCCESS)
 }
 
@@ -97,6 +99,8 @@ struct Service<'a> {
     announced_pid: u32,
     /// A run left by a previous supervise, watched through its pidfd.
     adopted: Option<PidFd>,
+    /// Events, readiness and the listener (issue 6).
+    observer: Observer,
 }
 
 impl<'a> Service<'a> {
@@ -106,6 +110,7 @@ impl<'a> Service<'a> {
             when: Tai64n::now(),
             announced_pid: 0,
             adopted: None,
+            observer: Observer::new(dir),
         }
     }
 
@@ -147,13 +152,16 @@ impl<'a> Service<'a> {
         let mut bytes = [0u8; 64];
         while !sup.finished() {
             let deadline = sup.deadline();
-            let [_, control_ready, adopted_gone] = wait::readable(
+            let [ready_pipe, ready_socket] = self.observer.fds();
+            let [_, control_ready, adopted_gone, ready_a, ready_b] = wait::readable(
                 [
                     Some(signals.fd()),
                     Some(std::os::fd::AsFd::as_fd(control)),
                     self.adopted.as_ref().map(PidFd::fd),
+                    ready_pipe,
+                    ready_socket,
                 ],
-                deadline,
+                observe::earliest(deadline, self.observer.deadline()),
             )
             .map_err(|e| Fail::unable(&e, &[b"wait for events in ", self.dir]))?;
             let mut terminate = false;
@@ -164,8 +172,14 @@ impl<'a> Service<'a> {
                 terminate |= signo != libc::SIGCHLD;
             }
             while let Some((pid, status)) = reap::reap_one() {
-                self.dispatch(sup, Input::Exited(pid, Exit::Status(status)));
+                if !self.observer.reaped(pid) {
+                    self.dispatch(sup, Input::Exited(pid, Exit::Status(status)));
+                }
             }
+            if (ready_a || ready_b) && self.observer.readable() {
+                self.announce(sup);
+            }
+            self.observer.on_time(Instant::now());
             if adopted_gone {
                 if let Some(pidfd) = self.adopted.take() {
                     self.dispatch(sup, Input::Exited(pidfd.pid(), Exit::Unknown));
@@ -210,7 +224,7 @@ impl<'a> Service<'a> {
     fn apply(&mut self, sup: &mut Supervisor, effect: Effect) -> Option<Input> {
         match effect {
             Effect::Start => {
-                let started = spawn::spawn(c"./run", &[c"./run"]);
+                let started = self.observer.spawn_run();
                 if let Err(e) = &started {
                     msg::warn_unable(PROG, e, &[b"start ", self.dir, b"/run"]);
                 }
@@ -299,7 +313,10 @@ impl<'a> Service<'a> {
                 seq: 0,
             }),
         };
+        let mut status = status;
+        self.observer.before_write(&mut status);
         self.write_status(&status.encode());
+        self.observer.after_write();
     }
 
     fn write_status(&self, bytes: &[u8]) {

@@ -4,6 +4,7 @@
 mod helpers;
 mod interop_supervise;
 mod multilog;
+mod observe;
 mod supervise;
 mod svc;
 mod svok;

@@ -100,8 +100,8 @@ fn starts_run_and_announces_it_up() {
     };
     assert_eq!(
         private(sup.pid()),
-        5,
-        "lock, control (2 ends), ok, signalfd in supervise"
+        6,
+        "lock, control (2 ends), ok, signalfd, events journal in supervise"
     );
     assert_eq!(private(pid as i32), 0, "none in run");
     // the run is in its own session: its process group is its pid
@@ -643,6 +643,8 @@ fn supervise_dir_matches_daemontools() {
                 let mode = e.metadata().expect("stat").mode();
                 (e.file_name().to_string_lossy().into_owned(), mode)
             })
+            // NEW in vigil, not daemontools': the event journal (docs/events.md).
+            .filter(|(name, _)| name != "events")
             .collect();
         entries.sort();
         let top = fs::metadata(dir.join("supervise")).expect("stat").mode();

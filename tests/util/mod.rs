@@ -2,6 +2,7 @@
 //! by pid when the test ends, and bounded waiting.
 #![allow(dead_code)]
 
+pub mod observe;
 pub mod supervise;
 
 use std::ffi::OsStr;
