@@ -3,6 +3,7 @@
 
 mod helpers;
 mod interop_supervise;
+mod startup;
 mod supervise;
 mod svc;
 mod svok;
