@@ -119,6 +119,7 @@ impl<'a> Service<'a> {
         match PidFd::open(pid) {
             Ok(pidfd) => {
                 sup.adopt(pid, Instant::now());
+                sup.paused = old.paused;
                 sup.want = match old.want {
                     vigil_proto::status::Want::Down => Want::Down,
                     vigil_proto::status::Want::Up => Want::Up,

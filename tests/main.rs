@@ -3,9 +3,12 @@
 
 mod helpers;
 mod interop_supervise;
+mod multilog;
 mod startup;
 mod supervise;
 mod svc;
 mod svok;
+mod svscan;
 mod svstat;
+mod tai64n;
 mod util;

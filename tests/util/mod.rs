@@ -16,6 +16,7 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
 pub mod crafted;
+pub mod procfs;
 
 /// The path of one of this build's binaries (next to the test binary's `deps/` folder), so a
 /// test never runs daemontools' program of the same name by accident.
@@ -181,9 +182,14 @@ impl Spawned {
 
 impl Drop for Spawned {
     fn drop(&mut self) {
-        let _ = killpg(Pid::from_raw(self.pid()), Signal::SIGKILL);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Only while the child is unreaped is its pid surely still its group's: once reaped,
+        // the number may already belong to another test's process (what is left of the group
+        // in a sandbox is killed by the Sandbox).
+        if let Ok(None) = self.child.try_wait() {
+            let _ = killpg(Pid::from_raw(self.pid()), Signal::SIGKILL);
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -6,9 +6,11 @@
 
 pub mod entry;
 pub mod exec;
+pub mod fdmap;
 pub mod ids;
 pub mod kill;
 pub mod limits;
+pub mod localtime;
 pub mod reap;
 pub mod reset;
 pub mod signals;

@@ -1,0 +1,214 @@
+//! An automatically rotated log directory: opening and locking it, recovering what a previous
+//! multilog left, and appending selected lines to `current` under the size cap.
+//!
+//! Lines are gathered in memory and written with one write(2) per input block; the caller
+//! decides when (see `flush`). Rotation itself is in `rotate.rs`.
+
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use vigil_proto::msg::Fail;
+
+use crate::finisher::Finisher;
+use crate::pause;
+use crate::script::DirSpec;
+
+/// What `restart` found in `current`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// A finished `current` (mode 744) or none: multilog goes on appending.
+    Clean,
+    /// A `current` a killed multilog left in the middle of a line: the first line of input
+    /// completes it.
+    MidLine,
+}
+
+/// One `dir` action's log directory while multilog runs.
+pub struct LogDir {
+    /// The directory as the user typed it, for messages.
+    pub name: Vec<u8>,
+    /// The directory's path (relative to the starting directory, which multilog never leaves).
+    pub path: PathBuf,
+    /// The `s` cap in force for this directory.
+    pub size_bytes: u64,
+    /// The `n` cap in force for this directory.
+    pub num: u64,
+    /// The `!` processor in force for this directory.
+    pub processor: Option<Vec<u8>>,
+    pub(crate) current: File,
+    /// Bytes in `current` as daemontools counts them: written through its buffer model (see
+    /// `cuts.rs`), whether or not they have reached the file yet.
+    pub(crate) bytes: u64,
+    /// Bytes gathered for `current`: `[..cut]` are past the buffer model, `[cut..]` are in
+    /// its 512-byte buffer.
+    pub(crate) pending: Vec<u8>,
+    pub(crate) cut: usize,
+    /// The worker that finishes full files (started at the first rotation).
+    pub(crate) finisher: Option<Finisher>,
+    _lock: Flock<File>,
+}
+
+impl LogDir {
+    /// Creates (mode 700), locks and recovers the directory as daemontools' restart() does.
+    pub fn open(spec: &DirSpec) -> Result<(LogDir, Found), Fail> {
+        let name = spec.path.clone();
+        let path = PathBuf::from(OsStr::from_bytes(&name));
+        let _ = fs::DirBuilder::new().mode(0o700).create(&path);
+        let opened = File::open(&path).and_then(|f| {
+            if f.metadata()?.is_dir() {
+                Ok(f)
+            } else {
+                Err(io::Error::from_raw_os_error(libc::ENOTDIR))
+            }
+        });
+        if let Err(e) = opened {
+            return Err(Fail::unable(&e, &[b"open directory ", &name]));
+        }
+        let lock = append_file(&path.join("lock"), 0o600)
+            .and_then(|f| {
+                Flock::lock(f, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e.into())
+            })
+            .map_err(|e| Fail::unable(&e, &[b"lock directory ", &name]))?;
+        let mut dir = LogDir {
+            name,
+            path,
+            size_bytes: spec.size_bytes,
+            num: spec.num,
+            processor: spec.processor.clone(),
+            current: File::open("/dev/null").map_err(|e| Fail::unable(&e, &[b"open /dev/null"]))?,
+            bytes: 0,
+            pending: Vec::new(),
+            cut: 0,
+            finisher: None,
+            _lock: lock,
+        };
+        let found = dir.restart()?;
+        Ok((dir, found))
+    }
+
+    /// `DIR/NAME` as daemontools prints it.
+    pub fn at(&self, file: &str) -> Vec<u8> {
+        vigil_proto::msg::cat(&[&self.name, b"/", file.as_bytes()])
+    }
+
+    /// The path of a file in the directory.
+    pub fn file(&self, file: &str) -> PathBuf {
+        self.path.join(file)
+    }
+
+    fn restart(&mut self) -> Result<Found, Fail> {
+        let current = self.file("current");
+        let mut mid_line = None;
+        match fs::metadata(&current) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Fail::unable(&e, &[b"stat ", &self.at("current")])),
+            Ok(meta) if meta.permissions().mode() & 0o100 != 0 => {
+                self.append_current(&current)?;
+                self.bytes = meta.len();
+                return Ok(Found::Clean);
+            }
+            Ok(meta) => {
+                if ends_mid_line(&current, meta.len()) {
+                    mid_line = Some(meta.len());
+                }
+            }
+        }
+        self.recover(mid_line)
+    }
+
+    /// daemontools' restart after a crash: set aside what the processor left, then `current`
+    /// as an unprocessed `.u` file, and start an empty `current` and `state`. NEW: a
+    /// `current` of `mid_line` bytes that a killed multilog left in the middle of a line is
+    /// continued instead, so the rest of that line (still in the pipe) joins its first half.
+    fn recover(&mut self, mid_line: Option<u64>) -> Result<Found, Fail> {
+        let _ = fs::remove_file(self.file("state"));
+        let _ = fs::remove_file(self.file("newstate"));
+        let processed = match fs::metadata(self.file("processed")) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(Fail::unable(&e, &[b"stat ", &self.at("processed")])),
+            Ok(meta) => meta.permissions().mode() & 0o100 != 0,
+        };
+        if processed {
+            let _ = fs::remove_file(self.file("previous"));
+            self.finish("processed", b's');
+        } else {
+            let _ = fs::remove_file(self.file("processed"));
+            self.finish("previous", b'u');
+        }
+        if mid_line.is_none() {
+            self.finish("current", b'u');
+        }
+        truncate_file(&self.file("state"))
+            .map_err(|e| Fail::unable(&e, &[b"write to ", &self.at("state")]))?;
+        let current = self.file("current");
+        self.append_current(&current)?;
+        self.bytes = mid_line.unwrap_or(0);
+        Ok(match mid_line {
+            Some(_) => Found::MidLine,
+            None => Found::Clean,
+        })
+    }
+
+    fn append_current(&mut self, current: &Path) -> Result<(), Fail> {
+        let file = append_file(current, 0o600)
+            .map_err(|e| Fail::unable(&e, &[b"append to ", &self.at("current")]))?;
+        file.set_permissions(Permissions::from_mode(0o644))
+            .map_err(|e| Fail::unable(&e, &[b"set mode of ", &self.at("current")]))?;
+        self.current = file;
+        Ok(())
+    }
+
+    /// End of input: `current` written, safely on disk, and marked finished (mode 744).
+    pub fn quit(&mut self) {
+        self.flush(true);
+        if let Some(finisher) = &mut self.finisher {
+            finisher.wait();
+        }
+        let current = &self.current;
+        pause::retry(&[b"write ", &self.at("current"), b" to disk"], || {
+            current.sync_all()
+        });
+        pause::retry(&[b"set mode of ", &self.at("current")], || {
+            current.set_permissions(Permissions::from_mode(0o744))
+        });
+    }
+}
+
+/// True if the file's last byte is not a newline (and it is not empty).
+fn ends_mid_line(path: &Path, len: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    if len == 0 {
+        return false;
+    }
+    let mut last = [0u8; 1];
+    match File::open(path).and_then(|f| f.read_exact_at(&mut last, len - 1)) {
+        Ok(()) => last[0] != b'\n',
+        Err(_) => false,
+    }
+}
+
+/// daemontools' open_append: write-only, appending, created with `mode`.
+pub fn append_file(path: &Path, mode: u32) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(mode)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+/// daemontools' open_trunc: write-only, truncated, created with mode 644.
+pub fn truncate_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
