@@ -2,6 +2,7 @@
 //! `YYYY-MM-DD HH:MM:SS.nnnnnnnnn` (daemontools' tai64nlocal); other bytes pass through.
 //! NEW: `-u` prints UTC in RFC 3339 instead (`YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`).
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), no_main)]
 
 mod filter;
 
@@ -13,6 +14,9 @@ use vigil_proto::msg::{self, Fail};
 
 /// The label of the unix epoch that daemontools subtracts (2^62 + 10).
 const EPOCH_LABEL: u64 = 4_611_686_018_427_387_914;
+
+// Lean start-up: no std runtime set-up before main (see vigil_proc::entry).
+vigil_proc::main!(main);
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
