@@ -2,7 +2,7 @@
 //! daemontools' envdir does: each file names a variable, its first line is the value, an empty
 //! file removes the variable.
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), no_main)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod chain;
 

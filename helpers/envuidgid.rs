@@ -1,7 +1,7 @@
 //! envuidgid: runs a program with `UID` and `GID` set to an account's ids, as daemontools'
 //! envuidgid does (for programs that drop privileges themselves, such as multilog's users).
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), no_main)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod account;
 mod chain;

@@ -4,7 +4,7 @@
 //! The program inherits many write ends of one pipe; a daemon closes a few of its descriptors
 //! when it detaches, rarely all of them, so fghack waits for end of file on the read end.
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), no_main)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 #[allow(dead_code)] // fghack spawns its child rather than exec it
 mod chain;

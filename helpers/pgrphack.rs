@@ -1,7 +1,7 @@
 //! pgrphack: runs a program in a new session and process group, as daemontools' pgrphack does,
 //! so signals sent to the caller's group do not reach it.
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), no_main)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod chain;
 

@@ -1,7 +1,7 @@
 //! setlock: runs a program holding an exclusive lock on a file, as daemontools' setlock does;
 //! the program inherits the locked descriptor, so the lock lasts as long as it runs.
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), no_main)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod chain;
 

@@ -1,7 +1,7 @@
 //! setuidgid: runs a program as an account (its uid, its gid, no other groups), as daemontools'
 //! setuidgid does.
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), no_main)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod account;
 mod chain;

@@ -1,6 +1,6 @@
 //! softlimit: runs a program with lower soft resource limits, as daemontools' softlimit does.
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), no_main)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod chain;
 

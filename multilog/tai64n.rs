@@ -2,7 +2,7 @@
 //! (daemontools' tai64n). One clock read per block of input: every line in it had arrived by
 //! then.
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), no_main)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod filter;
 

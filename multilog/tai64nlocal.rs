@@ -2,7 +2,7 @@
 //! `YYYY-MM-DD HH:MM:SS.nnnnnnnnn` (daemontools' tai64nlocal); other bytes pass through.
 //! NEW: `-u` prints UTC in RFC 3339 instead (`YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`).
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), no_main)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod filter;
 

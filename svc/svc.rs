@@ -1,6 +1,6 @@
 //! svc: sends control bytes to the supervise of each service directory (daemontools' svc).
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), no_main)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;

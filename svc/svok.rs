@@ -1,6 +1,6 @@
 //! svok: exits 0 if a supervise runs on DIR, 100 if not (daemontools' svok).
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), no_main)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;

@@ -1,7 +1,7 @@
 //! svstat: prints the status of each service directory (daemontools' svstat), and NEW a long
 //! form (`-l`) with vigil's extension and a JSON form (`--json`). Formats: docs/svstat-output.md.
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), no_main)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};

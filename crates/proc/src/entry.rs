@@ -10,7 +10,8 @@
 //! stdout as std's exit path does. What is lost is std's "thread 'main' has overflowed its stack"
 //! message: a stack overflow is a plain SIGSEGV, as in daemontools' C programs.
 //!
-//! `std::env::args_os()` needs no set-up: on glibc std captures argv in an `.init_array` hook.
+//! `std::env::args_os()` needs no set-up: on glibc std captures argv in an `.init_array` hook
+//! (hence Linux with glibc only; elsewhere the binaries keep std's `main`).
 //! Long-running programs (supervise) keep std's ordinary `fn main`: start-up is paid once there.
 
 use std::ffi::c_int;
@@ -20,19 +21,22 @@ use std::process::ExitCode;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-/// Defines the process entry point: `vigil_proc::main!(main);` after `fn main() -> ExitCode`,
-/// in a binary whose root has `#![cfg_attr(not(test), no_main)]`.
+/// Defines the process entry point: `vigil_proc::main!(main);` beside `fn main() -> ExitCode`,
+/// in a binary whose root has
+/// `#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]`.
 ///
-/// Skips std's stack-overflow guard set-up (see the module doc); under `cfg(test)` the binary
-/// keeps std's entry so its unit-test harness still builds. The symbol attribute lives here, in
-/// the one crate allowed `unsafe`, so the binaries stay `#![forbid(unsafe_code)]`.
+/// Skips std's stack-overflow guard set-up (see the module doc). Under `cfg(test)` the binary
+/// keeps std's entry so its unit-test harness still builds, and so it does off glibc on Linux:
+/// there std has no `.init_array` hook and `args_os()` would be empty without its runtime.
+/// The symbol attribute lives here, in the one crate allowed `unsafe`, so the binaries stay
+/// `#![forbid(unsafe_code)]`.
 #[macro_export]
 macro_rules! main {
     ($body:path) => {
-        // SAFETY: exactly one C `main` per binary: the binary is `no_main` outside tests, so
-        // rustc emits none, and this macro is invoked once at its root. glibc calls it with the
+        // SAFETY: exactly one C `main` per binary: the binary is `no_main` under this same
+        // cfg, so rustc emits none, and this macro is invoked once at its root. glibc calls it with the
         // C signature declared here; the arguments are unused (std reads argv itself).
-        #[cfg(not(test))]
+        #[cfg(all(not(test), target_os = "linux", target_env = "gnu"))]
         #[export_name = "main"]
         extern "C" fn vigil_c_main(
             _argc: ::std::ffi::c_int,
