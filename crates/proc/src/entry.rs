@@ -59,8 +59,9 @@ pub fn run(body: fn() -> ExitCode) -> c_int {
     exit_status(code)
 }
 
-/// ExitCode has no stable accessor for its number; it compares, and every code we return was
-/// made from a u8, so one of the 256 matches.
+/// ExitCode has no stable accessor for its number (`exit_process` is unstable); it compares
+/// (Rust 1.83, hence the workspace's rust-version), and every code our programs return was made
+/// from a u8, so one of the 256 matches.
 fn exit_status(code: ExitCode) -> c_int {
     (0..=u8::MAX)
         .find(|&n| ExitCode::from(n) == code)
