@@ -5,6 +5,7 @@ mod helpers;
 mod interop_supervise;
 mod multilog;
 mod observe;
+mod startup;
 mod supervise;
 mod svc;
 mod svok;
