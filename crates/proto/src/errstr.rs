@@ -6,6 +6,11 @@
 use std::io;
 
 /// daemontools' table, in its order; names this platform lacks are left out.
+///
+/// Only read at compile time: at run time the texts are one string ([`TEXT`]) and the entries
+/// number and offsets ([`INDEX`]). A table of `&str` would be 88 pointers that a
+/// position-independent binary relocates, dirtying 2 kB in every supervise at start-up
+/// (docs/bench.md, "Memory per supervise"); offsets need no relocation.
 const TABLE: &[(i32, &str)] = &[
     (0, "no error"),
     (libc::EINTR, "interrupted system call"),
@@ -97,12 +102,61 @@ const TABLE: &[(i32, &str)] = &[
     (libc::EREMCHG, "remote address changed"),
 ];
 
+const ENTRIES: usize = TABLE.len();
+
+/// The byte length of all texts together.
+const TEXT_LEN: usize = {
+    let mut len = 0;
+    let mut i = 0;
+    while i < ENTRIES {
+        len += TABLE[i].1.len();
+        i += 1;
+    }
+    len
+};
+
+/// Every text of [`TABLE`], one after the other.
+const TEXT_BYTES: [u8; TEXT_LEN] = {
+    let mut text = [0u8; TEXT_LEN];
+    let (mut at, mut i) = (0, 0);
+    while i < ENTRIES {
+        let entry = TABLE[i].1.as_bytes();
+        let mut j = 0;
+        while j < entry.len() {
+            text[at] = entry[j];
+            at += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    text
+};
+
+static TEXT: &str = match std::str::from_utf8(&TEXT_BYTES) {
+    Ok(text) => text,
+    Err(_) => panic!("the texts are ASCII"),
+};
+
+/// Per entry of [`TABLE`]: its errno, and where its text starts and ends in [`TEXT`].
+static INDEX: [(i32, u16, u16); ENTRIES] = {
+    let mut index = [(0, 0, 0); ENTRIES];
+    let (mut at, mut i) = (0, 0);
+    while i < ENTRIES {
+        let end = at + TABLE[i].1.len();
+        index[i] = (TABLE[i].0, at as u16, end as u16);
+        at = end;
+        i += 1;
+    }
+    index
+};
+
 /// daemontools' text for an errno value; "unknown error" where its table has none.
 pub fn errstr(errno: i32) -> &'static str {
-    TABLE
+    INDEX
         .iter()
-        .find(|(number, _)| *number == errno)
-        .map_or("unknown error", |(_, text)| text)
+        .find(|(number, _, _)| *number == errno)
+        .and_then(|&(_, start, end)| TEXT.get(usize::from(start)..usize::from(end)))
+        .unwrap_or("unknown error")
 }
 
 /// daemontools' text for an I/O error: its errno where it has one, else the nearest errno.
@@ -143,6 +197,16 @@ mod tests {
         assert_eq!(errstr(libc::ELOOP), "symbolic link loop");
         assert_eq!(errstr(libc::ENXIO), "device not configured");
         assert_eq!(errstr(99999), "unknown error");
+    }
+
+    #[test]
+    fn every_entry_reads_its_own_text() {
+        // compat: where two names share a number the first entry's text is the answer.
+        for (i, &(errno, text)) in TABLE.iter().enumerate() {
+            if TABLE[..i].iter().all(|&(n, _)| n != errno) {
+                assert_eq!(errstr(errno), text, "errno {errno}");
+            }
+        }
     }
 
     #[test]
