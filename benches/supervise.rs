@@ -3,7 +3,8 @@
 //! signal delivered, wake-ups while idle, and memory per supervise (20 services each).
 //! Prints a Markdown table; copy it into docs/bench.md.
 //!
-//! `cargo bench --bench supervise`. Service directories live under target/ (a disk file system,
+//! `cargo bench --bench supervise`; `VIGIL_BENCH_MEMORY_ONLY=1 cargo bench --bench supervise`
+//! measures memory alone (PSS and private from /proc/PID/smaps, summed per kind of mapping). Service directories live under target/ (a disk file system,
 //! not tmpfs). The `run` of each service is this very binary (a symlink): started as `./run` it
 //! records CLOCK_MONOTONIC at start and at exit in `times`.
 
@@ -225,8 +226,72 @@ fn switches(pid: u32) -> u64 {
         .sum()
 }
 
-/// Per peer: (wake-ups of one idle supervisor over IDLE, PSS KB, private KB) with FLEET services.
-fn fleet(peers: &[Peer], base: &Path) -> Vec<(u64, f64, f64)> {
+/// Where a supervisor's memory is, per kind of mapping, from /proc/PID/smaps.
+const MAPPINGS: [&str; 8] = [
+    "binary: code (r-x)",
+    "binary: read-only data, relocated data (r--)",
+    "binary: data (rw-)",
+    "[heap]",
+    "[stack]",
+    "other (anonymous: bss, TLS, libc's bss; other libraries)",
+    "libc.so.6 (all)",
+    "ld.so (all)",
+];
+
+/// One process's memory: per [`MAPPINGS`] entry, (PSS, private) in KB.
+type Usage = [(f64, f64); MAPPINGS.len()];
+
+/// The [`MAPPINGS`] index of an smaps header line (`ADDR PERMS OFFSET DEV INODE [PATH]`).
+fn mapping_kind(header: &str, program: &Path) -> usize {
+    let fields: Vec<&str> = header.split_whitespace().collect();
+    let perms = fields.get(1).copied().unwrap_or("");
+    let path = fields.get(5).copied().unwrap_or("");
+    if Path::new(path) == program {
+        match perms {
+            p if p.contains('x') => 0,
+            p if p.contains('w') => 2,
+            _ => 1,
+        }
+    } else if path == "[heap]" {
+        3
+    } else if path == "[stack]" {
+        4
+    } else if path.contains("libc.so") {
+        6
+    } else if path.contains("ld-linux") {
+        7
+    } else {
+        5
+    }
+}
+
+fn usage(pid: u32, program: &Path) -> Usage {
+    let mut out = [(0.0, 0.0); MAPPINGS.len()];
+    let mut kind = 5;
+    let smaps = fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    for l in smaps.lines() {
+        let mut words = l.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if !first.ends_with(':') {
+            kind = mapping_kind(l, program);
+            continue;
+        }
+        let kb = words
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        match first {
+            "Pss:" => out[kind].0 += kb,
+            "Private_Clean:" | "Private_Dirty:" => out[kind].1 += kb,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Per peer: wake-ups of one idle supervisor over IDLE, and its mean memory per mapping kind
+/// with FLEET services.
+fn fleet(peers: &[Peer], base: &Path, idle: Duration) -> Vec<(u64, Usage)> {
     let mut running = Vec::new();
     for peer in peers {
         let mut sups = Vec::new();
@@ -238,28 +303,19 @@ fn fleet(peers: &[Peer], base: &Path) -> Vec<(u64, f64, f64)> {
     }
     std::thread::sleep(Duration::from_secs(2));
     let before: Vec<u64> = running.iter().map(|s| switches(s[0].0.id())).collect();
-    std::thread::sleep(IDLE);
+    std::thread::sleep(idle);
     let mut out = Vec::new();
-    for (sups, before) in running.iter().zip(before) {
+    for ((sups, before), peer) in running.iter().zip(before).zip(peers) {
         let wakeups = switches(sups[0].0.id()) - before;
-        let (mut pss, mut private) = (0.0, 0.0);
+        let program = fs::canonicalize(&peer.program).unwrap_or_else(|_| peer.program.clone());
+        let mut mean = [(0.0, 0.0); MAPPINGS.len()];
         for (child, _) in sups {
-            let rollup = fs::read_to_string(format!("/proc/{}/smaps_rollup", child.id()))
-                .unwrap_or_default();
-            for l in rollup.lines() {
-                let kb = l
-                    .split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .unwrap_or(0.0);
-                if l.starts_with("Pss:") {
-                    pss += kb;
-                } else if l.starts_with("Private_Clean:") || l.starts_with("Private_Dirty:") {
-                    private += kb;
-                }
+            for (sum, (pss, private)) in mean.iter_mut().zip(usage(child.id(), &program)) {
+                sum.0 += pss / FLEET as f64;
+                sum.1 += private / FLEET as f64;
             }
         }
-        out.push((wakeups, pss / FLEET as f64, private / FLEET as f64));
+        out.push((wakeups, mean));
     }
     for sups in running {
         for (child, dir) in sups {
@@ -267,6 +323,99 @@ fn fleet(peers: &[Peer], base: &Path) -> Vec<(u64, f64, f64)> {
         }
     }
     out
+}
+
+fn total(usage: &Usage) -> (f64, f64) {
+    usage
+        .iter()
+        .fold((0.0, 0.0), |(p, q), (pss, private)| (p + pss, q + private))
+}
+
+/// The machine and the time, for the tables' captions.
+fn caption() -> String {
+    let machine = format!(
+        "{}, {} cores, Linux {}",
+        fs::read_to_string("/proc/cpuinfo")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("model name\t: "))
+            .unwrap_or("unknown cpu"),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+    );
+    let date = Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!("{date}, {machine}")
+}
+
+fn header(peers: &[Peer], first: &str) {
+    let mut header = format!("| {first} |");
+    let mut rule = String::from("|---|");
+    for p in peers {
+        header.push_str(&format!(" {} |", p.name));
+        rule.push_str("---|");
+    }
+    println!("{header}\n{rule}");
+}
+
+fn row(name: &str, values: Vec<String>) {
+    println!("| {name} | {} |", values.join(" | "));
+}
+
+/// `VIGIL_BENCH_MEMORY_ONLY=1`: memory per supervisor (and where it is), nothing else.
+fn memory_only(peers: &[Peer], base: &Path) {
+    eprintln!("fleet of {FLEET} per supervisor...");
+    let fleet = fleet(peers, base, Duration::from_secs(1));
+    println!(
+        "supervise memory, {}; {FLEET} services per supervisor, each `run` sleeping; service dirs on {}\n",
+        caption(),
+        base.display()
+    );
+    header(peers, "per supervisor, KB");
+    row(
+        "**PSS**",
+        fleet
+            .iter()
+            .map(|(_, u)| format!("**{:.1}**", total(u).0))
+            .collect(),
+    );
+    row(
+        "**private**",
+        fleet
+            .iter()
+            .map(|(_, u)| format!("**{:.1}**", total(u).1))
+            .collect(),
+    );
+    row(
+        "PSS / daemontools' PSS",
+        fleet
+            .iter()
+            .map(|(_, u)| {
+                let theirs = peers
+                    .iter()
+                    .position(|p| p.name == "daemontools")
+                    .map_or(f64::NAN, |i| total(&fleet[i].1).0);
+                format!("{:.2}", total(u).0 / theirs)
+            })
+            .collect(),
+    );
+    println!();
+    header(peers, "mapping: PSS / private, KB");
+    for (i, name) in MAPPINGS.iter().enumerate() {
+        row(
+            name,
+            fleet
+                .iter()
+                .map(|(_, u)| format!("{:.1} / {:.1}", u[i].0, u[i].1))
+                .collect(),
+        );
+    }
 }
 
 fn main() {
@@ -278,6 +427,11 @@ fn main() {
         .join(format!("bench-supervise-{}", std::process::id()));
     fs::create_dir_all(&base).expect("bench dir");
     let peers = peers();
+    if std::env::var_os("VIGIL_BENCH_MEMORY_ONLY").is_some() {
+        memory_only(&peers, &base);
+        let _ = fs::remove_dir_all(&base);
+        return;
+    }
     let mut gap = Vec::new();
     let mut sig = Vec::new();
     for peer in &peers {
@@ -300,39 +454,15 @@ fn main() {
         "fleet of {FLEET} per supervisor, idle {}s...",
         IDLE.as_secs()
     );
-    let fleet = fleet(&peers, &base);
+    let fleet = fleet(&peers, &base, IDLE);
     let _ = fs::remove_dir_all(&base);
 
-    let machine = format!(
-        "{}, {} cores, Linux {}",
-        fs::read_to_string("/proc/cpuinfo")
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("model name\t: "))
-            .unwrap_or("unknown cpu"),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        fs::read_to_string("/proc/sys/kernel/osrelease")
-            .unwrap_or_default()
-            .trim()
-    );
-    let date = Command::new("date")
-        .arg("-u")
-        .arg("+%Y-%m-%d %H:%M UTC")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
     println!(
-        "supervise, {date}, {machine}; service dirs on {}\n",
+        "supervise, {}; service dirs on {}\n",
+        caption(),
         base.display()
     );
-    let mut header = String::from("| metric |");
-    let mut rule = String::from("|---|");
-    for p in &peers {
-        header.push_str(&format!(" {} |", p.name));
-        rule.push_str("---|");
-    }
-    println!("{header}\n{rule}");
-    let row = |name: &str, values: Vec<String>| println!("| {name} | {} |", values.join(" | "));
+    header(&peers, "metric");
     row(
         "restart gap, µs (median)",
         gap.iter()
@@ -367,10 +497,16 @@ fn main() {
     );
     row(
         &format!("PSS per supervisor, KB ({FLEET} services)"),
-        fleet.iter().map(|f| format!("{:.0}", f.1)).collect(),
+        fleet
+            .iter()
+            .map(|f| format!("{:.0}", total(&f.1).0))
+            .collect(),
     );
     row(
         "private per supervisor, KB",
-        fleet.iter().map(|f| format!("{:.0}", f.2)).collect(),
+        fleet
+            .iter()
+            .map(|f| format!("{:.0}", total(&f.1).1))
+            .collect(),
     );
 }
