@@ -1,4 +1,4 @@
-//! A lean entry point for short-lived programs (svok, envdir, setuidgid, ...).
+//! A lean entry point for short-lived programs (svok, envdir, setuidgid, ...) and supervise.
 //!
 //! Before `fn main`, std's runtime places a stack-overflow guard for the main thread: glibc's
 //! pthread_getattr_np reads /proc/self/maps, then std maps an alternate signal stack and installs
@@ -12,7 +12,10 @@
 //!
 //! `std::env::args_os()` needs no set-up: on glibc std captures argv in an `.init_array` hook
 //! (hence Linux with glibc only; elsewhere the binaries keep std's `main`).
-//! Long-running programs (supervise) keep std's ordinary `fn main`: start-up is paid once there.
+//! supervise uses it too, for memory rather than time: std's guard set-up reads /proc/self/maps
+//! through glibc's `fopen`, which touches more of libc and dirties pages supervise keeps for as
+//! long as it runs (10 kB PSS each with 20 services; docs/bench.md, "Memory per supervise").
+//! The other long-running programs (svscan, multilog, readproctitle) keep std's `fn main`.
 
 use std::ffi::c_int;
 use std::io::Write;
