@@ -3,7 +3,6 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
-use std::ffi::OsString;
 use std::process::ExitCode;
 
 use vigil_proto::msg;
@@ -19,6 +18,9 @@ mod state;
 vigil_proc::main!(main);
 
 fn main() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    msg::finish("supervise", service::run(&args))
+    // argv in place, no Vec: supervise then never allocates while it runs a plain service,
+    // and keeps no heap page (docs/bench.md, "Memory per supervise"). One operand is all it
+    // takes; a second one only matters as a usage error.
+    let mut args = vigil_proc::entry::args().skip(1);
+    msg::finish("supervise", service::run([args.next(), args.next()]))
 }

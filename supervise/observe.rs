@@ -26,9 +26,9 @@ use vigil_proto::{fifodir, journal};
 const PROG: &str = "supervise";
 
 /// supervise's events, readiness channels and listener.
-pub struct Observer {
+pub struct Observer<'a> {
     /// The service directory as supervise was given it (messages, VIGIL_SERVICE).
-    dir: Vec<u8>,
+    dir: &'a [u8],
     announcer: Announcer,
     listener: Listener,
     pipe: Option<NotifyPipe>,
@@ -37,19 +37,17 @@ pub struct Observer {
     socket_env: Option<CString>,
 }
 
-impl Observer {
+impl<'a> Observer<'a> {
     /// Opens the journal; supervise is already in the service directory `dir`.
-    pub fn new(dir: &[u8]) -> Observer {
+    pub fn new(dir: &'a [u8]) -> Observer<'a> {
         // The status file's last number, should the journal be gone.
-        let last = vigil_proto::status::read(OsStr::new("."))
-            .ok()
-            .and_then(|bytes| Status::decode(&bytes).ok());
+        let last = vigil_proto::status::read_decoded(OsStr::new("."));
         let (announcer, error) = Announcer::open(OsStr::new("."), last.as_ref());
         if let Some(e) = error {
             msg::warn_unable(PROG, &e, &[b"open ", dir, b"/", journal::EVENTS.as_bytes()]);
         }
         Observer {
-            dir: dir.to_vec(),
+            dir,
             announcer,
             listener: Listener::default(),
             pipe: None,
@@ -75,7 +73,7 @@ impl Observer {
             Err(e) => msg::warn_unable(
                 PROG,
                 &e,
-                &[b"bind ", &self.dir, b"/", ready::NOTIFY_SOCKET.as_bytes()],
+                &[b"bind ", self.dir, b"/", ready::NOTIFY_SOCKET.as_bytes()],
             ),
         }
     }
@@ -87,7 +85,7 @@ impl Observer {
             Ok(n) => n?,
             Err(e) => {
                 let what: &[&[u8]] =
-                    &[b"read ", &self.dir, b"/", ready::NOTIFICATION_FD.as_bytes()];
+                    &[b"read ", self.dir, b"/", ready::NOTIFICATION_FD.as_bytes()];
                 msg::warn_unable(PROG, &e, what);
                 return None;
             }
@@ -104,7 +102,7 @@ impl Observer {
         match made {
             Ok(made) => Some(made),
             Err(e) => {
-                msg::warn_unable(PROG, &e, &[b"create a notification pipe for ", &self.dir]);
+                msg::warn_unable(PROG, &e, &[b"create a notification pipe for ", self.dir]);
                 None
             }
         }
@@ -139,7 +137,7 @@ impl Observer {
             msg::warn_unable(
                 PROG,
                 &e,
-                &[b"write ", &self.dir, b"/", journal::EVENTS.as_bytes()],
+                &[b"write ", self.dir, b"/", journal::EVENTS.as_bytes()],
             );
         }
     }
@@ -151,7 +149,7 @@ impl Observer {
             msg::warn_unable(
                 PROG,
                 &e,
-                &[b"read ", &self.dir, b"/", fifodir::EVENT.as_bytes()],
+                &[b"read ", self.dir, b"/", fifodir::EVENT.as_bytes()],
             );
         }
         self.queue_for_listener();
@@ -174,7 +172,7 @@ impl Observer {
             return;
         };
         let [word, seq] = batch.args();
-        let env = batch.env(OsStr::from_bytes(&self.dir));
+        let env = batch.env(OsStr::from_bytes(self.dir));
         let env: Vec<&CStr> = env.iter().map(CString::as_c_str).collect();
         let extra = Extra {
             fd: None,
@@ -186,7 +184,7 @@ impl Observer {
                 self.listener
                     .started(pid, limit.map(|t| Instant::now() + t));
             }
-            Err(e) => msg::warn_unable(PROG, &e, &[b"start ", &self.dir, b"/notify"]),
+            Err(e) => msg::warn_unable(PROG, &e, &[b"start ", self.dir, b"/notify"]),
         }
     }
 
@@ -243,7 +241,7 @@ impl Observer {
     /// waited for).
     pub fn exit(&mut self) {
         if let Some(e) = self.announcer.exit(Path::new(fifodir::EVENT)) {
-            msg::warn_unable(PROG, &e, &[b"announce the exit of ", &self.dir]);
+            msg::warn_unable(PROG, &e, &[b"announce the exit of ", self.dir]);
         }
         self.queue_for_listener();
     }

@@ -1,7 +1,7 @@
 //! supervise's effects: the service directory, the FIFOs, the status file, children, signals,
 //! and the one loop that sleeps in a single poll.
 
-use std::ffi::{CStr, OsString};
+use std::ffi::{CStr, OsStr};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -31,8 +31,9 @@ const PROG: &str = "supervise";
 const ORPHAN_GRACE: Duration = Duration::from_secs(5);
 
 /// supervise DIR: runs until told to exit (`x`, SIGTERM, SIGHUP, SIGINT) with the service down.
-pub fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
-    let [dir] = args else {
+/// `args`: the first two operands.
+pub fn run(args: [Option<&OsStr>; 2]) -> Result<ExitCode, Fail> {
+    let [Some(dir), None] = args else {
         return Err(Fail::usage("supervise dir"));
     };
     let dir = dir.as_bytes();
@@ -63,9 +64,7 @@ pub fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
 
     let mut service = Service::new(dir);
     let mut sup = Supervisor::new(config::read(dir), want, seed());
-    let previous = status::read(std::ffi::OsStr::new("."))
-        .ok()
-        .and_then(|bytes| Status::decode(&bytes).ok());
+    let previous = status::read_decoded(OsStr::new("."));
     let adopted = previous.and_then(|old| service.take_over(&old, &mut sup));
     service.announce(&sup);
     let _ = fifo::make(paths::OK, 0o600);
@@ -100,7 +99,7 @@ struct Service<'a> {
     /// A run left by a previous supervise, watched through its pidfd.
     adopted: Option<PidFd>,
     /// Events, readiness and the listener (issue 6).
-    observer: Observer,
+    observer: Observer<'a>,
 }
 
 impl<'a> Service<'a> {
@@ -315,7 +314,8 @@ impl<'a> Service<'a> {
         };
         let mut status = status;
         self.observer.before_write(&mut status);
-        self.write_status(&status.encode());
+        let (bytes, len) = status.encode_fixed();
+        self.write_status(&bytes[..len]);
         self.observer.after_write();
     }
 

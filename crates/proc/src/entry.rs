@@ -17,9 +17,11 @@
 //! long as it runs (10 kB PSS each with 20 services; docs/bench.md, "Memory per supervise").
 //! The other long-running programs (svscan, multilog, readproctitle) keep std's `fn main`.
 
-use std::ffi::c_int;
+use std::ffi::{c_char, c_int, CStr, OsStr};
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicIsize, AtomicPtr, Ordering};
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
@@ -42,12 +44,48 @@ macro_rules! main {
         #[cfg(all(not(test), target_os = "linux", target_env = "gnu"))]
         #[export_name = "main"]
         extern "C" fn vigil_c_main(
-            _argc: ::std::ffi::c_int,
-            _argv: *const *const ::std::ffi::c_char,
+            argc: ::std::ffi::c_int,
+            argv: *const *const ::std::ffi::c_char,
         ) -> ::std::ffi::c_int {
-            $crate::entry::run($body)
+            $crate::entry::run_with_argv($body, argc, argv)
         }
     };
+}
+
+/// argv as glibc passed it to the C `main`, for [`args`]; null until then.
+static ARGV: AtomicPtr<*const c_char> = AtomicPtr::new(std::ptr::null_mut());
+static ARGC: AtomicIsize = AtomicIsize::new(0);
+
+/// [`run`], keeping the C `main`'s argv for [`args`]. Called by [`main!`].
+pub fn run_with_argv(body: fn() -> ExitCode, argc: c_int, argv: *const *const c_char) -> c_int {
+    ARGC.store(argc as isize, Ordering::Relaxed);
+    ARGV.store(argv.cast_mut(), Ordering::Relaxed);
+    run(body)
+}
+
+/// The program's arguments (argv[0] first) without copying them: std's `args_os()` copies
+/// each into a heap string, and that one allocation keeps a heap page dirty in a supervise
+/// that otherwise never allocates (docs/bench.md, "Memory per supervise"). Under std's own
+/// entry (tests, other platforms) it leaks std's copies once instead.
+pub fn args() -> impl Iterator<Item = &'static OsStr> {
+    let argv = ARGV.load(Ordering::Relaxed).cast_const();
+    let argc = if argv.is_null() {
+        0
+    } else {
+        usize::try_from(ARGC.load(Ordering::Relaxed)).unwrap_or(0)
+    };
+    let copies = argv
+        .is_null()
+        .then(|| std::env::args_os().map(|a| &*Box::leak(a.into_boxed_os_str())));
+    (0..argc)
+        .map(move |i| {
+            // SAFETY: argv is the C main's, which glibc keeps for the life of the process: an
+            // array of argc pointers to NUL-terminated strings (nothing in vigil rewrites it),
+            // and i < argc.
+            let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
+            OsStr::from_bytes(arg.to_bytes())
+        })
+        .chain(copies.into_iter().flatten())
 }
 
 /// Runs a program's `main` in place of std's runtime: opens /dev/null on a closed fd 0, 1 or 2,

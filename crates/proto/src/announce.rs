@@ -118,7 +118,11 @@ pub struct Announcer {
     /// It did, or has no protocol: `U` is due at the next record.
     ready_due: bool,
     ready_at: Option<Tai64n>,
-    pending: Vec<u8>,
+    /// Letters recorded and not yet published: a fixed array, not a Vec, so supervise keeps
+    /// no heap page for it (docs/bench.md, "Memory per supervise"). A record adds at most
+    /// MAX_EVENTS and each is published before the next.
+    pending: [u8; 2 * MAX_EVENTS],
+    pending_len: usize,
     /// The numbered events of the last record or exit, for the listener program.
     recent: Changes,
     supervise_pid: u32,
@@ -145,7 +149,8 @@ impl Announcer {
             notifies: false,
             ready_due: false,
             ready_at: None,
-            pending: Vec::with_capacity(2 * MAX_EVENTS),
+            pending: [0; 2 * MAX_EVENTS],
+            pending_len: 0,
             recent: Changes::default(),
             supervise_pid: std::process::id(),
         };
@@ -221,7 +226,12 @@ impl Announcer {
                     error.get_or_insert(e);
                 }
             }
-            self.pending.push(record.letter);
+            // Full only if publish was skipped: the FIFOs then miss the later letters (the
+            // journal has them).
+            if let Some(slot) = self.pending.get_mut(self.pending_len) {
+                *slot = record.letter;
+                self.pending_len += 1;
+            }
         }
         error
     }
@@ -229,11 +239,11 @@ impl Announcer {
     /// After the status is written: writes the waiting letters into every FIFO of `eventdir`
     /// (`event`), never blocking (see [`fifodir::publish`]).
     pub fn publish(&mut self, eventdir: &Path) -> io::Result<()> {
-        if self.pending.is_empty() {
+        if self.pending_len == 0 {
             return Ok(());
         }
-        let result = fifodir::publish(eventdir, &self.pending);
-        self.pending.clear();
+        let result = fifodir::publish(eventdir, &self.pending[..self.pending_len]);
+        self.pending_len = 0;
         result.map(|_| ())
     }
 
@@ -346,12 +356,12 @@ mod tests {
         assert_eq!(ext.state, State::Up);
         assert!(ext.ready_at.is_some());
         assert_eq!(ext.seq, 3);
-        assert_eq!(a.pending, b"suU");
+        assert_eq!(&a.pending[..a.pending_len], b"suU");
         // Without a protocol the next run is ready at once.
         a.expect_readiness(false);
         let mut s = snap(11, State::Up);
         a.record(&mut s);
-        assert_eq!(&a.pending[3..], b"dDuU");
+        assert_eq!(&a.pending[3..a.pending_len], b"dDuU");
         let recent: Vec<(u64, u8)> = a.recent().map(|r| (r.seq, r.letter)).collect();
         assert_eq!(recent, [(4, b'd'), (5, b'D'), (6, b'u'), (7, b'U')]);
         let journal = crate::journal::read(dir.path().as_os_str()).expect("journal");
@@ -368,7 +378,7 @@ mod tests {
         a.record(&mut s);
         let eventdir = dir.path().join(fifodir::EVENT);
         a.publish(&eventdir).expect("publish");
-        assert!(a.pending.is_empty());
+        assert_eq!(a.pending_len, 0);
         assert!(a.exit(&eventdir).is_none());
         let (b, _) = Announcer::open(os, None);
         assert_eq!(b.last_seq(), 2);

@@ -177,7 +177,7 @@ impl Journal {
             .truncate(false)
             .mode(0o644)
             .custom_flags(libc::O_CLOEXEC)
-            .open(paths::join(dir, EVENTS))?;
+            .open(paths::under(dir, EVENTS))?;
         let last_seq = highest_seq(&file)?;
         Ok(Journal { file, last_seq })
     }

@@ -4,6 +4,7 @@
 //! typed (a trailing slash stays: `svc//supervise/lock`), so paths are joined by bytes, never
 //! with `Path::join`.
 
+use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
@@ -36,6 +37,16 @@ pub fn join(dir: &OsStr, tail: &str) -> OsString {
     OsString::from_vec(bytes)
 }
 
+/// The path of `tail` in `dir`, to open: `tail` itself when `dir` is `.` (supervise, which
+/// runs in its service directory), so that no allocation is made; else [`join`].
+pub fn under<'a>(dir: &'a OsStr, tail: &'a str) -> Cow<'a, OsStr> {
+    if dir == "." {
+        Cow::Borrowed(OsStr::new(tail))
+    } else {
+        Cow::Owned(join(dir, tail))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +61,7 @@ mod tests {
             join(OsStr::new("a"), STATUS),
             OsString::from("a/supervise/status")
         );
+        assert_eq!(under(OsStr::new("."), LOCK), OsStr::new("supervise/lock"));
+        assert_eq!(under(OsStr::new("a"), LOCK), OsStr::new("a/supervise/lock"));
     }
 }

@@ -31,7 +31,7 @@ pub const NOTIFY_SOCKET: &str = "supervise/notify";
 /// Reads `dir/notification-fd`: `Ok(None)` when the file is missing, the number when it is
 /// a line of digits (3 or more: 0, 1 and 2 are the service's stdio), `InvalidData` otherwise.
 pub fn notification_fd(dir: &OsStr) -> io::Result<Option<i32>> {
-    let text = match fs::read(paths::join(dir, NOTIFICATION_FD)) {
+    let text = match fs::read(paths::under(dir, NOTIFICATION_FD)) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
@@ -52,7 +52,7 @@ fn parse_fd(text: &[u8]) -> Option<i32> {
 
 /// True when `dir/notify-socket` exists: the service speaks systemd's protocol.
 pub fn wants_notify_socket(dir: &OsStr) -> bool {
-    fs::symlink_metadata(paths::join(dir, NOTIFY_SOCKET_FILE)).is_ok()
+    fs::symlink_metadata(paths::under(dir, NOTIFY_SOCKET_FILE)).is_ok()
 }
 
 /// What a look at a readiness channel found.

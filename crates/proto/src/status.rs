@@ -240,27 +240,41 @@ fn le_u32(bytes: &[u8]) -> u32 {
 impl Status {
     /// The bytes of the file: 18, or 66 with the extension.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(V1_LEN);
-        out.extend_from_slice(&self.when.encode());
-        out.extend_from_slice(&self.pid.to_le_bytes());
-        out.push(u8::from(self.paused && self.pid != 0));
-        out.push(self.want.byte());
+        let (bytes, len) = self.encode_fixed();
+        bytes[..len].to_vec()
+    }
+
+    /// [`Status::encode`] into an array (the bytes and how many are used), with no
+    /// allocation: supervise writes its status this way (docs/bench.md, "Memory per
+    /// supervise").
+    pub fn encode_fixed(&self) -> ([u8; V1_LEN], usize) {
+        let mut out = [0u8; V1_LEN];
+        let mut len = 0;
+        let mut put = |bytes: &[u8]| {
+            out[len..len + bytes.len()].copy_from_slice(bytes);
+            len += bytes.len();
+        };
+        put(&self.when.encode());
+        put(&self.pid.to_le_bytes());
+        put(&[u8::from(self.paused && self.pid != 0), self.want.byte()]);
         if let Some(ext) = &self.ext {
-            out.extend_from_slice(MAGIC);
-            out.push(VERSION);
-            out.push((V1_LEN - 22) as u8);
-            out.push(ext.state.code());
+            put(MAGIC);
             let flags = u8::from(ext.last_exit.is_some()) | (u8::from(ext.ready_at.is_some()) << 1);
-            out.push(flags);
-            out.push(ext.backoff_cause.code());
-            out.push(0);
-            out.extend_from_slice(&ext.restarts.to_le_bytes());
-            out.extend_from_slice(&ext.last_exit.unwrap_or(0).to_le_bytes());
-            out.extend_from_slice(&optional_tai(ext.backoff_until));
-            out.extend_from_slice(&optional_tai(ext.ready_at));
-            out.extend_from_slice(&ext.seq.to_le_bytes());
+            put(&[
+                VERSION,
+                (V1_LEN - 22) as u8,
+                ext.state.code(),
+                flags,
+                ext.backoff_cause.code(),
+                0,
+            ]);
+            put(&ext.restarts.to_le_bytes());
+            put(&ext.last_exit.unwrap_or(0).to_le_bytes());
+            put(&optional_tai(ext.backoff_until));
+            put(&optional_tai(ext.ready_at));
+            put(&ext.seq.to_le_bytes());
         }
-        out
+        (out, len)
     }
 
     /// Reads a status file's bytes; an 18-byte (daemontools) file has no extension.
@@ -320,10 +334,29 @@ fn decode_extension(bytes: &[u8]) -> Result<Extension, DecodeError> {
     })
 }
 
+/// Reads and decodes the status file of `dir` through a buffer on the stack: no allocation,
+/// for supervise, which reads it at start-up and otherwise keeps no heap page (docs/bench.md,
+/// "Memory per supervise"). `None` if it is missing, unreadable or garbled.
+pub fn read_decoded(dir: &OsStr) -> Option<Status> {
+    // daemontools' 18 bytes and an extension whose length is one byte: 277 at most.
+    let mut bytes = [0u8; 512];
+    let mut file = File::open(paths::under(dir, paths::STATUS)).ok()?;
+    let mut len = 0;
+    while len < bytes.len() {
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Status::decode(&bytes[..len]).ok()
+}
+
 /// Reads `dir/supervise/status` (at most a few hundred bytes).
 pub fn read(dir: &OsStr) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(V1_LEN);
-    File::open(paths::join(dir, paths::STATUS))?
+    File::open(paths::under(dir, paths::STATUS))?
         .take(4096)
         .read_to_end(&mut bytes)?;
     Ok(bytes)
