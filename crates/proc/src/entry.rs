@@ -14,7 +14,7 @@
 //! (hence Linux with glibc only; elsewhere the binaries keep std's `main`).
 //! supervise uses it too, for memory rather than time: std's guard set-up reads /proc/self/maps
 //! through glibc's `fopen`, which touches more of libc and dirties pages supervise keeps for as
-//! long as it runs (10 kB PSS each with 20 services; docs/bench.md, "Memory per supervise").
+//! long as it runs (6 to 10 kB PSS each with 20 services; docs/bench.md, "Memory per supervise").
 //! The other long-running programs (svscan, multilog, readproctitle) keep std's `fn main`.
 
 use std::ffi::{c_char, c_int, CStr, OsStr};
