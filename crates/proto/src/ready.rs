@@ -144,6 +144,11 @@ impl NotifySocket {
     }
 
     /// Reads every datagram waiting; `Ready` if one of them holds `READY=1`.
+    ///
+    /// Never inlined: its 4 kB buffer would otherwise sit in the frame of supervise's loop,
+    /// and every call below the loop would touch a stack page more, in every supervise
+    /// (docs/bench.md, "Memory per supervise").
+    #[inline(never)]
     pub fn read(&mut self) -> io::Result<Readiness> {
         let mut buf = [0u8; 4096];
         let mut seen = Readiness::Pending;
