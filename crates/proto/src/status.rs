@@ -407,6 +407,18 @@ mod tests {
     }
 
     #[test]
+    fn read_decoded_gives_what_write_wrote() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("supervise")).expect("mkdir");
+        let os = dir.path().as_os_str();
+        assert_eq!(read_decoded(os), None);
+        write(os, &sample()).expect("write");
+        assert_eq!(read_decoded(os), Some(sample()));
+        std::fs::write(dir.path().join(paths::STATUS), b"short").expect("garble");
+        assert_eq!(read_decoded(os), None);
+    }
+
+    #[test]
     fn paused_is_only_set_with_a_pid() {
         let mut s = sample();
         s.pid = 0;
