@@ -84,8 +84,7 @@ impl<'a> Observer<'a> {
         let number = match ready::notification_fd(OsStr::new(".")) {
             Ok(n) => n?,
             Err(e) => {
-                let what: &[&[u8]] =
-                    &[b"read ", self.dir, b"/", ready::NOTIFICATION_FD.as_bytes()];
+                let what: &[&[u8]] = &[b"read ", self.dir, b"/", ready::NOTIFICATION_FD.as_bytes()];
                 msg::warn_unable(PROG, &e, what);
                 return None;
             }
