@@ -7,9 +7,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod breach;
 pub mod control;
 pub mod errstr;
 pub mod getopt;
+pub mod limits;
 pub mod msg;
 pub mod paths;
 pub mod status;
