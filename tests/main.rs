@@ -1,4 +1,5 @@
 //! vigil's integration tests: one binary, a module per program. They run this build's binaries
 //! by absolute path (CARGO_BIN_EXE_*), never through PATH.
 
+mod svtop;
 mod util;
