@@ -5,8 +5,9 @@
 //!
 //! - [`Reader::tree`] (supervise, sampling one service every few seconds): from `run`'s pid down
 //!   through the kernel's child links (`/proc/PID/task/TID/children`), plus the direct children
-//!   of init that are still in `run`'s session (daemons whose parent exited were re-parented
-//!   there). Its cost grows with the service's processes, not with the machine's.
+//!   of the reaper (init, or supervise itself when it is a child subreaper: see
+//!   [`Reader::set_reaper`]) that are still in `run`'s session: daemons whose parent exited
+//!   were re-parented there. Its cost grows with the service's processes, not the machine's.
 //! - [`Reader::table`] + [`Table::usage`] (svtop, svstat, looking at many services at once): one
 //!   pass over every `/proc/PID/stat`, then each service is the processes in its session or
 //!   process group (supervise starts `run` with setsid, so both equal `run`'s pid) and their
@@ -108,7 +109,9 @@ pub struct Reader {
     page_bytes: u64,
     buf: Vec<u8>,
     has_children_links: bool,
-    /// (pid, session) of init's children seen at the last sample.
+    /// Where orphans of a service go: init (1), or a child subreaper.
+    reaper: i32,
+    /// (pid, session) of the reaper's children seen at the last sample.
     init_children: Vec<(i32, i32)>,
 }
 
@@ -134,8 +137,16 @@ impl Reader {
             buf: Vec::with_capacity(512),
             has_children_links: fs::metadata("/proc/self/task").is_ok()
                 && fs::metadata(format!("/proc/self/task/{}/children", std::process::id())).is_ok(),
+            reaper: 1,
             init_children: Vec::new(),
         }
+    }
+
+    /// Looks for a service's orphans among the children of `pid` instead of init's: a
+    /// supervise that made itself a child subreaper passes its own pid.
+    pub fn set_reaper(&mut self, pid: i32) {
+        self.reaper = pid;
+        self.init_children.clear();
     }
 
     fn read(&mut self, path: &str) -> Option<&[u8]> {
@@ -199,8 +210,8 @@ impl Reader {
         }
     }
 
-    /// What `root` and its descendants use, plus init's children left in `root`'s session
-    /// (orphans of the service). Counts open files only if `count_files`.
+    /// What `root` and its descendants use, plus the reaper's children left in `root`'s
+    /// session (orphans of the service). Counts open files only if `count_files`.
     pub fn tree(&mut self, root: i32, count_files: bool) -> Usage {
         if !self.has_children_links {
             return self.table().usage(root, count_files);
@@ -218,7 +229,11 @@ impl Reader {
             }
             seen.push(pid);
             let Some(stat) = self.stat(pid) else { continue };
-            if pid != root && stat.session != root && stat.ppid != 1 && !seen.contains(&stat.ppid) {
+            if pid != root
+                && stat.session != root
+                && stat.ppid != self.reaper
+                && !seen.contains(&stat.ppid)
+            {
                 continue; // re-used pid of an unrelated process
             }
             self.add(&mut usage, &stat, count_files);
@@ -231,21 +246,22 @@ impl Reader {
         usage
     }
 
-    /// Pushes init's children that are in session `session` (daemons of the service whose
-    /// parent exited). The sessions of init's children are remembered between samples, so only
-    /// a newcomer's `stat` is read.
+    /// Pushes the reaper's children that are in session `session` (daemons of the service
+    /// whose parent exited). Their sessions are remembered between samples, so only a
+    /// newcomer's `stat` is read.
     fn orphans(&mut self, session: i32, out: &mut Vec<i32>) {
         let mut of_init = Vec::new();
-        let init = ProcStat {
-            pid: 1,
+        let reaper = ProcStat {
+            pid: self.reaper,
             ppid: 0,
-            pgrp: 1,
-            session: 1,
+            pgrp: 0,
+            session: 0,
             cpu_ticks: 0,
+            // A subreaper may have threads: read each thread's children.
             rss_pages: 0,
-            threads: 1,
+            threads: if self.reaper == 1 { 1 } else { 2 },
         };
-        self.children(&init, &mut of_init);
+        self.children(&reaper, &mut of_init);
         let mut known = std::mem::take(&mut self.init_children);
         known.retain(|(pid, _)| of_init.contains(pid));
         for pid in of_init {

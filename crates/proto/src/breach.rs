@@ -19,6 +19,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::limits::Limits;
+use crate::status::{DAEMONTOOLS_LEN, V1_LEN};
+use crate::tai::Tai64n;
 
 /// Which limit was passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -193,6 +195,73 @@ impl Detector {
         while self.window.len() > 1 {
             self.window.pop_front();
         }
+    }
+}
+
+/// Where the breach fields start in the status file: right after version 1's fields.
+pub const RECORD_AT: usize = V1_LEN;
+/// The status file's length with the breach fields.
+pub const RECORD_END: usize = RECORD_AT + 18;
+
+/// The breaches of a service, as the status file records them (bytes 66..84, appended to
+/// version 1 of the extension by the versioning rule: the length byte grows, older readers
+/// skip them):
+///
+/// | bytes  | field                                                              |
+/// |--------|--------------------------------------------------------------------|
+/// | 66..70 | number of breaches since supervise started, little-endian          |
+/// | 70     | kind of the last breach: 0 none, 1 memory, 2 cpu, 3 files, 4 threads |
+/// | 71     | reserved, 0                                                          |
+/// | 72..84 | TAI64N of the last breach; all zero when none                        |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Record {
+    /// Breaches since supervise started.
+    pub count: u32,
+    /// When the last one happened, and which limit it passed.
+    pub last: Option<(Tai64n, BreachKind)>,
+}
+
+impl Record {
+    /// Counts a breach.
+    pub fn add(&mut self, at: Tai64n, kind: BreachKind) {
+        self.count = self.count.saturating_add(1);
+        self.last = Some((at, kind));
+    }
+
+    /// Appends the fields to an encoded version-1 status (`Status::encode` with an extension)
+    /// and grows its length byte; a status without the extension is left as it is.
+    pub fn append_to(&self, status: &mut Vec<u8>) {
+        if status.len() != V1_LEN {
+            return;
+        }
+        status.extend_from_slice(&self.count.to_le_bytes());
+        let (at, kind) = match self.last {
+            Some((at, kind)) => (at.encode(), kind.code()),
+            None => ([0; 12], 0),
+        };
+        status.push(kind);
+        status.push(0);
+        status.extend_from_slice(&at);
+        status[DAEMONTOOLS_LEN + 3] = (RECORD_END - DAEMONTOOLS_LEN - 4) as u8;
+    }
+
+    /// The fields of a status file's bytes; `None` if it has none (daemontools' file, or a
+    /// supervise without limits support) or they are malformed.
+    pub fn read_from(status: &[u8]) -> Option<Record> {
+        let declared = usize::from(*status.get(DAEMONTOOLS_LEN + 3)?);
+        if DAEMONTOOLS_LEN + 4 + declared < RECORD_END || status.len() < RECORD_END {
+            return None;
+        }
+        let fields = &status[RECORD_AT..RECORD_END];
+        let count = u32::from_le_bytes(fields[..4].try_into().expect("4 bytes"));
+        let last = match fields[4] {
+            0 => None,
+            code => {
+                let kind = BreachKind::from_code(code)?;
+                Some((Tai64n::decode(&fields[6..18]).ok()?, kind))
+            }
+        };
+        Some(Record { count, last })
     }
 }
 
@@ -380,6 +449,47 @@ mod tests {
         );
         // Files not counted: no files breach.
         assert!(d.feed(&l, &s(5, None)).is_empty());
+    }
+
+    #[test]
+    fn record_appends_to_a_v1_status_and_reads_back() {
+        use crate::status::{BackoffCause, Extension, State, Status, Want};
+        let status = Status {
+            when: Tai64n::from_unix(1_700_000_000, 0),
+            pid: 42,
+            paused: false,
+            want: Want::Up,
+            ext: Some(Extension {
+                state: State::Up,
+                backoff_cause: BackoffCause::None,
+                restarts: 3,
+                last_exit: None,
+                backoff_until: None,
+                ready_at: None,
+                seq: 9,
+            }),
+        };
+        let mut bytes = status.encode();
+        assert_eq!(Record::read_from(&bytes), None);
+        let mut record = Record::default();
+        record.add(Tai64n::from_unix(1_700_000_100, 5), BreachKind::Cpu);
+        record.add(Tai64n::from_unix(1_700_000_200, 7), BreachKind::Memory);
+        record.append_to(&mut bytes);
+        assert_eq!(bytes.len(), RECORD_END);
+        // Readers of version 1 skip the new fields.
+        assert_eq!(Status::decode(&bytes), Ok(status));
+        assert_eq!(Record::read_from(&bytes), Some(record));
+        assert_eq!(record.count, 2);
+        assert_eq!(bytes[70], BreachKind::Memory.code());
+        // No breach yet: zeros, read back as none.
+        let mut bytes = status.encode();
+        Record::default().append_to(&mut bytes);
+        assert_eq!(Record::read_from(&bytes), Some(Record::default()));
+        // A daemontools file is left alone.
+        let mut short = status.encode()[..18].to_vec();
+        Record::default().append_to(&mut short);
+        assert_eq!(short.len(), 18);
+        assert_eq!(Record::read_from(&short), None);
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub const LIMIT_INTERVAL: &str = "limit-interval";
 
 /// Time between two samples when `limit-interval` does not say.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+/// How long `on-limit restart` waits after TERM before it KILLs the process group, when the
+/// service has no `timeout-kill` of its own.
+pub const RESTART_KILL_AFTER: Duration = Duration::from_secs(5);
 /// The shortest interval `limit-interval` may set.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// The longest interval `limit-interval` may set (one hour).
