@@ -2,6 +2,8 @@
 //! by pid when the test ends, and bounded waiting.
 #![allow(dead_code)]
 
+pub mod supervise;
+
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -4,5 +4,10 @@
 //! reason it is sound.
 #![deny(missing_docs)]
 
+pub mod kill;
+pub mod reap;
 pub mod reset;
+pub mod signals;
+pub mod spawn;
 pub mod usage;
+pub mod wait;

@@ -10,8 +10,10 @@
 pub mod breach;
 pub mod control;
 pub mod errstr;
+pub mod fifo;
 pub mod getopt;
 pub mod limits;
+pub mod lock;
 pub mod msg;
 pub mod paths;
 pub mod status;

@@ -1,0 +1,352 @@
+//! supervise's effects: the service directory, the FIFOs, the status file, children, signals,
+//! and the one loop that sleeps in a single poll.
+
+use std::ffi::{CStr, OsString};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use vigil_proc::kill::{self, PidFd};
+use vigil_proc::signals::Signals;
+use vigil_proc::{reap, spawn, wait};
+use vigil_proto::control::Control;
+use vigil_proto::msg::{self, Fail};
+use vigil_proto::status::{BackoffCause, Extension, Status};
+use vigil_proto::tai::Tai64n;
+use vigil_proto::{fifo, lock, paths, status};
+
+use crate::adopt;
+use crate::config;
+use crate::state::{Effect, Exit, Input, Supervisor, Want};
+
+const PROG: &str = "supervise";
+
+/// How long an orphan left by a killed supervise gets between TERM and KILL, when it cannot be
+/// adopted (no pidfd).
+const ORPHAN_GRACE: Duration = Duration::from_secs(5);
+
+/// supervise DIR: runs until told to exit (`x`, SIGTERM, SIGHUP, SIGINT) with the service down.
+pub fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
+    let [dir] = args else {
+        return Err(Fail::usage("supervise dir"));
+    };
+    let dir = dir.as_bytes();
+    let signals = Signals::block(&[
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGINT,
+    ])
+    .map_err(|e| Fail::unable(&e, &[b"create signalfd for ", dir]))?;
+    std::env::set_current_dir(std::ffi::OsStr::from_bytes(dir))
+        .map_err(|e| Fail::unable(&e, &[b"chdir to ", dir]))?;
+    let want = match fs::metadata(paths::DOWN) {
+        Ok(_) => Want::Down,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Want::Up,
+        Err(e) => return Err(Fail::unable(&e, &[b"stat ", dir, b"/down"])),
+    };
+    // compat: daemontools ignores mkdir's error; the lock's open reports a real problem.
+    let _ = fs::DirBuilder::new().mode(0o700).create(paths::SUPERVISE);
+    let _lock = lock::acquire(paths::LOCK)
+        .map_err(|e| Fail::unable(&e, &[b"acquire ", dir, b"/", paths::LOCK.as_bytes()]))?;
+    let _ = fifo::make(paths::CONTROL, 0o600);
+    let mut control = fifo::open_read(paths::CONTROL)
+        .map_err(|e| Fail::unable(&e, &[b"read ", dir, b"/", paths::CONTROL.as_bytes()]))?;
+    // A write end of our own, so the FIFO never reads end-of-file between clients.
+    let _control_write = fifo::open_write(paths::CONTROL)
+        .map_err(|e| Fail::unable(&e, &[b"write ", dir, b"/", paths::CONTROL.as_bytes()]))?;
+
+    let mut service = Service::new(dir);
+    let mut sup = Supervisor::new(config::read(dir), want, seed());
+    let previous = status::read(std::ffi::OsStr::new("."))
+        .ok()
+        .and_then(|bytes| Status::decode(&bytes).ok());
+    let adopted = previous.and_then(|old| service.take_over(&old, &mut sup));
+    service.announce(&sup);
+    let _ = fifo::make(paths::OK, 0o600);
+    let _ok = fifo::open_read(paths::OK)
+        .map_err(|e| Fail::unable(&e, &[b"read ", dir, b"/", paths::OK.as_bytes()]))?;
+    // Leftovers of the service become our children, so we reap them and see them go.
+    if let Err(e) = reap::become_subreaper() {
+        msg::warn_unable(PROG, &e, &[b"become subreaper for ", dir]);
+    }
+    service.adopted = adopted;
+    let first = sup.boot();
+    service.apply_all(&mut sup, first.as_slice());
+    service.serve(&mut sup, signals, &mut control)?;
+    service.announce(&sup);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A seed for the backoff jitter: differs between supervise processes.
+fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
+
+struct Service<'a> {
+    dir: &'a [u8],
+    /// When the announced pid last changed (status bytes 0..12).
+    when: Tai64n,
+    announced_pid: u32,
+    /// A run left by a previous supervise, watched through its pidfd.
+    adopted: Option<PidFd>,
+}
+
+impl<'a> Service<'a> {
+    fn new(dir: &'a [u8]) -> Service<'a> {
+        Service {
+            dir,
+            when: Tai64n::now(),
+            announced_pid: 0,
+            adopted: None,
+        }
+    }
+
+    /// The previous supervise was killed with its run alive: adopt it (pidfd), or, where the
+    /// kernel has no pidfd, stop it before starting a fresh one. Never a second copy.
+    fn take_over(&mut self, old: &Status, sup: &mut Supervisor) -> Option<PidFd> {
+        if old.pid == 0 || !adopt::is_our_run(old.pid, &old.when) {
+            return None;
+        }
+        let pid = old.pid as i32;
+        match PidFd::open(pid) {
+            Ok(pidfd) => {
+                sup.adopt(pid, Instant::now());
+                sup.want = match old.want {
+                    vigil_proto::status::Want::Down => Want::Down,
+                    vigil_proto::status::Want::Up => Want::Up,
+                    vigil_proto::status::Want::Nothing => Want::Once,
+                };
+                self.when = old.when;
+                self.announced_pid = old.pid;
+                Some(pidfd)
+            }
+            Err(e) => {
+                msg::warn_unable(PROG, &e, &[b"watch the previous run of ", self.dir]);
+                stop_orphan(pid);
+                None
+            }
+        }
+    }
+
+    /// The loop: one poll, then drain signals, reap every child, read every control byte.
+    fn serve(
+        &mut self,
+        sup: &mut Supervisor,
+        mut signals: Signals,
+        control: &mut File,
+    ) -> Result<(), Fail> {
+        let mut bytes = [0u8; 64];
+        while !sup.finished() {
+            let deadline = sup.deadline();
+            let [_, control_ready, adopted_gone] = wait::readable(
+                [
+                    Some(signals.fd()),
+                    Some(std::os::fd::AsFd::as_fd(control)),
+                    self.adopted.as_ref().map(PidFd::fd),
+                ],
+                deadline,
+            )
+            .map_err(|e| Fail::unable(&e, &[b"wait for events in ", self.dir]))?;
+            let mut terminate = false;
+            while let Some(signo) = signals
+                .pending()
+                .map_err(|e| Fail::unable(&e, &[b"read signals in ", self.dir]))?
+            {
+                terminate |= signo != libc::SIGCHLD;
+            }
+            while let Some((pid, status)) = reap::reap_one() {
+                self.dispatch(sup, Input::Exited(pid, Exit::Status(status)));
+            }
+            if adopted_gone {
+                if let Some(pidfd) = self.adopted.take() {
+                    self.dispatch(sup, Input::Exited(pidfd.pid(), Exit::Unknown));
+                }
+            }
+            if terminate {
+                self.dispatch(sup, Input::Terminate);
+            }
+            if control_ready {
+                let n = fifo::read_pending(control, &mut bytes).map_err(|e| {
+                    Fail::unable(&e, &[b"read ", self.dir, b"/", paths::CONTROL.as_bytes()])
+                })?;
+                if n > 0 {
+                    sup.config = config::read(self.dir);
+                }
+                // compat: daemontools ignores bytes it does not know.
+                for c in bytes[..n].iter().filter_map(|&b| Control::from_byte(b)) {
+                    self.dispatch(sup, Input::Control(c));
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.dispatch(sup, Input::Timeout);
+            }
+        }
+        Ok(())
+    }
+
+    fn dispatch(&mut self, sup: &mut Supervisor, input: Input) {
+        let effects = sup.on(input, Instant::now());
+        self.apply_all(sup, effects.as_slice());
+    }
+
+    fn apply_all(&mut self, sup: &mut Supervisor, effects: impl Iterator<Item = Effect>) {
+        for effect in effects {
+            if let Some(answer) = self.apply(sup, effect) {
+                self.dispatch(sup, answer);
+            }
+        }
+    }
+
+    /// Does one effect; the answer the state machine waits for, if any.
+    fn apply(&mut self, sup: &mut Supervisor, effect: Effect) -> Option<Input> {
+        match effect {
+            Effect::Start => {
+                let started = spawn::spawn(c"./run", &[c"./run"]);
+                if let Err(e) = &started {
+                    msg::warn_unable(PROG, e, &[b"start ", self.dir, b"/run"]);
+                }
+                sup.config = config::read(self.dir);
+                Some(Input::Started(
+                    started.map_err(|e| e.raw_os_error().unwrap_or(libc::EIO)),
+                ))
+            }
+            Effect::Finish(exit) => Some(Input::FinishStarted(self.finish(exit))),
+            Effect::Signal(pid, sig) => {
+                let _ = match &self.adopted {
+                    Some(pidfd) if pidfd.pid() == pid => pidfd.signal(sig),
+                    Some(_) | None => kill::signal(pid, sig),
+                };
+                None
+            }
+            Effect::SignalGroup(group, sig) => {
+                let _ = kill::signal_group(group, sig);
+                None
+            }
+            Effect::StopStrays(group) => {
+                let keep = fs::symlink_metadata(config::KEEP_STRAYS).is_ok();
+                let reached = !keep && kill::signal_group(group, libc::SIGTERM).is_ok();
+                if reached {
+                    let _ = kill::signal_group(group, libc::SIGCONT);
+                }
+                Some(Input::StraysLeft(reached))
+            }
+            Effect::ProbeStrays(group) => Some(Input::StraysLeft(kill::group_exists(group))),
+            Effect::Announce => {
+                self.announce(sup);
+                None
+            }
+        }
+    }
+
+    /// Starts `./finish EXITCODE SIGNAL` if it is executable (runit's arguments: the exit code
+    /// or -1, the signal or 0; -1 -1 for an adopted run whose exit status is unknown).
+    fn finish(&self, exit: Exit) -> Option<i32> {
+        nix::unistd::access(paths::FINISH, nix::unistd::AccessFlags::X_OK).ok()?;
+        let (code, signal) = match exit {
+            Exit::Status(status) => reap::exit_and_signal(status),
+            Exit::Unknown => (-1, -1),
+        };
+        let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
+        let args = [c"./finish", decimal(code, &mut a), decimal(signal, &mut b)];
+        match spawn::spawn(c"./finish", &args) {
+            Ok(pid) => Some(pid),
+            Err(e) => {
+                msg::warn_unable(PROG, &e, &[b"start ", self.dir, b"/finish"]);
+                None
+            }
+        }
+    }
+
+    /// Rewrites `supervise/status` atomically; a failure is a warning, retried at the next change.
+    fn announce(&mut self, sup: &Supervisor) {
+        let pid = sup.pid().map_or(0, |p| p as u32);
+        if pid != self.announced_pid {
+            self.when = Tai64n::now();
+            self.announced_pid = pid;
+        }
+        let (cause, backoff_until) = match sup.backoff() {
+            Some((cause, until)) => {
+                let left = until.saturating_duration_since(Instant::now());
+                (cause, Some(Tai64n::now().add(left)))
+            }
+            None => (BackoffCause::None, None),
+        };
+        let status = Status {
+            when: self.when,
+            pid,
+            paused: sup.paused,
+            want: match sup.want {
+                Want::Up => status::Want::Up,
+                Want::Down => status::Want::Down,
+                Want::Once => status::Want::Nothing,
+            },
+            ext: Some(Extension {
+                state: sup.word(),
+                backoff_cause: cause,
+                restarts: sup.restarts,
+                last_exit: sup.last_exit,
+                backoff_until,
+                ready_at: None,
+                seq: 0,
+            }),
+        };
+        self.write_status(&status.encode());
+    }
+
+    fn write_status(&self, bytes: &[u8]) {
+        let new: &[u8] = paths::STATUS_NEW.as_bytes();
+        let mut file = match File::create(paths::STATUS_NEW) {
+            Ok(f) => f,
+            Err(e) => return msg::warn_unable(PROG, &e, &[b"open ", self.dir, b"/", new]),
+        };
+        if let Err(e) = file.write_all(bytes) {
+            return msg::warn_unable(PROG, &e, &[b"write ", self.dir, b"/", new]);
+        }
+        drop(file);
+        if let Err(e) = fs::rename(paths::STATUS_NEW, paths::STATUS) {
+            msg::warn_unable(PROG, &e, &[b"rename ", self.dir, b"/", new, b" to status"]);
+        }
+    }
+}
+
+/// The decimal text of `n` as a C string in `buf`.
+fn decimal(n: i32, buf: &mut [u8; 16]) -> &CStr {
+    let mut cursor = io::Cursor::new(&mut buf[..]);
+    // 11 characters at most for an i32, plus the NUL: always fits.
+    let _ = write!(cursor, "{n}\0");
+    CStr::from_bytes_until_nul(buf).unwrap_or(c"0")
+}
+
+/// Without pidfd the old run cannot be watched without polling: stop its whole group (TERM and
+/// CONT, a bounded wait, then KILL) so the fresh start is the only copy.
+fn stop_orphan(pid: i32) {
+    let _ = kill::signal_group(pid, libc::SIGTERM);
+    let _ = kill::signal_group(pid, libc::SIGCONT);
+    let deadline = Instant::now() + ORPHAN_GRACE;
+    while kill::signal(pid, 0).is_ok() && Instant::now() < deadline {
+        // Only at start-up, only on kernels without pidfd_open (before 5.3).
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = kill::signal_group(pid, libc::SIGKILL);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_text() {
+        let mut buf = [0u8; 16];
+        assert_eq!(decimal(-1, &mut buf), c"-1");
+        assert_eq!(decimal(i32::MIN, &mut buf), c"-2147483648");
+        assert_eq!(decimal(0, &mut buf), c"0");
+    }
+}

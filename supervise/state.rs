@@ -1,0 +1,900 @@
+//! supervise's state machine: pure, no syscalls, no clock reads.
+//!
+//! `Supervisor::on(input, now)` changes the state and says what the loop must do, in order.
+//! Effects that need an answer (start a process, look for strays) are answered by the loop with
+//! an input at once (`Started`, `FinishStarted`, `StraysLeft`), so every decision stays here and
+//! is tested by (state, input) -> (state, effects) tables below.
+
+use std::time::{Duration, Instant};
+
+use vigil_proto::control::Control;
+use vigil_proto::status::{self, BackoffCause};
+
+/// A process id.
+pub type Pid = i32;
+
+/// How long leftover processes of a dead service's process group get between TERM and KILL.
+pub const STRAY_GRACE: Duration = Duration::from_secs(1);
+
+/// What supervise was last told to do (the status file's want byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Keep it up (`u`, or no `down` file).
+    Up,
+    /// Keep it down (`d`, or a `down` file).
+    Down,
+    /// Run it once, no restart (`o`).
+    Once,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Its wait status, as waitpid gave it.
+    Status(i32),
+    /// An adopted process (not our child): it is gone, how is unknown.
+    Unknown,
+}
+
+/// Thresholds, from the service directory's override files (see config.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// First backoff delay.
+    pub backoff_first: Duration,
+    /// Longest backoff delay.
+    pub backoff_max: Duration,
+    /// A run shorter than this is a quick exit (backoff); longer resets the backoff.
+    pub quick: Duration,
+    /// After `d`, KILL the process group if the service is still up this long; none by default.
+    pub timeout_kill: Option<Duration>,
+    /// KILL `finish` (and its group) if it runs this long; `None`: no limit.
+    pub timeout_finish: Option<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            backoff_first: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            quick: Duration::from_secs(1),
+            timeout_kill: None,
+            timeout_finish: Some(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// What supervise is doing with the service; one at a time, each change announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// No process, none scheduled.
+    Down,
+    /// `./run` is being spawned (answered by `Input::Started` at once).
+    Starting,
+    /// `./run` runs.
+    Up {
+        /// Its pid (and process group).
+        pid: Pid,
+        /// When it started (or was adopted).
+        since: Instant,
+    },
+    /// Told to go down: TERM and CONT sent, waiting for it to exit.
+    Stopping {
+        /// Its pid (and process group).
+        pid: Pid,
+        /// When it started.
+        since: Instant,
+        /// When to KILL its process group (`timeout-kill`); `None`: never, or done.
+        kill_at: Option<Instant>,
+    },
+    /// `./run` exited; `./finish` runs (or is being looked for, while `pid` is `None`).
+    Finishing {
+        /// finish's pid once started.
+        pid: Option<Pid>,
+        /// When to KILL finish's process group; `None`: never, or done.
+        kill_at: Option<Instant>,
+        /// Whether the run that ended was a quick exit.
+        quick: bool,
+    },
+    /// Waiting before the next start.
+    Backoff {
+        /// When to start.
+        until: Instant,
+        /// Why.
+        cause: BackoffCause,
+    },
+}
+
+/// Everything that can wake supervise, or answer an effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// A control byte from `supervise/control`.
+    Control(Control),
+    /// A child was reaped (or the adopted process exited).
+    Exited(Pid, Exit),
+    /// Answer to `Effect::Start`: the new pid, or the errno of the failed start.
+    Started(Result<Pid, i32>),
+    /// Answer to `Effect::Finish`: finish's pid, or `None` (no executable finish, or it failed).
+    FinishStarted(Option<Pid>),
+    /// Answer to `Effect::StopStrays`/`ProbeStrays`: whether the group still has processes.
+    StraysLeft(bool),
+    /// The deadline passed.
+    Timeout,
+    /// SIGTERM, SIGHUP or SIGINT to supervise: bring the service down, then exit.
+    Terminate,
+}
+
+/// What the loop must do after a transition, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Spawn `./run`; answer `Started`.
+    Start,
+    /// Spawn `./finish` for this exit if it is executable; answer `FinishStarted`.
+    Finish(Exit),
+    /// kill(pid, signal).
+    Signal(Pid, i32),
+    /// killpg(group, signal).
+    SignalGroup(Pid, i32),
+    /// TERM and CONT to what is left of this group unless the service opts out; answer
+    /// `StraysLeft`.
+    StopStrays(Pid),
+    /// Answer `StraysLeft` for this group (after reaping some process).
+    ProbeStrays(Pid),
+    /// Write the status file.
+    Announce,
+}
+
+/// The effects of one input (at most a handful; kept on the stack).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    items: [Option<Effect>; 6],
+    len: usize,
+}
+
+impl Effects {
+    fn push(&mut self, fx: Effect) {
+        // invariant: no transition emits more than 6 effects (the table tests cover each).
+        self.items[self.len] = Some(fx);
+        self.len += 1;
+    }
+
+    /// The effects, in order.
+    pub fn as_slice(&self) -> impl Iterator<Item = Effect> + '_ {
+        self.items[..self.len].iter().flatten().copied()
+    }
+}
+
+/// The whole of supervise's knowledge about its service.
+#[derive(Debug, Clone)]
+pub struct Supervisor {
+    /// What is happening.
+    pub state: State,
+    /// The standing wish.
+    pub want: Want,
+    /// Paused with `p` (and not continued).
+    pub paused: bool,
+    /// `x` or a terminating signal: exit once the service is down.
+    pub exiting: bool,
+    /// Starts of `run` after the first.
+    pub restarts: u32,
+    /// Wait status of the last exit of `run`.
+    pub last_exit: Option<i32>,
+    /// Thresholds; the loop refreshes them from the override files.
+    pub config: Config,
+    started_once: bool,
+    quick_exits: u32,
+    /// A dead run's process group being cleaned up: (group, when to KILL it; `None` until the
+    /// TERM is known to have reached someone).
+    strays: Option<(Pid, Option<Instant>)>,
+    rng: u64,
+}
+
+impl Supervisor {
+    /// A supervisor with nothing running; `want_up` unless the service has a `down` file.
+    /// `seed` feeds the backoff jitter.
+    pub fn new(config: Config, want: Want, seed: u64) -> Supervisor {
+        Supervisor {
+            state: State::Down,
+            want,
+            paused: false,
+            exiting: false,
+            restarts: 0,
+            last_exit: None,
+            config,
+            started_once: false,
+            quick_exits: 0,
+            strays: None,
+            rng: seed | 1,
+        }
+    }
+
+    /// Takes over a run left by a previous supervise (its pid, checked by the caller).
+    pub fn adopt(&mut self, pid: Pid, now: Instant) {
+        self.state = State::Up { pid, since: now };
+        self.started_once = true;
+    }
+
+    /// What to do first: start the service unless it is wanted down.
+    pub fn boot(&mut self) -> Effects {
+        let mut fx = Effects::default();
+        match (self.state, self.want) {
+            (State::Down, Want::Up | Want::Once) => self.start(&mut fx),
+            (State::Down, Want::Down)
+            | (State::Starting, _)
+            | (State::Up { .. }, _)
+            | (State::Stopping { .. }, _)
+            | (State::Finishing { .. }, _)
+            | (State::Backoff { .. }, _) => {}
+        }
+        fx
+    }
+
+    /// When the loop must wake even if nothing happens; `None`: sleep until something does.
+    pub fn deadline(&self) -> Option<Instant> {
+        let state = match self.state {
+            State::Stopping { kill_at, .. } | State::Finishing { kill_at, .. } => kill_at,
+            State::Backoff { until, .. } => Some(until),
+            State::Down | State::Starting | State::Up { .. } => None,
+        };
+        let strays = self.strays.and_then(|(_, at)| at);
+        match (state, strays) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// True once supervise should exit: told to, the service is down and no strays are left.
+    pub fn finished(&self) -> bool {
+        self.exiting && self.state == State::Down && self.strays.is_none()
+    }
+
+    /// The pid the status file shows: the run's, while it runs.
+    pub fn pid(&self) -> Option<Pid> {
+        match self.state {
+            State::Up { pid, .. } | State::Stopping { pid, .. } => Some(pid),
+            State::Down | State::Starting | State::Finishing { .. } | State::Backoff { .. } => None,
+        }
+    }
+
+    /// The state word of the status extension.
+    pub fn word(&self) -> status::State {
+        match self.state {
+            State::Down => status::State::Down,
+            State::Starting => status::State::Starting,
+            State::Up { .. } => status::State::Up,
+            State::Stopping { .. } => status::State::Stopping,
+            State::Finishing { .. } => status::State::Finishing,
+            State::Backoff { .. } => status::State::Backoff,
+        }
+    }
+
+    /// Why it is in backoff, and until when.
+    pub fn backoff(&self) -> Option<(BackoffCause, Instant)> {
+        match self.state {
+            State::Backoff { until, cause } => Some((cause, until)),
+            State::Down
+            | State::Starting
+            | State::Up { .. }
+            | State::Stopping { .. }
+            | State::Finishing { .. } => None,
+        }
+    }
+
+    /// Pure: the transition for `input` at `now`, and what the loop must do.
+    pub fn on(&mut self, input: Input, now: Instant) -> Effects {
+        let mut fx = Effects::default();
+        match input {
+            Input::Control(c) => self.control(c, now, &mut fx),
+            Input::Exited(pid, exit) => self.exited(pid, exit, now, &mut fx),
+            Input::Started(result) => self.started(result, now, &mut fx),
+            Input::FinishStarted(pid) => self.finish_started(pid, now, &mut fx),
+            Input::StraysLeft(left) => self.strays_left(left, now),
+            Input::Timeout => self.timeout(now, &mut fx),
+            Input::Terminate => {
+                self.exiting = true;
+                self.go_down(now, &mut fx);
+            }
+        }
+        fx
+    }
+
+    fn start(&mut self, fx: &mut Effects) {
+        self.state = State::Starting;
+        self.paused = false;
+        fx.push(Effect::Start);
+    }
+
+    fn control(&mut self, c: Control, now: Instant, fx: &mut Effects) {
+        match c {
+            Control::Up => {
+                self.want = Want::Up;
+                match self.state {
+                    State::Down | State::Backoff { .. } => {
+                        fx.push(Effect::Announce);
+                        self.start(fx);
+                    }
+                    State::Stopping { pid, since, .. } => {
+                        self.state = State::Up { pid, since };
+                        fx.push(Effect::Announce);
+                    }
+                    State::Starting | State::Up { .. } | State::Finishing { .. } => {
+                        fx.push(Effect::Announce)
+                    }
+                }
+            }
+            Control::Down => self.go_down(now, fx),
+            Control::Once => {
+                self.want = Want::Once;
+                fx.push(Effect::Announce);
+                match self.state {
+                    State::Down | State::Backoff { .. } => self.start(fx),
+                    State::Starting
+                    | State::Up { .. }
+                    | State::Stopping { .. }
+                    | State::Finishing { .. } => {}
+                }
+            }
+            Control::Pause | Control::Continue => {
+                self.paused = c == Control::Pause;
+                fx.push(Effect::Announce);
+                self.signal(c, fx);
+            }
+            Control::Exit => {
+                self.exiting = true;
+                match self.state {
+                    State::Backoff { .. } => self.state = State::Down,
+                    State::Down
+                    | State::Starting
+                    | State::Up { .. }
+                    | State::Stopping { .. }
+                    | State::Finishing { .. } => {}
+                }
+                fx.push(Effect::Announce);
+            }
+            Control::Hangup
+            | Control::Alarm
+            | Control::Interrupt
+            | Control::Terminate
+            | Control::Kill
+            | Control::Quit
+            | Control::User1
+            | Control::User2
+            | Control::Winch => self.signal(c, fx),
+        }
+    }
+
+    fn signal(&self, c: Control, fx: &mut Effects) {
+        if let (Some(pid), Some(sig)) = (self.pid(), c.signal()) {
+            fx.push(Effect::Signal(pid, sig));
+        }
+    }
+
+    /// `d` or a terminating signal: want down; TERM then CONT to a running service.
+    fn go_down(&mut self, now: Instant, fx: &mut Effects) {
+        self.want = Want::Down;
+        self.paused = false;
+        match self.state {
+            State::Up { pid, since } => {
+                let kill_at = self.config.timeout_kill.map(|t| now + t);
+                self.state = State::Stopping {
+                    pid,
+                    since,
+                    kill_at,
+                };
+                self.term(pid, fx);
+            }
+            State::Stopping { pid, .. } => self.term(pid, fx),
+            State::Backoff { .. } => self.state = State::Down,
+            State::Down | State::Starting | State::Finishing { .. } => {}
+        }
+        fx.push(Effect::Announce);
+    }
+
+    fn term(&self, pid: Pid, fx: &mut Effects) {
+        // compat: daemontools sends TERM then CONT, so a stopped service sees the TERM.
+        fx.push(Effect::Signal(pid, libc::SIGTERM));
+        fx.push(Effect::Signal(pid, libc::SIGCONT));
+    }
+
+    fn exited(&mut self, dead: Pid, exit: Exit, now: Instant, fx: &mut Effects) {
+        match self.state {
+            State::Up { pid, since } | State::Stopping { pid, since, .. } if pid == dead => {
+                self.run_exited(pid, since, exit, now, fx)
+            }
+            State::Finishing {
+                pid: Some(pid),
+                quick,
+                ..
+            } if pid == dead => self.after_run(quick, now, fx),
+            State::Down
+            | State::Starting
+            | State::Up { .. }
+            | State::Stopping { .. }
+            | State::Finishing { .. }
+            | State::Backoff { .. } => {
+                // some other descendant (a stray we adopted as subreaper): is its group empty?
+                if let Some((group, _)) = self.strays {
+                    fx.push(Effect::ProbeStrays(group));
+                }
+            }
+        }
+    }
+
+    /// `run` ended: finish first (if any), then restart, back off or stay down; leftovers of its
+    /// process group are stopped after the next start, which comes first for a short gap.
+    fn run_exited(&mut self, pid: Pid, since: Instant, exit: Exit, now: Instant, fx: &mut Effects) {
+        if let Exit::Status(status) = exit {
+            self.last_exit = Some(status);
+        }
+        let quick = now.saturating_duration_since(since) < self.config.quick;
+        self.state = State::Finishing {
+            pid: None,
+            kill_at: None,
+            quick,
+        };
+        fx.push(Effect::Finish(exit));
+        if let Some((old, _)) = self.strays.take() {
+            fx.push(Effect::SignalGroup(old, libc::SIGKILL));
+        }
+        self.strays = Some((pid, None));
+        fx.push(Effect::StopStrays(pid));
+    }
+
+    fn finish_started(&mut self, started: Option<Pid>, now: Instant, fx: &mut Effects) {
+        match (self.state, started) {
+            (
+                State::Finishing {
+                    pid: None, quick, ..
+                },
+                Some(pid),
+            ) => {
+                self.state = State::Finishing {
+                    pid: Some(pid),
+                    kill_at: self.config.timeout_finish.map(|t| now + t),
+                    quick,
+                };
+                fx.push(Effect::Announce);
+            }
+            (
+                State::Finishing {
+                    pid: None, quick, ..
+                },
+                None,
+            ) => self.after_run(quick, now, fx),
+            (State::Finishing { pid: Some(_), .. }, _)
+            | (State::Down, _)
+            | (State::Starting, _)
+            | (State::Up { .. }, _)
+            | (State::Stopping { .. }, _)
+            | (State::Backoff { .. }, _) => {}
+        }
+    }
+
+    /// `run` and `finish` are done: start again, back off, or stay down.
+    fn after_run(&mut self, quick: bool, now: Instant, fx: &mut Effects) {
+        match (self.exiting, self.want) {
+            (false, Want::Up) if !quick => {
+                self.quick_exits = 0;
+                self.start(fx);
+            }
+            (false, Want::Up) => self.back_off(BackoffCause::QuickExit, now, fx),
+            (true, _) | (false, Want::Down | Want::Once) => {
+                self.state = State::Down;
+                fx.push(Effect::Announce);
+            }
+        }
+    }
+
+    fn back_off(&mut self, cause: BackoffCause, now: Instant, fx: &mut Effects) {
+        self.quick_exits = self.quick_exits.saturating_add(1);
+        let doublings = (self.quick_exits - 1).min(30);
+        let delay = self
+            .config
+            .backoff_first
+            .saturating_mul(1 << doublings)
+            .min(self.config.backoff_max);
+        let until = now + delay + self.jitter(delay);
+        self.state = State::Backoff { until, cause };
+        fx.push(Effect::Announce);
+    }
+
+    /// Up to 1/8 of `delay`, so a fleet of services does not restart in step (xorshift64).
+    fn jitter(&mut self, delay: Duration) -> Duration {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let span = delay.as_micros() as u64 / 8;
+        Duration::from_micros(self.rng % (span + 1))
+    }
+
+    fn started(&mut self, result: Result<Pid, i32>, now: Instant, fx: &mut Effects) {
+        match (self.state, result) {
+            (State::Starting, Ok(pid)) => {
+                if self.started_once {
+                    self.restarts = self.restarts.saturating_add(1);
+                }
+                self.started_once = true;
+                self.state = State::Up { pid, since: now };
+                fx.push(Effect::Announce);
+            }
+            (State::Starting, Err(_)) => match self.want {
+                Want::Up => self.back_off(BackoffCause::StartFailed, now, fx),
+                Want::Down | Want::Once => {
+                    self.state = State::Down;
+                    fx.push(Effect::Announce);
+                }
+            },
+            (State::Down, _)
+            | (State::Up { .. }, _)
+            | (State::Stopping { .. }, _)
+            | (State::Finishing { .. }, _)
+            | (State::Backoff { .. }, _) => {}
+        }
+    }
+
+    fn strays_left(&mut self, left: bool, now: Instant) {
+        self.strays = match (self.strays, left) {
+            (Some((group, None)), true) => Some((group, Some(now + STRAY_GRACE))),
+            (Some((group, Some(at))), true) => Some((group, Some(at))),
+            (Some(_), false) | (None, _) => None,
+        };
+    }
+
+    fn timeout(&mut self, now: Instant, fx: &mut Effects) {
+        match self.state {
+            State::Stopping {
+                pid,
+                since,
+                kill_at: Some(at),
+            } if at <= now => {
+                self.state = State::Stopping {
+                    pid,
+                    since,
+                    kill_at: None,
+                };
+                fx.push(Effect::SignalGroup(pid, libc::SIGKILL));
+            }
+            State::Finishing {
+                pid: Some(pid),
+                kill_at: Some(at),
+                quick,
+            } if at <= now => {
+                self.state = State::Finishing {
+                    pid: Some(pid),
+                    kill_at: None,
+                    quick,
+                };
+                fx.push(Effect::SignalGroup(pid, libc::SIGKILL));
+            }
+            State::Backoff { until, .. } if until <= now => self.start(fx),
+            State::Down
+            | State::Starting
+            | State::Up { .. }
+            | State::Stopping { .. }
+            | State::Finishing { .. }
+            | State::Backoff { .. } => {}
+        }
+        if let Some((group, Some(at))) = self.strays {
+            if at <= now {
+                self.strays = None;
+                fx.push(Effect::SignalGroup(group, libc::SIGKILL));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Effect::*;
+
+    const TERM: i32 = libc::SIGTERM;
+    const CONT: i32 = libc::SIGCONT;
+    const KILL: i32 = libc::SIGKILL;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    fn fx(sup: &mut Supervisor, input: Input, now: Instant) -> Vec<Effect> {
+        sup.on(input, now).as_slice().collect()
+    }
+
+    fn up(pid: Pid, t0: Instant) -> Supervisor {
+        let mut s = Supervisor::new(Config::default(), Want::Up, 7);
+        assert_eq!(s.boot().as_slice().collect::<Vec<_>>(), [Start]);
+        assert_eq!(fx(&mut s, Input::Started(Ok(pid)), t0), [Announce]);
+        s
+    }
+
+    #[test]
+    fn boot_starts_unless_down_file() {
+        let mut s = Supervisor::new(Config::default(), Want::Down, 1);
+        assert_eq!(s.boot(), Effects::default());
+        assert_eq!(s.state, State::Down);
+        assert_eq!(s.deadline(), None);
+    }
+
+    #[test]
+    fn long_run_exit_restarts_first_then_announces() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        let t1 = t0 + secs(2);
+        assert_eq!(
+            fx(&mut s, Input::Exited(10, Exit::Status(0)), t1),
+            [Finish(Exit::Status(0)), StopStrays(10)]
+        );
+        assert_eq!(fx(&mut s, Input::FinishStarted(None), t1), [Start]);
+        assert_eq!(fx(&mut s, Input::Started(Ok(11)), t1), [Announce]);
+        assert_eq!(s.state, State::Up { pid: 11, since: t1 });
+        assert_eq!(s.restarts, 1);
+        assert_eq!(s.last_exit, Some(0));
+        // the old group is empty: nothing to wait for
+        assert_eq!(fx(&mut s, Input::StraysLeft(false), t1), []);
+        assert_eq!(s.deadline(), None);
+    }
+
+    #[test]
+    fn quick_exits_back_off_doubling_to_the_cap() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        s.config.backoff_max = secs(4);
+        let mut now = t0;
+        let mut pid = 10;
+        for expected in [1, 2, 4, 4] {
+            fx(&mut s, Input::Exited(pid, Exit::Status(256)), now);
+            fx(&mut s, Input::StraysLeft(false), now);
+            assert_eq!(fx(&mut s, Input::FinishStarted(None), now), [Announce]);
+            let (cause, until) = s.backoff().expect("in backoff");
+            assert_eq!(cause, BackoffCause::QuickExit);
+            let delay = until - now;
+            assert!(
+                delay >= secs(expected) && delay <= secs(expected) * 9 / 8,
+                "{delay:?}"
+            );
+            assert_eq!(s.deadline(), Some(until));
+            assert_eq!(
+                fx(&mut s, Input::Timeout, until - Duration::from_millis(1)),
+                []
+            );
+            assert_eq!(fx(&mut s, Input::Timeout, until), [Start]);
+            pid += 1;
+            now = until;
+            fx(&mut s, Input::Started(Ok(pid)), now);
+        }
+        // a run of at least 1 s resets the sequence
+        now += secs(1);
+        fx(&mut s, Input::Exited(pid, Exit::Status(0)), now);
+        assert_eq!(fx(&mut s, Input::FinishStarted(None), now), [Start]);
+    }
+
+    #[test]
+    fn up_during_backoff_starts_at_once() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        fx(&mut s, Input::Exited(10, Exit::Status(0)), t0);
+        fx(&mut s, Input::FinishStarted(None), t0);
+        assert!(s.backoff().is_some());
+        assert_eq!(
+            fx(&mut s, Input::Control(Control::Up), t0),
+            [Announce, Start]
+        );
+        assert_eq!(s.state, State::Starting);
+    }
+
+    #[test]
+    fn start_failure_backs_off_and_never_gives_up() {
+        let mut s = Supervisor::new(Config::default(), Want::Up, 3);
+        s.boot();
+        let t0 = Instant::now();
+        assert_eq!(
+            fx(&mut s, Input::Started(Err(libc::ENOENT)), t0),
+            [Announce]
+        );
+        assert_eq!(s.backoff().map(|b| b.0), Some(BackoffCause::StartFailed));
+        let mut now = t0;
+        for _ in 0..40 {
+            now = s.deadline().expect("deadline");
+            assert_eq!(fx(&mut s, Input::Timeout, now), [Start]);
+            fx(&mut s, Input::Started(Err(libc::EACCES)), now);
+        }
+        let delay = s.deadline().expect("deadline") - now;
+        assert!(delay >= secs(60) && delay <= secs(68), "{delay:?}");
+    }
+
+    #[test]
+    fn down_sends_term_cont_and_kills_group_after_timeout() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        s.config.timeout_kill = Some(secs(3));
+        assert_eq!(
+            fx(&mut s, Input::Control(Control::Down), t0),
+            [Signal(10, TERM), Signal(10, CONT), Announce]
+        );
+        assert_eq!(s.want, Want::Down);
+        assert_eq!(s.deadline(), Some(t0 + secs(3)));
+        assert_eq!(
+            fx(&mut s, Input::Timeout, t0 + secs(3)),
+            [SignalGroup(10, KILL)]
+        );
+        assert_eq!(s.deadline(), None);
+        fx(&mut s, Input::Exited(10, Exit::Status(KILL)), t0 + secs(4));
+        assert_eq!(
+            fx(&mut s, Input::FinishStarted(None), t0 + secs(4)),
+            [Announce]
+        );
+        assert_eq!(s.state, State::Down);
+    }
+
+    #[test]
+    fn up_while_stopping_keeps_it_and_restarts_on_exit() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        fx(&mut s, Input::Control(Control::Down), t0);
+        assert_eq!(fx(&mut s, Input::Control(Control::Up), t0), [Announce]);
+        assert_eq!(s.state, State::Up { pid: 10, since: t0 });
+    }
+
+    #[test]
+    fn once_starts_and_does_not_restart() {
+        let mut s = Supervisor::new(Config::default(), Want::Down, 1);
+        let t0 = Instant::now();
+        assert_eq!(
+            fx(&mut s, Input::Control(Control::Once), t0),
+            [Announce, Start]
+        );
+        fx(&mut s, Input::Started(Ok(5)), t0);
+        fx(&mut s, Input::Exited(5, Exit::Status(0)), t0 + secs(5));
+        assert_eq!(
+            fx(&mut s, Input::FinishStarted(None), t0 + secs(5)),
+            [Announce]
+        );
+        assert_eq!(s.state, State::Down);
+    }
+
+    #[test]
+    fn signal_controls_reach_only_a_running_service() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        let table = [
+            (Control::Hangup, libc::SIGHUP),
+            (Control::Alarm, libc::SIGALRM),
+            (Control::Interrupt, libc::SIGINT),
+            (Control::Terminate, TERM),
+            (Control::Kill, KILL),
+            (Control::Quit, libc::SIGQUIT),
+            (Control::User1, libc::SIGUSR1),
+            (Control::User2, libc::SIGUSR2),
+            (Control::Winch, libc::SIGWINCH),
+        ];
+        for (c, sig) in table {
+            assert_eq!(
+                fx(&mut s, Input::Control(c), t0),
+                [Signal(10, sig)],
+                "{c:?}"
+            );
+        }
+        assert_eq!(
+            fx(&mut s, Input::Control(Control::Pause), t0),
+            [Announce, Signal(10, libc::SIGSTOP)]
+        );
+        assert!(s.paused);
+        assert_eq!(
+            fx(&mut s, Input::Control(Control::Continue), t0),
+            [Announce, Signal(10, CONT)]
+        );
+        let mut down = Supervisor::new(Config::default(), Want::Down, 1);
+        for (c, _) in table {
+            assert_eq!(fx(&mut down, Input::Control(c), t0), [], "{c:?}");
+        }
+    }
+
+    #[test]
+    fn exit_waits_for_the_service_then_finishes() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        assert_eq!(fx(&mut s, Input::Control(Control::Exit), t0), [Announce]);
+        assert!(!s.finished());
+        fx(&mut s, Input::Exited(10, Exit::Status(0)), t0 + secs(2));
+        assert_eq!(
+            fx(&mut s, Input::FinishStarted(None), t0 + secs(2)),
+            [Announce]
+        );
+        assert!(!s.finished(), "strays not yet checked");
+        fx(&mut s, Input::StraysLeft(false), t0 + secs(2));
+        assert!(s.finished());
+    }
+
+    #[test]
+    fn exit_when_down_is_immediate() {
+        let mut s = Supervisor::new(Config::default(), Want::Down, 1);
+        fx(&mut s, Input::Control(Control::Exit), Instant::now());
+        assert!(s.finished());
+    }
+
+    #[test]
+    fn terminate_brings_down_then_finishes() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        assert_eq!(
+            fx(&mut s, Input::Terminate, t0),
+            [Signal(10, TERM), Signal(10, CONT), Announce]
+        );
+        fx(&mut s, Input::Exited(10, Exit::Status(TERM)), t0);
+        fx(&mut s, Input::StraysLeft(false), t0);
+        fx(&mut s, Input::FinishStarted(None), t0);
+        assert!(s.finished());
+        assert_eq!(s.last_exit, Some(TERM));
+    }
+
+    #[test]
+    fn finish_runs_before_restart_and_is_killed_after_timeout() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        let t1 = t0 + secs(2);
+        fx(&mut s, Input::Exited(10, Exit::Status(0)), t1);
+        assert_eq!(fx(&mut s, Input::FinishStarted(Some(20)), t1), [Announce]);
+        assert_eq!(s.pid(), None);
+        assert_eq!(s.deadline(), Some(t1 + secs(5)));
+        assert_eq!(fx(&mut s, Input::StraysLeft(false), t1), []);
+        assert_eq!(
+            fx(&mut s, Input::Timeout, t1 + secs(5)),
+            [SignalGroup(20, KILL)]
+        );
+        assert_eq!(
+            fx(&mut s, Input::Exited(20, Exit::Status(KILL)), t1 + secs(5)),
+            [Start]
+        );
+    }
+
+    #[test]
+    fn strays_get_term_then_kill_after_grace() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        let t1 = t0 + secs(2);
+        fx(&mut s, Input::Exited(10, Exit::Status(0)), t1);
+        fx(&mut s, Input::FinishStarted(None), t1);
+        fx(&mut s, Input::Started(Ok(11)), t1);
+        fx(&mut s, Input::StraysLeft(true), t1);
+        assert_eq!(s.deadline(), Some(t1 + STRAY_GRACE));
+        // a reaped stray: probe whether the group is empty yet
+        assert_eq!(
+            fx(&mut s, Input::Exited(99, Exit::Status(0)), t1),
+            [ProbeStrays(10)]
+        );
+        fx(&mut s, Input::StraysLeft(true), t1);
+        assert_eq!(
+            fx(&mut s, Input::Timeout, t1 + STRAY_GRACE),
+            [SignalGroup(10, KILL)]
+        );
+        assert_eq!(s.deadline(), None);
+    }
+
+    #[test]
+    fn adopted_exit_restarts_with_unknown_status() {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Config::default(), Want::Up, 1);
+        s.adopt(42, t0);
+        assert_eq!(s.pid(), Some(42));
+        assert_eq!(
+            fx(&mut s, Input::Exited(42, Exit::Unknown), t0 + secs(3)),
+            [Finish(Exit::Unknown), StopStrays(42)]
+        );
+        assert_eq!(s.last_exit, None);
+        assert_eq!(
+            fx(&mut s, Input::FinishStarted(None), t0 + secs(3)),
+            [Start]
+        );
+        fx(&mut s, Input::Started(Ok(43)), t0 + secs(3));
+        assert_eq!(s.restarts, 1);
+    }
+
+    #[test]
+    fn down_during_backoff_cancels_it() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        fx(&mut s, Input::Exited(10, Exit::Status(0)), t0);
+        fx(&mut s, Input::FinishStarted(None), t0);
+        assert_eq!(fx(&mut s, Input::Control(Control::Down), t0), [Announce]);
+        assert_eq!(s.state, State::Down);
+    }
+}

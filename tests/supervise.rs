@@ -1,0 +1,580 @@
+//! supervise: the real binary on service directories in a sandbox.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use vigil_proto::status::{BackoffCause, State, Want};
+
+use crate::util::supervise::{alive, lines, zombies_of, Supervised, SOON};
+use crate::util::{bin, cmd, eventually, peer, run, text, Sandbox};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// A run that records its pid and start time (ns) in `starts`, then stays up.
+const RECORD_AND_SLEEP: &str = "echo $$ $(date +%s%N) >> ../starts\nexec sleep 100";
+
+fn ours(dir: &std::path::Path) -> Supervised {
+    Supervised::start(&bin("supervise"), dir)
+}
+
+/// Waits until `n` starts are recorded; their pids.
+fn wait_starts(sb: &Sandbox, n: usize) -> Vec<u32> {
+    assert!(
+        eventually(SOON, || start_pids(sb).len() >= n),
+        "{n} starts expected, got {:?}",
+        start_pids(sb)
+    );
+    start_pids(sb)
+}
+
+fn start_pids(sb: &Sandbox) -> Vec<u32> {
+    lines(&sb.join("starts"))
+        .iter()
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+fn start_times_ms(sb: &Sandbox) -> Vec<u64> {
+    lines(&sb.join("starts"))
+        .iter()
+        .filter_map(|l| l.split(' ').nth(1)?.parse::<u64>().ok())
+        .map(|ns| ns / 1_000_000)
+        .collect()
+}
+
+#[test]
+fn usage_matches_daemontools() {
+    for args in [&[][..], &["a", "b"][..]] {
+        let out = run(cmd("supervise").args(args), LIMIT);
+        assert_eq!(out.status.code(), Some(100));
+        assert_eq!(text(&out.stderr), "supervise: usage: supervise dir\n");
+        if let Some(theirs) = peer("/usr/bin/supervise") {
+            let them = run(std::process::Command::new(theirs).args(args), LIMIT);
+            assert_eq!(them.status.code(), out.status.code());
+            assert_eq!(them.stderr, out.stderr);
+        }
+    }
+}
+
+#[test]
+fn missing_dir_is_fatal_like_daemontools() {
+    let sb = Sandbox::new();
+    let dir = sb.join("nope");
+    let out = run(cmd("supervise").arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(111));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "supervise: fatal: unable to chdir to {}: file does not exist\n",
+            dir.display()
+        )
+    );
+}
+
+#[test]
+fn starts_run_and_announces_it_up() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", RECORD_AND_SLEEP);
+    let sup = ours(&dir);
+    let pid = sup.wait_up();
+    assert_eq!(wait_starts(&sb, 1), [pid]);
+    let st = sup.status().expect("status");
+    assert_eq!(st.want, Want::Up);
+    assert!(!st.paused);
+    let ext = st.ext.expect("vigil extension");
+    assert_eq!(ext.state, State::Up);
+    assert_eq!(ext.restarts, 0);
+    let meta = fs::metadata(dir.join("supervise")).expect("supervise/");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    // the run is in its own session: its process group is its pid
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .collect();
+    assert_eq!(fields[2], pid.to_string(), "pgrp");
+    assert_eq!(fields[3], pid.to_string(), "session");
+    // and nothing blocked or ignored: SIGPIPE kills it
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    assert!(status.contains("SigBlk:\t0000000000000000"), "{status}");
+    let ignored = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:\t"))
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .expect("SigIgn");
+    // signals 1-31 (SIGPIPE among them) at their default; glibc keeps 32 and 33 for itself
+    assert_eq!(ignored & 0x7fff_ffff, 0, "{status}");
+    assert_eq!(sup.stop(), 0);
+    assert!(!alive(pid as i32));
+}
+
+#[test]
+fn down_file_starts_down_until_up() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", RECORD_AND_SLEEP);
+    sb.write("svc/down", "");
+    let sup = ours(&dir);
+    let st = sup.status().expect("status");
+    assert_eq!((st.pid, st.want), (0, Want::Down));
+    assert_eq!(st.ext.map(|e| e.state), Some(State::Down));
+    assert!(start_pids(&sb).is_empty());
+    sup.send(b"u");
+    let pid = sup.wait_up();
+    assert_eq!(sup.status().map(|s| s.want), Some(Want::Up));
+    assert_eq!(wait_starts(&sb, 1), [pid]);
+    assert_eq!(sup.stop(), 0);
+}
+
+#[test]
+fn signal_bytes_reach_the_service() {
+    let sb = Sandbox::new();
+    let mut body = String::new();
+    for sig in [
+        "HUP", "ALRM", "INT", "TERM", "QUIT", "USR1", "USR2", "WINCH",
+    ] {
+        body.push_str(&format!("trap 'echo {sig} >> ../got' {sig}\n"));
+    }
+    body.push_str("echo $$ >> ../starts\nwhile :; do sleep 1 & wait $!; done");
+    let dir = sb.service("svc", &body);
+    let sup = ours(&dir);
+    sup.wait_up();
+    wait_starts(&sb, 1); // the traps are set
+    for (byte, sig) in [
+        (b'h', "HUP"),
+        (b'a', "ALRM"),
+        (b'i', "INT"),
+        (b't', "TERM"),
+        (b'q', "QUIT"),
+        (b'1', "USR1"),
+        (b'2', "USR2"),
+        (b'w', "WINCH"),
+    ] {
+        sup.send(&[byte]);
+        assert!(
+            eventually(SOON, || lines(&sb.join("got")).iter().any(|l| l == sig)),
+            "{} did not deliver {sig}",
+            byte as char
+        );
+    }
+    assert_eq!(
+        start_pids(&sb).len(),
+        1,
+        "trapped signals must not restart it"
+    );
+    sup.send(b"dk");
+    assert_eq!(sup.stop(), 0);
+}
+
+#[test]
+fn pause_continue_kill_down_once_exit() {
+    let sb = Sandbox::new();
+    sb.write("svc/backoff", "50 100 50");
+    let dir = sb.service("svc", RECORD_AND_SLEEP);
+    let mut sup = ours(&dir);
+    let pid = sup.wait_up();
+    let state = |pid: u32| {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    sup.send(b"p");
+    sup.wait_for("paused", |s| s.paused);
+    assert!(eventually(SOON, || state(pid) == "T"), "not stopped");
+    sup.send(b"c");
+    sup.wait_for("continued", |s| !s.paused);
+    assert!(eventually(SOON, || state(pid) == "S"), "not continued");
+    // k: killed, restarted (want up)
+    sup.send(b"k");
+    let second = sup
+        .wait_for("restarted", |s| s.pid != 0 && s.pid != pid)
+        .pid;
+    wait_starts(&sb, 2);
+    let ext = sup.status().and_then(|s| s.ext).expect("ext");
+    assert_eq!(ext.restarts, 1);
+    // d: TERM then CONT, down, no restart
+    sup.send(b"d");
+    let st = sup.wait_for("down", |s| s.pid == 0);
+    assert_eq!(st.want, Want::Down);
+    assert_eq!(st.ext.map(|e| e.state), Some(State::Down));
+    assert_eq!(st.ext.and_then(|e| e.last_exit), Some(libc::SIGTERM));
+    assert!(!alive(second as i32));
+    // o: once, and no restart after it dies
+    sup.send(b"o");
+    let third = sup.wait_for("once", |s| s.pid != 0).pid;
+    assert_eq!(sup.status().map(|s| s.want), Some(Want::Nothing));
+    wait_starts(&sb, 3);
+    sup.send(b"k");
+    sup.wait_for("once is not restarted", |s| s.pid == 0);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(wait_starts(&sb, 3), [pid, second, third]);
+    // x: exit once down
+    sup.send(b"x");
+    assert_eq!(sup.wait_exit(), 0);
+}
+
+#[test]
+fn exit_byte_waits_for_the_service_to_go_down() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", RECORD_AND_SLEEP);
+    let mut sup = ours(&dir);
+    let pid = sup.wait_up();
+    sup.send(b"x");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(sup.proc.child.try_wait().expect("try_wait").is_none());
+    assert!(alive(pid as i32));
+    sup.send(b"t");
+    assert_eq!(sup.wait_exit(), 0);
+    assert_eq!(wait_starts(&sb, 1), [pid], "x: no restart");
+}
+
+#[test]
+fn restarts_at_once_after_a_long_run() {
+    let sb = Sandbox::new();
+    // runs of 300 ms count as long here (quick threshold 100 ms)
+    sb.write("svc/backoff", "5000 5000 100");
+    let dir = sb.service("svc", "echo $$ $(date +%s%N) >> ../starts\nexec sleep 0.3");
+    let sup = ours(&dir);
+    sup.wait_for("three restarts", |s| s.ext.is_some_and(|e| e.restarts >= 3));
+    let times = start_times_ms(&sb);
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        // 300 ms of run plus a restart gap far below the 5 s backoff
+        assert!(
+            (300..1500).contains(&gap),
+            "start-to-start {gap} ms: {times:?}"
+        );
+    }
+    assert_eq!(
+        sup.status().and_then(|s| s.ext).and_then(|e| e.last_exit),
+        Some(0)
+    );
+    assert!(zombies_of(sup.pid()).is_empty());
+    assert_eq!(sup.stop(), 0);
+}
+
+#[test]
+fn quick_exits_back_off_doubling_to_the_cap() {
+    let sb = Sandbox::new();
+    sb.write("svc/backoff", "100 400");
+    let dir = sb.service("svc", "echo $$ $(date +%s%N) >> ../starts\nexit 1");
+    let sup = ours(&dir);
+    let st = sup.wait_for("backoff", |s| {
+        s.ext.is_some_and(|e| e.state == State::Backoff)
+    });
+    let ext = st.ext.expect("ext");
+    assert_eq!(ext.backoff_cause, BackoffCause::QuickExit);
+    assert!(ext.backoff_until.is_some());
+    assert_eq!(ext.last_exit, Some(1 << 8));
+    assert!(eventually(LIMIT, || start_times_ms(&sb).len() >= 6));
+    let times = start_times_ms(&sb);
+    let gaps: Vec<u64> = times.windows(2).map(|p| p[1] - p[0]).collect();
+    for (gap, nominal) in gaps.iter().zip([100u64, 200, 400, 400, 400]) {
+        // never early; late only by scheduling (loaded machine: generous)
+        assert!(
+            *gap >= nominal && *gap < nominal * 9 / 8 + 400,
+            "gaps {gaps:?}"
+        );
+    }
+    assert!(zombies_of(sup.pid()).is_empty());
+    assert_eq!(sup.stop(), 0);
+}
+
+#[test]
+fn up_during_backoff_starts_at_once() {
+    let sb = Sandbox::new();
+    sb.write("svc/backoff", "30000 60000");
+    let dir = sb.service("svc", "echo $$ >> ../starts\nexit 1");
+    let sup = ours(&dir);
+    sup.wait_for("backoff", |s| {
+        s.ext.is_some_and(|e| e.state == State::Backoff)
+    });
+    let t = Instant::now();
+    sup.send(b"u");
+    assert!(eventually(SOON, || start_pids(&sb).len() == 2));
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(sup.stop(), 0);
+}
+
+#[test]
+fn missing_or_unexecutable_run_warns_and_backs_off() {
+    let sb = Sandbox::new();
+    fs::create_dir_all(sb.join("svc")).expect("mkdir");
+    sb.write("svc/backoff", "100 200");
+    let dir = sb.join("svc");
+    let sup = ours(&dir);
+    let st = sup.wait_for("start failed", |s| {
+        s.ext
+            .is_some_and(|e| e.backoff_cause == BackoffCause::StartFailed)
+    });
+    assert_eq!(st.pid, 0);
+    let expected = format!(
+        "supervise: warning: unable to start {}/run: file does not exist",
+        dir.display()
+    );
+    assert!(eventually(SOON, || sup.stderr().lines().count() >= 2));
+    assert!(
+        sup.stderr().lines().all(|l| l == expected),
+        "{}",
+        sup.stderr()
+    );
+    // not a tight loop: about one attempt per 100-200 ms
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(sup.stderr().lines().count() < 10, "{}", sup.stderr());
+    // not executable: access denied
+    sb.write("svc/run", "#!/bin/sh\nexec sleep 100\n");
+    assert!(eventually(SOON, || sup
+        .stderr()
+        .contains("run: access denied")));
+    // made executable: it starts at the next attempt
+    sb.script("svc/run", "#!/bin/sh\nexec sleep 100\n");
+    sup.wait_up();
+    assert_eq!(sup.stop(), 0);
+}
+
+#[test]
+fn finish_gets_exit_code_and_signal_before_the_restart() {
+    let sb = Sandbox::new();
+    sb.write("svc/backoff", "50 100 50");
+    sb.script("svc/finish", "#!/bin/sh\necho \"$@\" >> ../finished\n");
+    let dir = sb.service(
+        "svc",
+        "echo $$ >> ../starts\nif [ ! -e ../once ]; then touch ../once; exit 3; fi\nexec sleep 100",
+    );
+    let sup = ours(&dir);
+    assert!(eventually(SOON, || lines(&sb.join("finished")) == ["3 0"]));
+    let pid = sup.wait_up();
+    sup.send(b"k");
+    assert!(eventually(SOON, || lines(&sb.join("finished")).len() == 2));
+    assert_eq!(lines(&sb.join("finished"))[1], "-1 9");
+    sup.wait_for("restarted", |s| s.pid != 0 && s.pid != pid);
+    assert!(zombies_of(sup.pid()).is_empty());
+    assert_eq!(sup.stop(), 0);
+}
+
+#[test]
+fn finish_that_hangs_is_killed_after_timeout_finish() {
+    let sb = Sandbox::new();
+    sb.write("svc/timeout-finish", "200");
+    sb.script(
+        "svc/finish",
+        "#!/bin/sh\necho $$ >> ../finishers\nexec sleep 100\n",
+    );
+    let dir = sb.service("svc", "echo $$ >> ../starts\nsleep 1.1\nexit 0");
+    let sup = ours(&dir);
+    let st = sup.wait_for("finishing", |s| {
+        s.ext.is_some_and(|e| e.state == State::Finishing)
+    });
+    assert_eq!(st.pid, 0);
+    assert!(eventually(SOON, || !lines(&sb.join("finishers")).is_empty()));
+    let finisher: i32 = lines(&sb.join("finishers"))[0].parse().expect("pid");
+    // killed after 200 ms, then run starts again
+    assert!(eventually(SOON, || start_pids(&sb).len() >= 2));
+    assert!(eventually(SOON, || !alive(finisher)));
+    assert_eq!(sup.stop(), 0);
+}
+
+#[test]
+fn second_supervise_fails_on_lock() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", RECORD_AND_SLEEP);
+    let sup = ours(&dir);
+    wait_starts(&sb, 1);
+    let expected = format!(
+        "supervise: fatal: unable to acquire {}/supervise/lock: temporary failure\n",
+        dir.display()
+    );
+    let out = run(cmd("supervise").arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(111));
+    assert_eq!(text(&out.stderr), expected);
+    if let Some(theirs) = peer("/usr/bin/supervise") {
+        // theirs against ours: the same lock
+        let them = run(std::process::Command::new(&theirs).arg(&dir), LIMIT);
+        assert_eq!(them.status.code(), Some(111));
+        assert_eq!(text(&them.stderr), expected);
+        assert_eq!(sup.stop(), 0);
+        // ours against theirs
+        let sb2 = Sandbox::new();
+        let dir2 = sb2.service("svc", "exec sleep 100");
+        let theirs = Supervised::start(&theirs, &dir2);
+        let out = run(cmd("supervise").arg(&dir2), LIMIT);
+        assert_eq!(out.status.code(), Some(111));
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "supervise: fatal: unable to acquire {}/supervise/lock: temporary failure\n",
+                dir2.display()
+            )
+        );
+        assert_eq!(theirs.stop(), 0);
+    } else {
+        assert_eq!(sup.stop(), 0);
+    }
+    assert_eq!(wait_starts(&sb, 1).len(), 1);
+}
+
+#[test]
+fn sigterm_to_supervise_takes_the_service_down_then_exits() {
+    for signal in [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGINT] {
+        let sb = Sandbox::new();
+        let dir = sb.service("svc", RECORD_AND_SLEEP);
+        let mut sup = ours(&dir);
+        let pid = sup.wait_up();
+        sup.signal(signal);
+        assert_eq!(sup.wait_exit(), 0, "{signal:?}");
+        assert!(eventually(SOON, || !alive(pid as i32)), "{signal:?}");
+        let st = sup.status().expect("status");
+        assert_eq!((st.pid, st.want), (0, Want::Down));
+        assert!(
+            sb.processes().is_empty(),
+            "{signal:?}: left {:?}",
+            sb.processes()
+        );
+    }
+}
+
+#[test]
+fn malformed_control_bytes_are_ignored() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", RECORD_AND_SLEEP);
+    sb.write("svc/down", "");
+    let sup = ours(&dir);
+    let garbage: Vec<u8> = (0u8..=255)
+        .filter(|b| vigil_proto::control::Control::from_byte(*b).is_none())
+        .collect();
+    sup.send(&garbage);
+    sup.send(&[0xff; 100]);
+    std::thread::sleep(Duration::from_millis(100));
+    let st = sup.status().expect("status");
+    assert_eq!((st.pid, st.want), (0, Want::Down));
+    sup.send(b"zz\nu\0");
+    sup.wait_up();
+    assert_eq!(sup.stop(), 0);
+}
+
+#[test]
+fn adopts_the_run_after_supervise_is_killed() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", RECORD_AND_SLEEP);
+    let mut first = ours(&dir);
+    let pid = first.wait_up();
+    wait_starts(&sb, 1);
+    let when = first.status().expect("status").when;
+    first.signal(Signal::SIGKILL);
+    first.wait_exit();
+    assert!(alive(pid as i32), "the run outlives a SIGKILLed supervise");
+    let second = ours(&dir);
+    let st = second.status().expect("status");
+    assert_eq!(st.pid, pid, "adopted, not restarted");
+    assert_eq!(st.when, when, "uptime continues");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(wait_starts(&sb, 1), [pid], "never a second copy");
+    // signals reach it; its exit restarts the service
+    second.send(b"k");
+    let next = second
+        .wait_for("restarted", |s| s.pid != 0 && s.pid != pid)
+        .pid;
+    assert_eq!(wait_starts(&sb, 2), [pid, next]);
+    assert_eq!(second.stop(), 0);
+    assert!(!alive(next as i32));
+}
+
+#[test]
+fn a_reused_pid_is_not_adopted() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", RECORD_AND_SLEEP);
+    let mut first = ours(&dir);
+    let pid = first.wait_up();
+    first.signal(Signal::SIGKILL);
+    first.wait_exit();
+    // the recorded pid now belongs to no process of this service: make the file say it
+    // started long ago, so the live run (started later) must not be taken for it
+    let mut st = first.status().expect("status");
+    st.when = vigil_proto::tai::Tai64n::from_unix(1_000_000_000, 0);
+    vigil_proto::status::write(dir.as_os_str(), &st).expect("write");
+    let second = ours(&dir);
+    let next = second
+        .wait_for("fresh start", |s| s.pid != 0 && s.pid != pid)
+        .pid;
+    assert_ne!(next, pid);
+    assert_eq!(second.stop(), 0);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL).ok();
+}
+
+#[test]
+fn strays_of_a_dead_run_are_stopped() {
+    let sb = Sandbox::new();
+    sb.write("svc/backoff", "5000 5000 100");
+    // a child that ignores TERM, left behind when run exits
+    let dir = sb.service(
+        "svc",
+        "echo $$ >> ../starts\n(trap '' TERM; exec sleep 100) & echo $! >> ../strays\nsleep 0.3\nexit 0",
+    );
+    let sup = ours(&dir);
+    assert!(eventually(SOON, || start_pids(&sb).len() >= 2));
+    let stray: i32 = lines(&sb.join("strays"))[0].parse().expect("pid");
+    // TERM is ignored: KILL comes after the grace period
+    assert!(eventually(SOON, || !alive(stray)), "stray {stray} survived");
+    assert!(zombies_of(sup.pid()).is_empty(), "strays reaped");
+    assert_eq!(sup.stop(), 0);
+}
+
+#[test]
+fn keep_strays_opts_out_of_stray_cleanup() {
+    let sb = Sandbox::new();
+    sb.write("svc/backoff", "5000 5000 100");
+    sb.write("svc/keep-strays", "");
+    let dir = sb.service(
+        "svc",
+        "echo $$ >> ../starts\n(exec sleep 100) & echo $! >> ../strays\nsleep 0.3\nexit 0",
+    );
+    let sup = ours(&dir);
+    assert!(eventually(SOON, || start_pids(&sb).len() >= 2));
+    let stray: i32 = lines(&sb.join("strays"))[0].parse().expect("pid");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(alive(stray), "keep-strays: left alone");
+    assert_eq!(sup.stop(), 0);
+}
+
+#[test]
+fn timeout_kill_ends_a_stop_that_never_finishes() {
+    let sb = Sandbox::new();
+    sb.write("svc/timeout-kill", "200");
+    let dir = sb.service(
+        "svc",
+        "trap '' TERM\necho $$ >> ../starts\nwhile :; do sleep 1 & wait $!; done",
+    );
+    let sup = ours(&dir);
+    let pid = sup.wait_up();
+    sup.send(b"d");
+    let st = sup.wait_for("killed", |s| s.pid == 0);
+    assert_eq!(st.ext.and_then(|e| e.last_exit), Some(libc::SIGKILL));
+    assert!(!alive(pid as i32));
+    assert!(
+        eventually(SOON, || sb.processes().len() == 1),
+        "only supervise left"
+    );
+    assert_eq!(sup.stop(), 0);
+}
+
+#[test]
+fn without_timeout_kill_a_stop_waits_as_daemontools() {
+    let sb = Sandbox::new();
+    let dir = sb.service(
+        "svc",
+        "trap '' TERM\necho $$ >> ../starts\nwhile :; do sleep 1 & wait $!; done",
+    );
+    let sup = ours(&dir);
+    let pid = sup.wait_up();
+    sup.send(b"d");
+    let st = sup.wait_for("stopping", |s| {
+        s.ext.is_some_and(|e| e.state == State::Stopping)
+    });
+    assert_eq!((st.pid, st.want), (pid, Want::Down));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(alive(pid as i32));
+    sup.send(b"k");
+    sup.wait_for("down", |s| s.pid == 0);
+    assert_eq!(sup.stop(), 0);
+}

@@ -1,0 +1,150 @@
+//! Helpers for tests that run a supervise (ours or daemontools') on a service directory.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use vigil_proto::status::{self, Status};
+
+use super::{eventually, Spawned};
+
+/// How long a test waits for something supervise should do at once.
+pub const SOON: Duration = Duration::from_secs(5);
+
+/// A supervise running on a service directory; stderr goes to `DIR.err` beside it. Dropped, it
+/// and its group are killed (the Sandbox kills the services by cwd).
+pub struct Supervised {
+    /// The supervise process.
+    pub proc: Spawned,
+    /// The service directory.
+    pub dir: PathBuf,
+    err: PathBuf,
+}
+
+impl Supervised {
+    /// Starts `program` (ours or /usr/bin/supervise) on `dir` and waits until its status file
+    /// exists and its control FIFO has a reader.
+    pub fn start(program: &Path, dir: &Path) -> Supervised {
+        let err = dir.with_extension("err");
+        let proc = Spawned::start(
+            Command::new(program)
+                .arg(dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(File::create(&err).expect("stderr file")),
+        );
+        let s = Supervised {
+            proc,
+            dir: dir.to_path_buf(),
+            err,
+        };
+        assert!(
+            eventually(SOON, || s.status().is_some()
+                && vigil_proto::control::send(dir.as_os_str(), b"").is_ok()),
+            "supervise did not come up on {}: {}",
+            dir.display(),
+            s.stderr()
+        );
+        s
+    }
+
+    /// The status file, decoded, if it is there.
+    pub fn status(&self) -> Option<Status> {
+        let bytes = status::read(self.dir.as_os_str()).ok()?;
+        Status::decode(&bytes).ok()
+    }
+
+    /// Waits until the status satisfies `cond`; the status then (panics after `SOON`).
+    pub fn wait_for(&self, what: &str, mut cond: impl FnMut(&Status) -> bool) -> Status {
+        let mut last = None;
+        let ok = eventually(SOON, || {
+            last = self.status();
+            last.as_ref().is_some_and(&mut cond)
+        });
+        assert!(
+            ok,
+            "{what}: status stayed {last:?}; stderr: {}",
+            self.stderr()
+        );
+        last.expect("status")
+    }
+
+    /// Waits until the service runs; its pid.
+    pub fn wait_up(&self) -> u32 {
+        self.wait_for("up", |s| s.pid != 0).pid
+    }
+
+    /// Sends control bytes through the FIFO.
+    pub fn send(&self, bytes: &[u8]) {
+        vigil_proto::control::send(self.dir.as_os_str(), bytes).expect("send control bytes");
+    }
+
+    /// What supervise wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// The supervise process's pid.
+    pub fn pid(&self) -> i32 {
+        self.proc.pid()
+    }
+
+    /// Sends a signal to supervise itself.
+    pub fn signal(&self, signal: Signal) {
+        self.proc.signal(signal);
+    }
+
+    /// Tells supervise to take the service down and exit (`dx`); its exit code.
+    pub fn stop(mut self) -> i32 {
+        let _ = vigil_proto::control::send(self.dir.as_os_str(), b"dx");
+        self.wait_exit()
+    }
+
+    /// Waits for supervise to exit; its exit code (panics if it does not within `SOON`).
+    pub fn wait_exit(&mut self) -> i32 {
+        let status = self
+            .proc
+            .wait_timeout(SOON)
+            .unwrap_or_else(|| panic!("supervise did not exit; stderr: {}", self.stderr()));
+        status.code().unwrap_or(-1)
+    }
+}
+
+/// Pids of the zombie children of `parent`.
+pub fn zombies_of(parent: i32) -> Vec<i32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                return false;
+            };
+            let mut f = rest.split_ascii_whitespace();
+            f.next() == Some("Z") && f.next().and_then(|p| p.parse().ok()) == Some(parent)
+        })
+        .collect()
+}
+
+/// True while a process with this pid exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rfind(')')
+            .is_some_and(|i| !stat[i + 1..].trim_start().starts_with('Z'))
+    })
+}
+
+/// The lines of a file the service appends to (empty if missing).
+pub fn lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
