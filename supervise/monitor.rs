@@ -72,6 +72,8 @@ impl Monitor {
         self.pid = pid;
         self.detector.start(now);
         self.next = None;
+        // A restart's old group is gone or is supervise's strays cleanup's now.
+        self.kill_at = None;
         if pid.is_some() {
             self.reload(dir, now);
         }

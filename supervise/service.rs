@@ -21,6 +21,7 @@ use vigil_proto::{fifo, lock, paths, status};
 
 use crate::adopt;
 use crate::config;
+use crate::monitor::{Monitor, Todo};
 use crate::state::{Effect, Exit, Input, Supervisor, Want};
 
 const PROG: &str = "supervise";
@@ -97,6 +98,8 @@ struct Service<'a> {
     announced_pid: u32,
     /// A run left by a previous supervise, watched through its pidfd.
     adopted: Option<PidFd>,
+    /// NEW: resource limits; no deadline unless a limit file exists.
+    monitor: Monitor,
 }
 
 impl<'a> Service<'a> {
@@ -106,6 +109,7 @@ impl<'a> Service<'a> {
             when: Tai64n::now(),
             announced_pid: 0,
             adopted: None,
+            monitor: Monitor::new(),
         }
     }
 
@@ -145,7 +149,8 @@ impl<'a> Service<'a> {
     ) -> Result<(), Fail> {
         let mut bytes = [0u8; 64];
         while !sup.finished() {
-            let deadline = sup.deadline();
+            self.monitor.track(sup.pid(), self.dir, Instant::now());
+            let deadline = earliest(sup.deadline(), self.monitor.deadline());
             let [_, control_ready, adopted_gone] = wait::readable(
                 [
                     Some(signals.fd()),
@@ -179,6 +184,7 @@ impl<'a> Service<'a> {
                 })?;
                 if n > 0 {
                     sup.config = config::read(self.dir);
+                    self.monitor.reload(self.dir, Instant::now());
                 }
                 // compat: daemontools ignores bytes it does not know.
                 for c in bytes[..n].iter().filter_map(|&b| Control::from_byte(b)) {
@@ -188,8 +194,32 @@ impl<'a> Service<'a> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 self.dispatch(sup, Input::Timeout);
             }
+            if self.monitor.deadline().is_some_and(|d| Instant::now() >= d) {
+                self.limits(sup);
+            }
         }
         Ok(())
+    }
+
+    /// A limit sample is due: take it and do what `on-limit` says (see monitor.rs).
+    fn limits(&mut self, sup: &mut Supervisor) {
+        let timeout_kill = sup.config.timeout_kill;
+        for todo in self.monitor.due(self.dir, timeout_kill, Instant::now()) {
+            match todo {
+                Todo::Breached(_) => self.announce(sup),
+                Todo::Restart(group) => {
+                    let _ = kill::signal_group(group, libc::SIGTERM);
+                    let _ = kill::signal_group(group, libc::SIGCONT);
+                }
+                Todo::Stop => self.dispatch(sup, Input::Control(Control::Down)),
+                Todo::Signal(group, sig) => {
+                    let _ = kill::signal_group(group, sig);
+                }
+                Todo::Kill(group) => {
+                    let _ = kill::signal_group(group, libc::SIGKILL);
+                }
+            }
+        }
     }
 
     fn dispatch(&mut self, sup: &mut Supervisor, input: Input) {
@@ -298,7 +328,9 @@ impl<'a> Service<'a> {
                 seq: 0,
             }),
         };
-        self.write_status(&status.encode());
+        let mut bytes = status.encode();
+        self.monitor.record.append_to(&mut bytes);
+        self.write_status(&bytes);
     }
 
     fn write_status(&self, bytes: &[u8]) {
@@ -314,6 +346,14 @@ impl<'a> Service<'a> {
         if let Err(e) = fs::rename(paths::STATUS_NEW, paths::STATUS) {
             msg::warn_unable(PROG, &e, &[b"rename ", self.dir, b"/", new, b" to status"]);
         }
+    }
+}
+
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -2,6 +2,7 @@
 //! by absolute path (CARGO_BIN_EXE_*), never through PATH.
 
 mod interop_supervise;
+mod limits;
 mod supervise;
 mod svtop;
 mod util;

@@ -4,25 +4,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::util::{cmd, eventually, peer, run, text, Sandbox, Spawned};
+use crate::util::supervise::Supervised;
+use crate::util::{bin, cmd, peer, run, text, Sandbox};
 
-/// A supervise on `dir` (daemontools' until vigil's lands on this branch), in its own group.
-fn supervise(dir: &Path) -> Option<Spawned> {
-    let prog = peer("/usr/bin/supervise")?;
-    let spawned = Spawned::start(Command::new(prog).arg(dir));
-    let status = dir.join("supervise/status");
-    let up = eventually(Duration::from_secs(10), || {
-        std::fs::read(&status).is_ok_and(|b| b.len() >= 18 && b[12..16] != [0; 4])
-    });
-    assert!(up, "{} did not start", dir.display());
-    Some(spawned)
+/// Our supervise on `dir`, once the service is up.
+fn supervise(dir: &Path) -> Supervised {
+    let sup = Supervised::start(&bin("supervise"), dir);
+    sup.wait_up();
+    sup
 }
 
 /// Two services, `busy` spinning a core and `idle` sleeping, both supervised.
-fn two_services(sb: &Sandbox) -> Option<(Spawned, Spawned)> {
+fn two_services(sb: &Sandbox) -> (Supervised, Supervised) {
     let busy = sb.service("busy", "exec sh -c 'while :; do :; done'");
     let idle = sb.service("idle", "exec sleep 100");
-    Some((supervise(&busy)?, supervise(&idle)?))
+    (supervise(&busy), supervise(&idle))
 }
 
 fn svtop_in(sb: &Sandbox, args: &[&str]) -> Command {
@@ -71,7 +67,9 @@ fn piped_output_is_plain_lines_sorted_by_cpu() {
         fields[5].parse().expect("cpu column")
     };
     assert!(cpu(last[1]) > cpu(last[2]), "{stdout}");
-    assert!(last[1].split_whitespace().nth(1) == Some("up"), "{stdout}");
+    let busy: Vec<&str> = last[1].split_whitespace().collect();
+    assert_eq!(busy[1], "up", "{stdout}");
+    assert_eq!(busy[4], "0", "restarts: {stdout}");
 }
 
 #[test]
@@ -112,7 +110,7 @@ fn renders_a_coloured_screen_in_a_pty() {
     };
     let inner = format!(
         "stty cols 100 rows 12; exec {} -n 2 -d 0.3 -s memory busy idle",
-        crate::util::bin("svtop").display()
+        bin("svtop").display()
     );
     let out = run(
         Command::new(script)

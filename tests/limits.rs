@@ -1,0 +1,283 @@
+//! Resource limits (issue 7): supervise samples a service only while it has a limit file, and
+//! acts on a breach as `on-limit` says. Windows and intervals are short so each test takes a
+//! few seconds; the bounds are loose (the machine is shared).
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use vigil_proto::breach::{BreachKind, Record};
+use vigil_proto::status::{self, Want};
+
+use crate::util::supervise::{alive, lines, Supervised};
+use crate::util::{bin, eventually, Sandbox};
+
+const LIMIT: Duration = Duration::from_secs(15);
+
+fn ours(dir: &Path) -> Supervised {
+    Supervised::start(&bin("supervise"), dir)
+}
+
+/// The breach fields of the status file.
+fn record(dir: &Path) -> Option<Record> {
+    Record::read_from(&status::read(dir.as_os_str()).ok()?)
+}
+
+/// Waits until the status records `n` breaches; the record.
+fn wait_breaches(sup: &Supervised, n: u32) -> Record {
+    let mut last = None;
+    let ok = eventually(LIMIT, || {
+        last = record(&sup.dir);
+        last.is_some_and(|r| r.count >= n)
+    });
+    assert!(
+        ok,
+        "{n} breaches expected, record {last:?}; stderr: {}",
+        sup.stderr()
+    );
+    last.expect("record")
+}
+
+/// Pids of the processes named `comm` running in `dir` (the sandbox).
+fn named(sb: &Sandbox, comm: &str) -> Vec<i32> {
+    sb.processes()
+        .into_iter()
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+        })
+        .collect()
+}
+
+#[test]
+fn a_spinner_is_restarted_after_its_cpu_window() {
+    let sb = Sandbox::new();
+    let dir = sb.service("spin", "exec sh -c 'while :; do :; done'");
+    sb.write("spin/max-cpu", "50 2\n");
+    sb.write("spin/limit-interval", "250\n");
+    let sup = ours(&dir);
+    let first = sup.wait_up();
+    let seen_up = Instant::now();
+    let ok = eventually(LIMIT, || {
+        sup.status().is_some_and(|s| s.pid != 0 && s.pid != first)
+    });
+    let restarted_after = seen_up.elapsed();
+    assert!(ok, "not restarted; stderr: {}", sup.stderr());
+    // Not before its 2 s window (less a little: the start was seen late), and within a loose
+    // bound of the window's end (one interval when the machine is idle).
+    assert!(
+        restarted_after >= Duration::from_millis(1700),
+        "{restarted_after:?}"
+    );
+    assert!(
+        restarted_after < Duration::from_secs(8),
+        "{restarted_after:?}"
+    );
+    let r = wait_breaches(&sup, 1);
+    assert_eq!(r.last.map(|(_, kind)| kind), Some(BreachKind::Cpu));
+    assert!(
+        sup.stderr().contains("spin: max-cpu passed: "),
+        "{}",
+        sup.stderr()
+    );
+    assert!(!alive(first as i32));
+}
+
+#[test]
+fn a_service_under_its_limits_is_never_touched() {
+    let sb = Sandbox::new();
+    let dir = sb.service("calm", "exec sleep 100");
+    sb.write("calm/max-cpu", "50 1\n");
+    sb.write("calm/max-memory", "500M\n");
+    sb.write("calm/max-threads", "10\n");
+    sb.write("calm/max-files", "100\n");
+    sb.write("calm/limit-interval", "100\n");
+    let sup = ours(&dir);
+    let pid = sup.wait_up();
+    // Twenty samples and two whole windows.
+    std::thread::sleep(Duration::from_millis(2500));
+    let status = sup.status().expect("status");
+    assert_eq!(status.pid, pid);
+    assert_eq!(record(&dir), Some(Record::default()), "{}", sup.stderr());
+    assert_eq!(sup.stderr(), "");
+}
+
+#[test]
+fn a_memory_hog_child_is_restarted_and_gone() {
+    let sb = Sandbox::new();
+    // run (sh) starts `tail`, which holds 64 MB; after a restart it only sleeps.
+    let dir = sb.service(
+        "hog",
+        "echo $$ >> ../starts\n\
+         if [ -e ../hogged ]; then exec sleep 100; fi\n\
+         touch ../hogged\n\
+         (head -c 64M /dev/zero; exec sleep 100) | tail -c 60M > /dev/null",
+    );
+    sb.write("hog/max-memory", "24M\n");
+    sb.write("hog/limit-interval", "200\n");
+    let sup = ours(&dir);
+    let first = sup.wait_up();
+    let mut hog = Vec::new();
+    assert!(eventually(LIMIT, || {
+        hog = named(&sb, "tail");
+        !hog.is_empty()
+    }));
+    let r = wait_breaches(&sup, 1);
+    assert_eq!(r.last.map(|(_, kind)| kind), Some(BreachKind::Memory));
+    sup.wait_for("restarted", |s| s.pid != 0 && s.pid != first);
+    // The child that held the memory is gone, not orphaned.
+    assert!(
+        eventually(LIMIT, || hog.iter().all(|&p| !alive(p))),
+        "hog {hog:?} outlived the restart"
+    );
+    assert!(named(&sb, "tail").is_empty());
+    assert_eq!(lines(&sb.join("starts")).len(), 2);
+    assert!(
+        sup.stderr().contains("hog: max-memory passed: "),
+        "{}",
+        sup.stderr()
+    );
+}
+
+/// A service over a tiny memory cap (any process passes 1 KB) with `on-limit` set to
+/// `action`; its supervise, once up.
+fn over_the_cap(sb: &Sandbox, action: &str, run: &str) -> (Supervised, u32) {
+    let dir = sb.service("svc", run);
+    sb.write("svc/max-memory", "1K\n");
+    sb.write("svc/limit-interval", "150\n");
+    sb.write("svc/on-limit", action);
+    let sup = ours(&dir);
+    let pid = sup.wait_up();
+    (sup, pid)
+}
+
+#[test]
+fn on_limit_stop_takes_the_service_down() {
+    let sb = Sandbox::new();
+    let (sup, pid) = over_the_cap(&sb, "stop\n", "exec sleep 100");
+    let status = sup.wait_for("down", |s| s.pid == 0 && s.want == Want::Down);
+    assert_eq!(status.want, Want::Down);
+    assert!(eventually(LIMIT, || !alive(pid as i32)));
+    assert_eq!(wait_breaches(&sup, 1).count, 1);
+    // Down it stays.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(sup.status().map(|s| s.pid), Some(0));
+}
+
+#[test]
+fn on_limit_signal_sends_it_and_nothing_else() {
+    let sb = Sandbox::new();
+    let (sup, pid) = over_the_cap(
+        &sb,
+        "signal USR1\n",
+        "trap 'echo usr1 >> ../got' USR1\nwhile :; do sleep 0.05; done",
+    );
+    assert!(
+        eventually(LIMIT, || !lines(&sb.join("got")).is_empty()),
+        "no USR1; stderr: {}",
+        sup.stderr()
+    );
+    // Reported once while it stays over: one signal, one breach, same pid.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(lines(&sb.join("got")), ["usr1"]);
+    assert_eq!(record(&sup.dir).map(|r| r.count), Some(1));
+    assert_eq!(sup.status().map(|s| s.pid), Some(pid));
+}
+
+#[test]
+fn on_limit_notify_records_the_breach_only() {
+    let sb = Sandbox::new();
+    let (sup, pid) = over_the_cap(&sb, "notify\n", "exec sleep 100");
+    let r = wait_breaches(&sup, 1);
+    assert_eq!(r.last.map(|(_, kind)| kind), Some(BreachKind::Memory));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(sup.status().map(|s| s.pid), Some(pid));
+    assert!(alive(pid as i32));
+    assert!(sup.stderr().contains("; notify"), "{}", sup.stderr());
+}
+
+#[test]
+fn a_bad_limit_file_is_reported_once_per_change_and_ignored() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    sb.write("svc/max-cpu", "ninety 300\n");
+    sb.write("svc/max-memory", "-5M\n");
+    let sup = ours(&dir);
+    let pid = sup.wait_up();
+    let warnings = || {
+        sup.stderr()
+            .lines()
+            .filter(|l| l.contains("warning"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        eventually(LIMIT, || warnings().len() == 2),
+        "{:?}",
+        warnings()
+    );
+    let d = dir.display();
+    assert!(warnings().contains(&format!(
+        "supervise: warning: {d}/max-cpu: not a number: \"ninety\"; ignored"
+    )));
+    assert!(warnings().contains(&format!(
+        "supervise: warning: {d}/max-memory: negative value \"-5\"; ignored"
+    )));
+    // Control commands re-read the files: no repeat while they do not change.
+    for _ in 0..3 {
+        sup.send(b"c");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(warnings().len(), 2);
+    // Another bad value: one more warning.
+    sb.write("svc/max-cpu", "90\n");
+    sup.send(b"c");
+    assert!(
+        eventually(LIMIT, || warnings().len() == 3),
+        "{:?}",
+        warnings()
+    );
+    assert!(warnings()[2].ends_with("max-cpu: expected PERCENT SECONDS, got \"90\"; ignored"));
+    assert_eq!(sup.status().map(|s| s.pid), Some(pid));
+}
+
+/// Voluntary + involuntary context switches of a process: each wake-up costs at least one.
+fn switches(pid: i32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .filter(|l| l.contains("ctxt_switches:"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn services_without_limits_cost_no_wakeups() {
+    // 200 services (issue 7); each supervise must sleep through the whole idle period.
+    const SERVICES: usize = 200;
+    let sb = Sandbox::new();
+    let sups: Vec<Supervised> = (0..SERVICES)
+        .map(|i| ours(&sb.service(&format!("s{i}"), "exec sleep 100")))
+        .collect();
+    for sup in &sups {
+        sup.wait_up();
+    }
+    // And one with a limit, which must wake: the measure can see wake-ups.
+    let limited = sb.service("limited", "exec sleep 100");
+    sb.write("limited/max-memory", "1G\n");
+    sb.write("limited/limit-interval", "100\n");
+    let limited = ours(&limited);
+    limited.wait_up();
+    std::thread::sleep(Duration::from_millis(300));
+    let before: Vec<u64> = sups.iter().map(|s| switches(s.pid())).collect();
+    let limited_before = switches(limited.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let woke: Vec<usize> = sups
+        .iter()
+        .zip(&before)
+        .enumerate()
+        .filter(|(_, (s, &b))| switches(s.pid()) != b)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(woke.is_empty(), "services without limits woke: {woke:?}");
+    assert!(switches(limited.pid()) >= limited_before + 10);
+}
