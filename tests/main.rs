@@ -4,5 +4,8 @@
 mod interop_supervise;
 mod limits;
 mod supervise;
+mod svc;
+mod svok;
+mod svstat;
 mod svtop;
 mod util;

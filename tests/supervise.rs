@@ -547,6 +547,8 @@ fn timeout_kill_ends_a_stop_that_never_finishes() {
     );
     let sup = ours(&dir);
     let pid = sup.wait_up();
+    // The trap is set once the script has written its pid: a TERM before that would kill it.
+    assert!(eventually(SOON, || !start_pids(&sb).is_empty()));
     sup.send(b"d");
     let st = sup.wait_for("killed", |s| s.pid == 0);
     assert_eq!(st.ext.and_then(|e| e.last_exit), Some(libc::SIGKILL));

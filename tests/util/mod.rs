@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
+pub mod crafted;
+
 /// The path of one of this build's binaries (next to the test binary's `deps/` folder), so a
 /// test never runs daemontools' program of the same name by accident.
 pub fn bin(name: &str) -> PathBuf {

@@ -56,7 +56,7 @@ mod tests {
         let path = dir.join("control");
         make(&path, 0o600).expect("mkfifo");
         make(&path, 0o600).expect("exists is fine");
-        let err = open_write(&path).err().expect("no reader");
+        let err = open_write(&path).expect_err("no reader");
         assert_eq!(err.raw_os_error(), Some(libc::ENXIO));
         let mut r = open_read(&path).expect("read end");
         let mut buf = [0u8; 8];

@@ -1,0 +1,308 @@
+//! svc: the bytes it writes, its warnings and exit codes, against /usr/bin/svc on twin crafted
+//! directories; and our svc/svstat/svok driving daemontools' real supervise.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::util::crafted::Crafted;
+use crate::util::{bin, cmd, eventually, peer, run, text, Sandbox, Spawned};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn svc_in(program: &Path, cwd: &Path, args: &[&str]) -> Output {
+    run(Command::new(program).args(args).current_dir(cwd), LIMIT)
+}
+
+/// A sandbox with `a` and `b` running, `stopped` not, a directory without `supervise/`, a
+/// plain file; `missing` does not exist.
+fn twin() -> (Sandbox, Vec<Crafted>) {
+    let sb = Sandbox::new();
+    let held = vec![
+        Crafted::new(&sb, "a", true),
+        Crafted::new(&sb, "b", true),
+        Crafted::new(&sb, "stopped", false),
+    ];
+    std::fs::create_dir(sb.join("no-supervise")).expect("mkdir");
+    sb.write("file", b"");
+    (sb, held)
+}
+
+#[test]
+fn writes_each_option_once_in_order() {
+    let (sb, mut held) = twin();
+    let out = svc_in(&bin("svc"), sb.path(), &["-udu", "-t", "-ut", "a", "b"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stderr)),
+        (Some(0), String::new())
+    );
+    assert_eq!(held[0].sent(), b"udt");
+    assert_eq!(held[1].sent(), b"udt");
+}
+
+#[test]
+fn every_control_byte_is_sent_including_new_ones() {
+    let (sb, mut held) = twin();
+    let out = svc_in(&bin("svc"), sb.path(), &["-udopchaitkxq12w", "a"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(held[0].sent(), b"udopchaitkxq12w");
+    let out = svc_in(&bin("svc"), sb.path(), &["-q", "-1", "-2", "-w", "-q", "a"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stderr)),
+        (Some(0), String::new())
+    );
+    assert_eq!(held[0].sent(), b"q12w");
+}
+
+#[test]
+fn no_options_only_checks_and_sends_nothing() {
+    let (sb, mut held) = twin();
+    let out = svc_in(&bin("svc"), sb.path(), &["a", "stopped"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stderr),
+        "svc: warning: unable to control stopped: supervise not running\n"
+    );
+    assert_eq!(held[0].sent(), b"");
+}
+
+#[test]
+fn warns_and_goes_on_to_the_next_directory() {
+    let (sb, mut held) = twin();
+    let args = ["-k", "missing", "stopped", "no-supervise", "file", "b"];
+    let out = svc_in(&bin("svc"), sb.path(), &args);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stderr),
+        "svc: warning: unable to chdir to missing: file does not exist\n\
+         svc: warning: unable to control stopped: supervise not running\n\
+         svc: warning: unable to control no-supervise: file does not exist\n\
+         svc: warning: unable to chdir to file: not a directory\n"
+    );
+    assert_eq!(held[1].sent(), b"k");
+}
+
+#[test]
+fn illegal_option_prints_usage_and_sends_nothing() {
+    let (sb, mut held) = twin();
+    let out = svc_in(&bin("svc"), sb.path(), &["-uz", "a"]);
+    assert_eq!(out.status.code(), Some(100));
+    assert_eq!(
+        text(&out.stderr),
+        "svc: illegal option -- z\nsvc options: u up, d down, o once, x exit, p pause, \
+         c continue, h hup, a alarm, i interrupt, t term, k kill, q quit, 1 usr1, 2 usr2, \
+         w winch\n"
+    );
+    assert_eq!(held[0].sent(), b"");
+}
+
+#[test]
+fn waits_for_room_in_a_full_fifo_as_daemontools() {
+    // daemontools opens without blocking, then writes blocking: a busy supervise delays svc,
+    // it does not make it fail with "temporary failure".
+    let (sb, mut held) = twin();
+    let filled = held[0].fill_control();
+    let mut svc = Spawned::start(
+        cmd("svc")
+            .args(["-u", "a"])
+            .current_dir(sb.path())
+            .stderr(std::process::Stdio::piped()),
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        svc.child.try_wait().expect("try_wait").is_none(),
+        "svc did not wait"
+    );
+    let mut got = held[0].sent();
+    let status = svc
+        .wait_timeout(LIMIT)
+        .expect("svc exits once there is room");
+    assert!(status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(svc.child.stderr.as_mut().expect("piped"), &mut stderr)
+        .expect("stderr");
+    assert_eq!(stderr, "");
+    assert!(eventually(LIMIT, || {
+        got.extend(held[0].sent());
+        got.len() == filled + 1
+    }));
+    assert_eq!(got.last(), Some(&b'u'));
+}
+
+/// The NEW options appended to daemontools' usage line.
+const NEW_USAGE_TAIL: &str = ", q quit, 1 usr1, 2 usr2, w winch";
+
+#[test]
+fn same_as_daemontools_svc() {
+    let Some(peer) = peer("/usr/bin/svc") else {
+        return;
+    };
+    let cases: &[&[&str]] = &[
+        &["-udopchaitkx", "a"],
+        &[
+            "-u",
+            "-d",
+            "-u",
+            "a",
+            "b",
+            "stopped",
+            "no-supervise",
+            "file",
+            "missing",
+            "a/",
+        ],
+        &["-xkt", "-h", "--", "a", "-u"],
+        &["a", "-u", "b"],
+        &["-", "a"],
+        &["a"],
+        &["-u"],
+        &[],
+        &["-z", "a"],
+        &["-uz", "a"],
+    ];
+    for args in cases {
+        let (ours_sb, mut ours_held) = twin();
+        let (theirs_sb, mut theirs_held) = twin();
+        let ours = svc_in(&bin("svc"), ours_sb.path(), args);
+        let theirs = svc_in(&peer, theirs_sb.path(), args);
+        assert_eq!(ours.status.code(), theirs.status.code(), "svc {args:?}");
+        assert_eq!(ours.stdout, theirs.stdout, "svc {args:?}");
+        assert_eq!(
+            text(&ours.stderr).replace(NEW_USAGE_TAIL, ""),
+            text(&theirs.stderr),
+            "svc {args:?}"
+        );
+        for (o, t) in ours_held.iter_mut().zip(theirs_held.iter_mut()).take(2) {
+            assert_eq!(text(&o.sent()), text(&t.sent()), "svc {args:?}");
+        }
+    }
+}
+
+/// Our svc, svstat and svok against daemontools' real supervise running a real service.
+#[test]
+fn drives_daemontools_supervise() {
+    let (Some(supervise), Some(real_svstat)) =
+        (peer("/usr/bin/supervise"), peer("/usr/bin/svstat"))
+    else {
+        return;
+    };
+    let sb = Sandbox::new();
+    sb.service("s", "exec sleep 1000");
+    let mut sup = Spawned::start(
+        Command::new(supervise)
+            .arg("s")
+            .current_dir(sb.path())
+            .stdin(std::process::Stdio::null()),
+    );
+    let in_sb = |prog: &str, args: &[&str]| run(cmd(prog).args(args).current_dir(sb.path()), LIMIT);
+    let svstat = || text(&in_sb("svstat", &["s"]).stdout);
+    let both_svstat = || {
+        let before = svstat();
+        let theirs = text(
+            &run(
+                Command::new(&real_svstat).arg("s").current_dir(sb.path()),
+                LIMIT,
+            )
+            .stdout,
+        );
+        let after = svstat();
+        assert!(
+            theirs == before || theirs == after,
+            "ours {before:?} theirs {theirs:?}"
+        );
+        after
+    };
+    let limit = Duration::from_secs(5);
+    assert!(eventually(limit, || in_sb("svok", &["s"]).status.code() == Some(0)));
+    assert!(eventually(limit, || svstat().starts_with("s: up (pid ")));
+    let first = both_svstat();
+
+    assert_eq!(in_sb("svc", &["-p", "s"]).status.code(), Some(0));
+    assert!(eventually(limit, || svstat().contains(", paused")));
+    both_svstat();
+    in_sb("svc", &["-c", "s"]);
+    assert!(eventually(limit, || !svstat().contains(", paused")));
+
+    // TERM: supervise restarts it (after its one-second pause), with a new pid.
+    let pid = |line: &str| line.split(['(', ')']).nth(1).map(str::to_owned);
+    in_sb("svc", &["-t", "s"]);
+    assert!(eventually(limit, || {
+        let now = svstat();
+        now.starts_with("s: up (pid ") && pid(&now) != pid(&first)
+    }));
+
+    in_sb("svc", &["-d", "s"]);
+    assert!(eventually(limit, || svstat().starts_with("s: down ")));
+    let down = both_svstat();
+    assert!(down.ends_with(", normally up\n"), "{down}");
+    in_sb("svc", &["-o", "s"]);
+    assert!(eventually(limit, || svstat().starts_with("s: up (pid ")));
+    in_sb("svc", &["-u", "s"]);
+    in_sb("svc", &["-d", "s"]);
+    assert!(eventually(limit, || svstat().starts_with("s: down ")));
+    in_sb("svc", &["-u", "s"]);
+    assert!(eventually(limit, || svstat().starts_with("s: up (pid ")));
+    both_svstat();
+
+    let out = in_sb("svc", &["-dx", "s"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stderr)),
+        (Some(0), String::new())
+    );
+    assert!(
+        sup.wait_timeout(limit).is_some(),
+        "supervise did not exit on -dx"
+    );
+    assert_eq!(in_sb("svok", &["s"]).status.code(), Some(100));
+    assert_eq!(svstat(), "s: supervise not running\n");
+    let out = in_sb("svc", &["-u", "s"]);
+    assert_eq!(
+        text(&out.stderr),
+        "svc: warning: unable to control s: supervise not running\n"
+    );
+}
+
+/// Our svc's signal options reach a service under daemontools' real supervise.
+#[test]
+fn signals_reach_a_service_under_daemontools_supervise() {
+    let Some(supervise) = peer("/usr/bin/supervise") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    sb.service(
+        "s",
+        "for sig in HUP ALRM INT; do trap \"echo $sig >> signals\" $sig; done\n\
+         trap 'echo TERM >> signals; exit 0' TERM\n\
+         echo started >> signals\n\
+         while :; do sleep 1 & wait $!; done",
+    );
+    let _sup = Spawned::start(
+        Command::new(supervise)
+            .arg("s")
+            .current_dir(sb.path())
+            .stdin(std::process::Stdio::null()),
+    );
+    let signals = || std::fs::read_to_string(sb.join("s/signals")).unwrap_or_default();
+    let limit = Duration::from_secs(5);
+    assert!(eventually(limit, || signals() == "started\n"));
+    let svc = |opt: &str| {
+        let out = run(cmd("svc").args([opt, "s"]).current_dir(sb.path()), LIMIT);
+        assert_eq!(
+            (out.status.code(), text(&out.stderr)),
+            (Some(0), String::new())
+        );
+    };
+    let mut expect = String::from("started\n");
+    for (opt, name) in [("-h", "HUP"), ("-a", "ALRM"), ("-i", "INT")] {
+        svc(opt);
+        expect += &format!("{name}\n");
+        assert!(
+            eventually(limit, || signals() == expect),
+            "{opt}: {:?}",
+            signals()
+        );
+    }
+    svc("-dx");
+    expect += "TERM\n";
+    assert!(eventually(limit, || signals() == expect), "{:?}", signals());
+}
