@@ -281,3 +281,45 @@ fn services_without_limits_cost_no_wakeups() {
     assert!(woke.is_empty(), "services without limits woke: {woke:?}");
     assert!(switches(limited.pid()) >= limited_before + 10);
 }
+
+#[test]
+fn svstat_shows_usage_and_breaches() {
+    let sb = Sandbox::new();
+    let (sup, pid) = over_the_cap(&sb, "notify\n", "exec sleep 100");
+    wait_breaches(&sup, 1);
+    let svstat = |args: &[&str]| {
+        let out = crate::util::run(
+            crate::util::cmd("svstat").current_dir(sb.path()).args(args),
+            LIMIT,
+        );
+        assert!(out.status.success());
+        crate::util::text(&out.stdout)
+    };
+    let long = svstat(&["-l", "svc"]);
+    assert!(long.starts_with(&format!("svc: up (pid {pid}) ")), "{long}");
+    assert!(long.contains("; state up, restarts 0, cpu "), "{long}");
+    assert!(long.contains("%, memory "), "{long}");
+    assert!(long.contains(", breaches 1 (last memory "), "{long}");
+    let json = svstat(&["--json", "svc"]);
+    let field = |key: &str| -> String {
+        let at = json.find(&format!("\"{key}\":")).expect(key) + key.len() + 3;
+        json[at..]
+            .split([',', '}'])
+            .next()
+            .expect("value")
+            .to_string()
+    };
+    assert!(field("cpu_percent").parse::<f64>().is_ok(), "{json}");
+    assert!(
+        field("memory_bytes").parse::<u64>().is_ok_and(|m| m > 1024),
+        "{json}"
+    );
+    assert_eq!(field("breaches"), "1", "{json}");
+    assert!(
+        json.contains("\"last_breach\":{\"kind\":\"memory\",\"seconds\":"),
+        "{json}"
+    );
+    // Plain svstat stays daemontools' line.
+    let plain = svstat(&["svc"]);
+    assert!(!plain.contains("breach") && !plain.contains(';'), "{plain}");
+}

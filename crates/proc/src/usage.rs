@@ -47,6 +47,8 @@ pub struct ProcStat {
     pub rss_pages: u64,
     /// Number of threads.
     pub threads: u32,
+    /// When it started, in clock ticks since boot.
+    pub start_ticks: u64,
 }
 
 /// Parses the text of `/proc/PID/stat`; `None` if it is not one.
@@ -74,7 +76,8 @@ pub fn parse_stat(bytes: &[u8]) -> Option<ProcStat> {
     let cutime: i64 = nth(0)?.parse().ok()?; // 16
     let cstime: i64 = nth(0)?.parse().ok()?; // 17
     let threads = nth(2)?.parse().ok()?; // 20
-    let rss: i64 = nth(3)?.parse().ok()?; // 24
+    let start_ticks = nth(1)?.parse().ok()?; // 22
+    let rss: i64 = nth(1)?.parse().ok()?; // 24
     let children = u64::try_from(cutime.max(0) + cstime.max(0)).unwrap_or(0);
     Some(ProcStat {
         pid,
@@ -84,6 +87,7 @@ pub fn parse_stat(bytes: &[u8]) -> Option<ProcStat> {
         cpu_ticks: utime + stime + children,
         rss_pages: u64::try_from(rss).unwrap_or(0),
         threads,
+        start_ticks,
     })
 }
 
@@ -175,10 +179,17 @@ impl Reader {
             }
         }
         procs.sort_unstable_by_key(|p| p.pid);
+        let boot_unix_secs = self.read("/proc/stat").and_then(|text| {
+            let line = text
+                .split(|&b| b == b'\n')
+                .find_map(|l| l.strip_prefix(b"btime "))?;
+            std::str::from_utf8(line).ok()?.trim().parse().ok()
+        });
         Table {
             procs,
             ticks_per_sec: self.ticks_per_sec,
             page_bytes: self.page_bytes,
+            boot_unix_secs,
         }
     }
 
@@ -257,9 +268,10 @@ impl Reader {
             pgrp: 0,
             session: 0,
             cpu_ticks: 0,
-            // A subreaper may have threads: read each thread's children.
             rss_pages: 0,
+            // A subreaper may have threads: read each thread's children.
             threads: if self.reaper == 1 { 1 } else { 2 },
+            start_ticks: 0,
         };
         self.children(&reaper, &mut of_init);
         let mut known = std::mem::take(&mut self.init_children);
@@ -321,12 +333,21 @@ pub struct Table {
     procs: Vec<ProcStat>,
     ticks_per_sec: u64,
     page_bytes: u64,
+    /// `btime` of /proc/stat: when the machine booted.
+    boot_unix_secs: Option<u64>,
 }
 
 impl Table {
     /// The processes read.
     pub fn processes(&self) -> &[ProcStat] {
         &self.procs
+    }
+
+    /// When `pid` started, in unix seconds (whole seconds: `btime` is); `None` if it is not
+    /// in the table.
+    pub fn start_unix_secs(&self, pid: i32) -> Option<u64> {
+        let i = self.procs.binary_search_by_key(&pid, |p| p.pid).ok()?;
+        Some(self.boot_unix_secs? + self.procs[i].start_ticks / self.ticks_per_sec.max(1))
     }
 
     /// What the service whose `run` has pid `root` uses: the processes of its session or
@@ -427,6 +448,7 @@ mod tests {
         assert_eq!((stat.pgrp, stat.session), (4242, 4242));
         assert_eq!(stat.cpu_ticks, 7 + 3 + 5 + 1);
         assert_eq!(stat.threads, 3);
+        assert_eq!(stat.start_ticks, 52338);
         assert_eq!(stat.rss_pages, 377);
     }
 
@@ -445,6 +467,15 @@ mod tests {
         assert_eq!(stat.pid, me);
         assert!(stat.rss_pages > 0 && stat.threads >= 1);
         assert!(count_files(me) >= 3);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        let started = reader.table().start_unix_secs(me).expect("start time");
+        assert!(
+            started <= now + 1 && started + 3600 > now,
+            "{started} vs {now}"
+        );
     }
 
     #[test]
