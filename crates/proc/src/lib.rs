@@ -4,7 +4,10 @@
 //! reason it is sound.
 #![deny(missing_docs)]
 
+pub mod exec;
+pub mod ids;
 pub mod kill;
+pub mod limits;
 pub mod reap;
 pub mod reset;
 pub mod signals;

@@ -1,0 +1,109 @@
+//! envdir: runs a program with its environment changed by the files of a directory, as
+//! daemontools' envdir does: each file names a variable, its first line is the value, an empty
+//! file removes the variable.
+#![forbid(unsafe_code)]
+
+mod chain;
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::ExitCode;
+
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::{chdir, fchdir};
+use vigil_proto::msg::{self, Fail, EXIT_FAILURE};
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    msg::finish("envdir", run(&args))
+}
+
+fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
+    let [dir, child @ ..] = args else {
+        return Err(usage());
+    };
+    if child.is_empty() {
+        return Err(usage());
+    }
+    let mut program = chain::program(child)?;
+    let dir_bytes = dir.as_bytes();
+    // compat: daemontools reads the files from inside dir, so its errors (and which of
+    // "switch to directory" and "read directory" a permission problem gives) are chdir's and
+    // opendir's. The way back is an O_PATH descriptor, which needs no read permission on the
+    // starting directory (daemontools' needs it).
+    let start = open(
+        ".",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Fail::unable(&e.into(), &[b"switch to current directory"]))?;
+    chdir(dir.as_os_str())
+        .map_err(|e| Fail::unable(&e.into(), &[b"switch to directory ", dir_bytes]))?;
+    let unable_list = |e: &io::Error| Fail::unable(e, &[b"read directory ", dir_bytes]);
+    for entry in std::fs::read_dir(".").map_err(|e| unable_list(&e))? {
+        let entry = entry.map_err(|e| unable_list(&e))?;
+        let name = entry.file_name();
+        let name = name.as_bytes();
+        // compat: daemontools skips every name starting with a dot.
+        if name.first() == Some(&b'.') {
+            continue;
+        }
+        let value = first_line(Path::new(OsStr::from_bytes(name)))
+            .map_err(|e| Fail::unable(&e, &[b"read ", dir_bytes, b"/", name]))?;
+        program.set_env(name, value.as_deref());
+    }
+    fchdir(&start).map_err(|e| Fail::unable(&e.into(), &[b"switch to starting directory"]))?;
+    Err(chain::exec(program))
+}
+
+/// compat: daemontools' envdir exits 111, not 100, on a usage error.
+fn usage() -> Fail {
+    Fail::raw("usage: envdir dir child", EXIT_FAILURE)
+}
+
+/// The value a file gives its variable: `None` for an empty file (remove the variable), else
+/// its first line without trailing spaces and tabs, NULs turned into newlines.
+///
+/// A file that vanished (or a dangling symlink) counts as empty. Only the first line is read.
+fn first_line(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut line = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            break;
+        }
+        if let Some(end) = buf[..n].iter().position(|&b| b == b'\n') {
+            line.extend_from_slice(&buf[..end]);
+            return Ok(Some(clean(line)));
+        }
+        line.extend_from_slice(&buf[..n]);
+    }
+    Ok((!line.is_empty()).then(|| clean(line)))
+}
+
+/// Trailing spaces and tabs go; NULs (which an environment cannot hold) become newlines.
+fn clean(mut line: Vec<u8>) -> Vec<u8> {
+    while matches!(line.last(), Some(b' ' | b'\t')) {
+        line.pop();
+    }
+    for b in &mut line {
+        if *b == 0 {
+            *b = b'\n';
+        }
+    }
+    line
+}
