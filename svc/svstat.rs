@@ -75,10 +75,6 @@ fn parse(args: &[OsString]) -> (Format, &[OsString]) {
     (format, &args[at..])
 }
 
-/// The status time is taken just after `run` starts, and btime is whole seconds: a run's
-/// start time is within this much of it.
-const RUN_START_SLACK_SECS: u64 = 2;
-
 /// Everything svstat learned about one directory, in daemontools' order of steps: enter the
 /// directory, stat `down`, open `supervise/ok`, read `supervise/status`. A step that fails
 /// leaves the later fields `None` and its text in `stopped`.
@@ -259,14 +255,12 @@ impl<'a> Look<'a> {
         let status = self.status.as_ref().filter(|s| s.pid != 0)?;
         // One pass over /proc serves every DIR of this call.
         static TABLE: OnceLock<Table> = OnceLock::new();
-        let table = TABLE.get_or_init(|| Reader::new().table());
-        // Only the run the status file speaks of: started when the pid was announced (a
-        // stale file's pid may belong to another process by now).
-        let start = table.start_unix_secs(status.pid as i32)?;
-        if start.abs_diff(status.when.unix_secs()) > RUN_START_SLACK_SECS {
-            return None;
-        }
-        let usage: Usage = table.usage(status.pid as i32, false);
+        // Only the run the status file names (a stale file's pid may be another process's).
+        let usage: Usage = TABLE.get_or_init(|| Reader::new().table()).run_usage(
+            status.pid as i32,
+            status.when.unix_secs(),
+            false,
+        )?;
         let since = status.when.to_system();
         let up = self
             .now

@@ -9,10 +9,8 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::fs::OpenOptions;
 use std::io::{self, IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -22,9 +20,11 @@ use crossterm::style::{Attribute, Color, Print, SetAttribute, SetForegroundColor
 use crossterm::terminal::{self, ClearType};
 use crossterm::{cursor, queue};
 use vigil_proc::usage::{Reader, Table};
+use vigil_proto::breach::Record;
 use vigil_proto::msg::{self, Fail};
-use vigil_proto::status::{self, State, Status};
-use vigil_proto::{control, paths, tai::Tai64n};
+use vigil_proto::service::{decode_lenient, Service};
+use vigil_proto::status::State;
+use vigil_proto::tai::Tai64n;
 
 /// What the rows are sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,6 +109,7 @@ struct Row {
     cpu_percent: Option<f64>,
     memory_bytes: Option<u64>,
     last_exit: String,
+    breaches: String,
 }
 
 /// The services and what the previous refresh measured (for CPU % between refreshes).
@@ -168,18 +169,6 @@ impl View {
     }
 }
 
-/// Whether a supervise holds `dir` (its `supervise/ok` FIFO has a reader).
-fn supervised(dir: &OsString) -> bool {
-    match OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(paths::join(dir, paths::OK))
-    {
-        Ok(_) => true,
-        Err(e) => !control::is_not_running(&e) && e.kind() != io::ErrorKind::NotFound,
-    }
-}
-
 /// The row for `dir`, and the CPU time of its processes (to compute the next CPU %).
 fn row(
     dir: &OsString,
@@ -198,19 +187,26 @@ fn row(
         cpu_percent: None,
         memory_bytes: None,
         last_exit: "-".into(),
+        breaches: "-".into(),
     };
-    let status = match status::read(dir).map(|b| Status::decode(&b)) {
-        Ok(Ok(status)) => status,
-        Ok(Err(e)) => {
+    let service = match Service::at(dir) {
+        Ok(service) => service,
+        Err(e) => {
+            row.state = format!("unable to open: {}", vigil_proto::errstr::io_errstr(&e));
+            return (row, None);
+        }
+    };
+    let bytes = service.status_bytes();
+    let record = bytes.as_deref().ok().and_then(Record::read_from);
+    let status = match bytes.and_then(|b| decode_lenient(&b)) {
+        Ok(status) => status,
+        Err(e) => {
             row.state = e.to_string();
             return (row, None);
         }
-        Err(e) => {
-            row.state = format!("no status: {}", vigil_proto::errstr::io_errstr(&e));
-            return (row, None);
-        }
     };
-    let running = supervised(dir);
+    // A service whose supervise cannot be asked counts as unsupervised.
+    let running = service.is_supervised().unwrap_or(false);
     let state = match (&status.ext, status.pid) {
         (Some(ext), _) => ext.state,
         (None, 0) => State::Down,
@@ -233,13 +229,19 @@ fn row(
         row.restarts = Some(ext.restarts);
         row.last_exit = ext.last_exit.map_or("-".into(), describe_exit);
     }
-    if status.pid == 0 {
+    if let Some(Record {
+        count,
+        last: Some((_, kind)),
+    }) = record
+    {
+        row.breaches = format!("{count} {}", kind.word());
+    }
+    if status.pid == 0 || !running {
         return (row, None);
     }
-    let usage = table.usage(status.pid as i32, false);
-    if usage.processes == 0 {
+    let Some(usage) = table.run_usage(status.pid as i32, status.when.unix_secs(), false) else {
         return (row, None);
-    }
+    };
     row.memory_bytes = Some(usage.memory_bytes);
     row.cpu_percent = match previous.get(&status.pid) {
         Some(&(then, cpu)) if now > then => Some(
@@ -306,8 +308,9 @@ const HEADERS: [&str; COLUMNS] = [
     "CPU%",
     "MEM",
     "LAST EXIT",
+    "BREACHES",
 ];
-const COLUMNS: usize = 8;
+const COLUMNS: usize = 9;
 
 /// The cells of a row, as text, in `HEADERS` order.
 fn cells(row: &Row) -> [String; COLUMNS] {
@@ -325,6 +328,7 @@ fn cells(row: &Row) -> [String; COLUMNS] {
         row.cpu_percent.map_or_else(dash, |c| format!("{c:.1}")),
         row.memory_bytes.map_or_else(dash, format_bytes),
         row.last_exit.clone(),
+        row.breaches.clone(),
     ]
 }
 

@@ -193,6 +193,19 @@ fn on_limit_notify_records_the_breach_only() {
     assert_eq!(sup.status().map(|s| s.pid), Some(pid));
     assert!(alive(pid as i32));
     assert!(sup.stderr().contains("; notify"), "{}", sup.stderr());
+    // svtop shows it too.
+    let out = crate::util::run(
+        crate::util::cmd("svtop")
+            .current_dir(sb.path())
+            .args(["-n", "1", "svc"]),
+        LIMIT,
+    );
+    let view = crate::util::text(&out.stdout);
+    let row = view.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.starts_with("svc ") && row.ends_with(" 1 memory"),
+        "{view}"
+    );
 }
 
 #[test]

@@ -57,7 +57,7 @@ fn piped_output_is_plain_lines_sorted_by_cpu() {
     assert!(last[1].starts_with("busy "), "{stdout}");
     assert!(last[2].starts_with("idle "), "{stdout}");
     assert!(
-        last[3].starts_with("nothere ") && last[3].contains("no status"),
+        last[3].starts_with("nothere ") && last[3].contains("unable to open: file does not exist"),
         "{stdout}"
     );
     let cpu = |row: &str| -> f64 {

@@ -327,6 +327,10 @@ pub fn count_files(pid: i32) -> u32 {
     fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |fds| fds.count() as u32)
 }
 
+/// supervise announces a pid just after it starts `run`, and `btime` is whole seconds: a
+/// run's start time is within this much of the announcement.
+pub const RUN_START_SLACK_SECS: u64 = 2;
+
 /// Every process on the machine at one moment, by pid.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -348,6 +352,23 @@ impl Table {
     pub fn start_unix_secs(&self, pid: i32) -> Option<u64> {
         let i = self.procs.binary_search_by_key(&pid, |p| p.pid).ok()?;
         Some(self.boot_unix_secs? + self.procs[i].start_ticks / self.ticks_per_sec.max(1))
+    }
+
+    /// What the service whose `run` has pid `root` uses, if `root` started within
+    /// [`RUN_START_SLACK_SECS`] of `announced_unix_secs` (when supervise announced the pid):
+    /// a stale status file's pid may belong to another process by now. `None` otherwise, or
+    /// if nothing of it is left.
+    pub fn run_usage(
+        &self,
+        root: i32,
+        announced_unix_secs: u64,
+        count_files: bool,
+    ) -> Option<Usage> {
+        let start = self.start_unix_secs(root)?;
+        if start.abs_diff(announced_unix_secs) > RUN_START_SLACK_SECS {
+            return None;
+        }
+        Some(self.usage(root, count_files)).filter(|u| u.processes > 0)
     }
 
     /// What the service whose `run` has pid `root` uses: the processes of its session or
