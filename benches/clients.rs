@@ -2,6 +2,8 @@
 //! directories, median wall time over many runs, ours and the peer interleaved in one run.
 //! Prints a Markdown table of ratios (ours / daemontools) with the date and machine.
 
+mod util;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -63,20 +65,6 @@ fn time_one(program: &Path, args: &[&str], cwd: &Path) -> Duration {
     took
 }
 
-fn machine() -> String {
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cpu}, {cores} cores")
-}
-
 fn main() {
     let base = tempfile::Builder::new()
         .prefix("bench-clients")
@@ -96,14 +84,10 @@ fn main() {
         ("svstat", "svstat DIR", vec!["s0"]),
         ("svstat", "svstat 20 DIRs", all.clone()),
     ];
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    let date = util::date_utc();
     println!(
         "Client latency, median of {RUNS} runs ({date}; {}):\n",
-        machine()
+        util::machine()
     );
     println!("| command | vigil | daemontools | ratio |");
     println!("|---|---|---|---|");

@@ -153,9 +153,25 @@ impl Reader {
         self.init_children.clear();
     }
 
+    /// The whole of a /proc file. Plain reads until end of file: `read_to_end` would first
+    /// stat and seek the file, doubling the system calls of a sample for nothing (a /proc
+    /// file has no size).
     fn read(&mut self, path: &str) -> Option<&[u8]> {
         self.buf.clear();
-        File::open(path).ok()?.read_to_end(&mut self.buf).ok()?;
+        let mut file = File::open(path).ok()?;
+        let mut len = 0;
+        loop {
+            if self.buf.len() - len < 256 {
+                self.buf.resize(len + 1024, 0);
+            }
+            match file.read(&mut self.buf[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        self.buf.truncate(len);
         Some(&self.buf)
     }
 
@@ -269,8 +285,8 @@ impl Reader {
             session: 0,
             cpu_ticks: 0,
             rss_pages: 0,
-            // A subreaper may have threads: read each thread's children.
-            threads: if self.reaper == 1 { 1 } else { 2 },
+            // Orphans go to the reaper's main thread (init and supervise have no others).
+            threads: 1,
             start_ticks: 0,
         };
         self.children(&reaper, &mut of_init);
