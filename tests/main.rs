@@ -4,9 +4,11 @@
 mod helpers;
 mod interop_supervise;
 mod limits;
+mod multilog;
 mod supervise;
 mod svc;
 mod svok;
 mod svstat;
 mod svtop;
+mod tai64n;
 mod util;

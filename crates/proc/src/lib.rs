@@ -5,9 +5,11 @@
 #![deny(missing_docs)]
 
 pub mod exec;
+pub mod fdmap;
 pub mod ids;
 pub mod kill;
 pub mod limits;
+pub mod localtime;
 pub mod reap;
 pub mod reset;
 pub mod signals;

@@ -1,0 +1,65 @@
+//! multilog: reads lines from stdin and appends the selected ones to automatically rotated
+//! logs (daemontools' multilog), without losing a line when it is killed (NEW).
+#![forbid(unsafe_code)]
+
+mod lines;
+mod logdir;
+mod pattern;
+mod pause;
+mod pipe;
+mod plain;
+mod processor;
+mod pump;
+mod rotate;
+mod script;
+mod signals;
+
+use std::ffi::{OsStr, OsString};
+use std::fs::OpenOptions;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::process::ExitCode;
+
+use vigil_proto::msg::{self, Fail};
+
+use crate::lines::Lines;
+use crate::logdir::{append_file, LogDir};
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    msg::finish("multilog", run(&args))
+}
+
+fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
+    let script = script::parse(args)?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    let mut signals =
+        signals::Signals::catch().map_err(|e| Fail::unable(&e.into(), &[b"catch signals"]))?;
+    // daemontools opens every status file, then every directory, before reading any input.
+    let mut status = Vec::new();
+    for name in &script.status_files {
+        let path = std::path::Path::new(OsStr::from_bytes(name));
+        append_file(path, 0o600).map_err(|e| Fail::unable(&e, &[b"create ", name]))?;
+        let file = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| Fail::unable(&e, &[b"write ", name]))?;
+        status.push((name.clone(), file));
+    }
+    let mut dirs = Vec::new();
+    for spec in &script.dirs {
+        dirs.push(LogDir::open(spec)?);
+    }
+    let mut lines = Lines::new(&script, dirs, status);
+    // Leaked once: the reader lives as long as the process.
+    let handle: &'static std::io::Stdin = Box::leak(Box::new(std::io::stdin()));
+    let stdin: BorrowedFd<'static> = handle.as_fd();
+    match pipe::Pipe::open(stdin) {
+        Some(input) => pump::pipe(&mut lines, &mut signals, input),
+        None => pump::plain(&mut lines, &mut signals, plain::Plain::new(stdin)),
+    }
+    lines.quit();
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,114 @@
+//! Rotation of a log directory, step for step as daemontools' fullcurrent(), finish() and
+//! filesfit(): `current` safely on disk, renamed `previous`, processed or not, linked to an
+//! `@<tai64n>.s` name, and the oldest `@` files removed to keep fewer than NUM of them.
+
+use std::fs::{self, Permissions};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use vigil_proto::tai::Tai64n;
+
+use crate::logdir::{append_file, LogDir};
+use crate::pause::retry;
+use crate::processor;
+
+impl LogDir {
+    /// Ends `current` now and starts a new one (daemontools' fullcurrent).
+    pub fn rotate(&mut self) {
+        self.flush();
+        let current = &self.current;
+        retry(&[b"write ", &self.at("current"), b" to disk"], || {
+            current.sync_all()
+        });
+        let (from, to) = (self.file("current"), self.file("previous"));
+        retry(
+            &[b"rename current to previous in directory ", &self.name],
+            || fs::rename(&from, &to),
+        );
+        let path = self.file("current");
+        self.current = retry(&[b"create ", &self.at("current")], || {
+            append_file(&path, 0o600)
+        });
+        self.bytes = 0;
+        let current = &self.current;
+        retry(&[b"set mode of ", &self.at("current")], || {
+            current.set_permissions(Permissions::from_mode(0o644))
+        });
+        let previous = self.file("previous");
+        retry(&[b"set mode of ", &self.at("previous")], || {
+            fs::set_permissions(&previous, Permissions::from_mode(0o744))
+        });
+        match self.processor.clone() {
+            None => self.finish("previous", b's'),
+            Some(processor) => {
+                processor::process(self, &processor);
+                self.finish("processed", b's');
+            }
+        }
+    }
+
+    /// Gives `file` an `@<now>.CODE` name (unless it already has a second link), removes the
+    /// old name, and prunes old files (daemontools' finish).
+    pub fn finish(&mut self, file: &str, code: u8) {
+        let path = self.file(file);
+        let meta = retry(&[b"stat ", &self.at(file)], || match fs::metadata(&path) {
+            Ok(meta) => Ok(Some(meta)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        });
+        let Some(meta) = meta else {
+            return;
+        };
+        if meta.nlink() == 1 {
+            loop {
+                let mut name = Tai64n::now().to_hex().to_vec();
+                name.extend_from_slice(&[b'.', code]);
+                let target = self.path.join(std::ffi::OsStr::from_bytes(&name));
+                match fs::hard_link(&path, &target) {
+                    Ok(()) => break,
+                    Err(e) => {
+                        let what = [b"link to " as &[u8], &self.name, b"/", &name, b", pausing"];
+                        vigil_proto::msg::warn_unable("multilog", &e, &what);
+                        std::thread::sleep(crate::pause::PAUSE);
+                    }
+                }
+            }
+        }
+        retry(&[b"remove ", &self.at(file)], || fs::remove_file(&path));
+        while !retry(&[b"read ", &self.name], || self.files_fit()) {}
+    }
+
+    /// True if fewer than NUM old files are left; otherwise removes the oldest and says false
+    /// (daemontools' filesfit: the oldest is the least name of 25 bytes or more).
+    fn files_fit(&self) -> io::Result<bool> {
+        let mut count = 0u64;
+        let mut oldest: Option<Vec<u8>> = None;
+        for entry in fs::read_dir(&self.path)? {
+            let name = entry?.file_name();
+            let name = name.as_bytes();
+            if name.first() == Some(&b'@') && name.len() >= 25 {
+                count += 1;
+                if oldest.as_deref().map_or(true, |o| name < o) {
+                    oldest = Some(name.to_vec());
+                }
+            }
+        }
+        if count < self.num {
+            return Ok(true);
+        }
+        let Some(oldest) = oldest else {
+            return Ok(true);
+        };
+        // compat: daemontools removes the first entry that starts with the oldest's 25 bytes.
+        for entry in fs::read_dir(&self.path)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name.as_bytes().len() >= 25 && name.as_bytes().starts_with(&oldest[..25]) {
+                let _ = fs::remove_file(entry.path());
+                break;
+            }
+        }
+        Ok(false)
+    }
+}
