@@ -336,3 +336,22 @@ fn svstat_shows_usage_and_breaches() {
     let plain = svstat(&["svc"]);
     assert!(!plain.contains("breach") && !plain.contains(';'), "{plain}");
 }
+
+#[test]
+fn a_restart_that_ignores_term_is_killed_after_timeout_kill() {
+    let sb = Sandbox::new();
+    // The whole group ignores TERM: only the KILL after timeout-kill (400 ms) ends it.
+    sb.write("svc/timeout-kill", "400\n");
+    let (sup, pid) = over_the_cap(
+        &sb,
+        "restart\n",
+        "echo $$ >> ../starts\ntrap '' TERM\nwhile :; do sleep 0.05; done",
+    );
+    let restarted = sup.wait_for("restarted", |s| s.pid != 0 && s.pid != pid);
+    assert!(!alive(pid as i32));
+    assert!(
+        restarted.ext.is_some_and(|e| e.last_exit == Some(9)),
+        "{restarted:?}"
+    );
+    assert!(lines(&sb.join("starts")).len() >= 2);
+}
