@@ -52,7 +52,8 @@ fn named(sb: &Sandbox, comm: &str) -> Vec<i32> {
 fn a_spinner_is_restarted_after_its_cpu_window() {
     let sb = Sandbox::new();
     let dir = sb.service("spin", "exec sh -c 'while :; do :; done'");
-    sb.write("spin/max-cpu", "50 2\n");
+    // 20%: a spinner gets that much of a core even while the other tests load the machine.
+    sb.write("spin/max-cpu", "20 2\n");
     sb.write("spin/limit-interval", "250\n");
     let sup = ours(&dir);
     let first = sup.wait_up();
@@ -65,7 +66,7 @@ fn a_spinner_is_restarted_after_its_cpu_window() {
     // Not before its 2 s window (less a little: the start was seen late), and within a loose
     // bound of the window's end (one interval when the machine is idle).
     assert!(
-        restarted_after >= Duration::from_millis(1700),
+        restarted_after >= Duration::from_millis(1500),
         "{restarted_after:?}"
     );
     assert!(
