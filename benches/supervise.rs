@@ -162,19 +162,19 @@ fn gaps(times: &[Vec<u64>]) -> Vec<f64> {
 
 /// The floor: spawn `run`, wait, spawn again, in this process, with the same hold as under
 /// a supervisor (so it pays the same wake-up from idle).
-fn floor(dir: &Path) -> f64 {
+fn floor(dir: &Path) -> Vec<f64> {
     for _ in 0..=RESTARTS {
         Command::new(dir.join("run"))
             .current_dir(dir)
             .status()
             .expect("run");
     }
-    median(gaps(&lines(&dir.join("times"))))
+    gaps(&lines(&dir.join("times")))
 }
 
-/// The peer's median restart gap and, measured in the same seconds (a thread, half a hold
-/// out of step) so both see the same machine load, the floor's.
-fn restart_gap(peer: &Peer, base: &Path) -> (f64, f64) {
+/// The peer's restart gaps (µs) and, measured in the same seconds (a thread, half a hold out
+/// of step) so both see the same machine load, the floor's.
+fn restart_gap(peer: &Peer, base: &Path) -> (Vec<f64>, Vec<f64>) {
     let dir = service(base, &format!("gap-{}", peer.name), "hold");
     let floor_dir = service(base, &format!("floor-{}", peer.name), "hold");
     let sup = start(peer, &dir);
@@ -184,8 +184,12 @@ fn restart_gap(peer: &Peer, base: &Path) -> (f64, f64) {
         lines(&dir.join("times")).len() > RESTARTS
     });
     stop(sup, &dir);
-    let floor_us = floor.join().expect("floor thread");
-    (median(gaps(&lines(&dir.join("times")))), floor_us)
+    let floor_gaps = floor.join().expect("floor thread");
+    (gaps(&lines(&dir.join("times"))), floor_gaps)
+}
+
+fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
 }
 
 fn signal_latency(peer: &Peer, base: &Path) -> f64 {
@@ -285,18 +289,10 @@ fn main() {
     }
     if std::env::var_os("VIGIL_BENCH_GAP_ONLY").is_some() {
         for (peer, (g, f)) in peers.iter().zip(&gap) {
-            println!(
-                "{}: gap {g:.0} µs = {:.2}x floor {f:.0} µs",
-                peer.name,
-                g / f
-            );
-            let dir = base.join(format!("gap-{}", peer.name));
-            let floor_dir = base.join(format!("floor-{}", peer.name));
-            let mut all = gaps(&lines(&dir.join("times")));
-            all.sort_by(|a, b| a.total_cmp(b));
-            let mut fl = gaps(&lines(&floor_dir.join("times")));
-            fl.sort_by(|a, b| a.total_cmp(b));
-            println!("  gaps {all:.0?}\n  floor {fl:.0?}");
+            let (mut g, mut f) = (g.clone(), f.clone());
+            g.sort_by(|a, b| a.total_cmp(b));
+            f.sort_by(|a, b| a.total_cmp(b));
+            println!("{}:\n  gaps {g:.0?}\n  floor {f:.0?}", peer.name);
         }
         return;
     }
@@ -339,15 +335,27 @@ fn main() {
     let row = |name: &str, values: Vec<String>| println!("| {name} | {} |", values.join(" | "));
     row(
         "restart gap, µs (median)",
-        gap.iter().map(|(g, _)| format!("{g:.0}")).collect(),
+        gap.iter()
+            .map(|(g, _)| format!("{:.0}", median(g.clone())))
+            .collect(),
     );
     row(
-        "floor: bare spawn/wait loop at the same time, µs",
-        gap.iter().map(|(_, f)| format!("{f:.0}")).collect(),
+        "floor: bare spawn/wait loop at the same time, µs (median)",
+        gap.iter()
+            .map(|(_, f)| format!("{:.0}", median(f.clone())))
+            .collect(),
     );
     row(
-        "restart gap / floor",
-        gap.iter().map(|(g, f)| format!("{:.2}x", g / f)).collect(),
+        "**restart gap / floor** (medians)",
+        gap.iter()
+            .map(|(g, f)| format!("**{:.2}x**", median(g.clone()) / median(f.clone())))
+            .collect(),
+    );
+    row(
+        "restart gap / floor (minimums)",
+        gap.iter()
+            .map(|(g, f)| format!("{:.2}x", min(g) / min(f)))
+            .collect(),
     );
     row(
         "`t` to signal delivered, µs (median)",

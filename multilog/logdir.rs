@@ -6,7 +6,7 @@
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -14,11 +14,9 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 use vigil_proto::msg::Fail;
 
+use crate::finisher::Finisher;
 use crate::pause;
 use crate::script::DirSpec;
-
-/// Write what has gathered once it is this large, even in the middle of a block.
-const FLUSH_AT_BYTES: usize = 1 << 20;
 
 /// What `restart` found in `current`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,9 +41,15 @@ pub struct LogDir {
     /// The `!` processor in force for this directory.
     pub processor: Option<Vec<u8>>,
     pub(crate) current: File,
-    /// Bytes in `current`, counting those gathered but not yet written.
+    /// Bytes in `current` as daemontools counts them: written through its buffer model (see
+    /// `cuts.rs`), whether or not they have reached the file yet.
     pub(crate) bytes: u64,
-    pending: Vec<u8>,
+    /// Bytes gathered for `current`: `[..cut]` are past the buffer model, `[cut..]` are in
+    /// its 512-byte buffer.
+    pub(crate) pending: Vec<u8>,
+    pub(crate) cut: usize,
+    /// The worker that finishes full files (started at the first rotation).
+    pub(crate) finisher: Option<Finisher>,
     _lock: Flock<File>,
 }
 
@@ -79,6 +83,8 @@ impl LogDir {
             current: File::open("/dev/null").map_err(|e| Fail::unable(&e, &[b"open /dev/null"]))?,
             bytes: 0,
             pending: Vec::new(),
+            cut: 0,
+            finisher: None,
             _lock: lock,
         };
         let found = dir.restart()?;
@@ -97,31 +103,29 @@ impl LogDir {
 
     fn restart(&mut self) -> Result<Found, Fail> {
         let current = self.file("current");
+        let mut mid_line = None;
         match fs::metadata(&current) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(Fail::unable(&e, &[b"stat ", &self.at("current")])),
+            Ok(meta) if meta.permissions().mode() & 0o100 != 0 => {
+                self.append_current(&current)?;
+                self.bytes = meta.len();
+                return Ok(Found::Clean);
+            }
             Ok(meta) => {
-                let finished = meta.permissions().mode() & 0o100 != 0;
-                // NEW: a current that a killed multilog left mid-line is continued, not set
-                // aside, so the rest of that line (still in the pipe) joins its first half.
-                if finished || ends_mid_line(&current, meta.len()) {
-                    self.append_current(&current)?;
-                    self.bytes = meta.len();
-                    return Ok(if finished {
-                        Found::Clean
-                    } else {
-                        Found::MidLine
-                    });
+                if ends_mid_line(&current, meta.len()) {
+                    mid_line = Some(meta.len());
                 }
             }
         }
-        self.recover()?;
-        Ok(Found::Clean)
+        self.recover(mid_line)
     }
 
     /// daemontools' restart after a crash: set aside what the processor left, then `current`
-    /// as an unprocessed `.u` file, and start an empty `current` and `state`.
-    pub fn recover(&mut self) -> Result<(), Fail> {
+    /// as an unprocessed `.u` file, and start an empty `current` and `state`. NEW: a
+    /// `current` of `mid_line` bytes that a killed multilog left in the middle of a line is
+    /// continued instead, so the rest of that line (still in the pipe) joins its first half.
+    fn recover(&mut self, mid_line: Option<u64>) -> Result<Found, Fail> {
         let _ = fs::remove_file(self.file("state"));
         let _ = fs::remove_file(self.file("newstate"));
         let processed = match fs::metadata(self.file("processed")) {
@@ -136,13 +140,18 @@ impl LogDir {
             let _ = fs::remove_file(self.file("processed"));
             self.finish("previous", b'u');
         }
-        self.finish("current", b'u');
+        if mid_line.is_none() {
+            self.finish("current", b'u');
+        }
         truncate_file(&self.file("state"))
             .map_err(|e| Fail::unable(&e, &[b"write to ", &self.at("state")]))?;
         let current = self.file("current");
         self.append_current(&current)?;
-        self.bytes = 0;
-        Ok(())
+        self.bytes = mid_line.unwrap_or(0);
+        Ok(match mid_line {
+            Some(_) => Found::MidLine,
+            None => Found::Clean,
+        })
     }
 
     fn append_current(&mut self, current: &Path) -> Result<(), Fail> {
@@ -154,61 +163,12 @@ impl LogDir {
         Ok(())
     }
 
-    /// Gathers `parts` (together at most one newline, at the very end) for `current`,
-    /// rotating as daemontools does: at the first line end within 2000 bytes of the size cap,
-    /// and at the cap itself, where a longer line is split and goes on in the next file.
-    pub fn put(&mut self, parts: &[&[u8]]) {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        let threshold = self.size_bytes - 2000;
-        if self.bytes + (total as u64) < threshold {
-            for part in parts {
-                self.pending.extend_from_slice(part);
-            }
-            self.bytes += total as u64;
-        } else {
-            for part in parts {
-                self.put_near_cap(part);
-            }
-        }
-        if self.pending.len() >= FLUSH_AT_BYTES {
-            self.flush();
-        }
-    }
-
-    fn put_near_cap(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
-            if self.bytes >= self.size_bytes {
-                self.rotate();
-            }
-            let room = usize::try_from(self.size_bytes - self.bytes).unwrap_or(usize::MAX);
-            let (now, rest) = data.split_at(room.min(data.len()));
-            self.pending.extend_from_slice(now);
-            self.bytes += now.len() as u64;
-            data = rest;
-            if now.last() == Some(&b'\n') && self.bytes >= self.size_bytes - 2000 {
-                self.rotate();
-            }
-        }
-    }
-
-    /// Writes what has gathered to `current`; on failure warns, pauses and retries.
-    pub fn flush(&mut self) {
-        let mut done = 0;
-        let what = self.at("current");
-        while done < self.pending.len() {
-            let chunk = &self.pending[done..];
-            let current = &mut self.current;
-            done += pause::retry(&[b"write to ", &what], || match current.write(chunk) {
-                Ok(0) => Err(io::Error::from_raw_os_error(libc::ENOSPC)),
-                other => other,
-            });
-        }
-        self.pending.clear();
-    }
-
     /// End of input: `current` written, safely on disk, and marked finished (mode 744).
     pub fn quit(&mut self) {
-        self.flush();
+        self.flush(true);
+        if let Some(finisher) = &mut self.finisher {
+            finisher.wait();
+        }
         let current = &self.current;
         pause::retry(&[b"write ", &self.at("current"), b" to disk"], || {
             current.sync_all()

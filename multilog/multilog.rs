@@ -2,6 +2,8 @@
 //! logs (daemontools' multilog), without losing a line when it is killed (NEW).
 #![forbid(unsafe_code)]
 
+mod cuts;
+mod finisher;
 mod lines;
 mod logdir;
 mod pattern;

@@ -95,4 +95,39 @@ mod tests {
         assert!(matches(b"a\0*\xff", b"a\0xyz\xff"));
         assert!(!matches(b"a\0", b"a"));
     }
+
+    /// A plain backtracking-free reading of the man page, to check the fast one against.
+    fn reference(pattern: &[u8], line: &[u8]) -> bool {
+        match pattern.split_first() {
+            None => line.is_empty(),
+            Some((b'*', rest)) => match rest.first() {
+                None => true,
+                Some(next) => match line.iter().position(|b| b == next) {
+                    Some(at) => reference(rest, &line[at..]),
+                    None => false,
+                },
+            },
+            Some((ch, rest)) => line.first() == Some(ch) && reference(rest, &line[1..]),
+        }
+    }
+
+    #[test]
+    fn random_patterns_agree_with_the_reference() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..20_000 {
+            let pattern: Vec<u8> = (0..next(6)).map(|_| b"ab*\0"[next(4) as usize]).collect();
+            let line: Vec<u8> = (0..next(8)).map(|_| b"ab*\0"[next(4) as usize]).collect();
+            assert_eq!(
+                matches(&pattern, &line),
+                reference(&pattern, &line),
+                "{pattern:?} {line:?}"
+            );
+        }
+    }
 }

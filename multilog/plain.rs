@@ -16,15 +16,20 @@ pub struct Plain {
     pub buf: Vec<u8>,
     /// How many bytes of `buf` hold data.
     pub filled: usize,
+    /// stdin is a regular file: reads never wait.
+    pub regular: bool,
 }
 
 impl Plain {
     /// A reader of `stdin`.
     pub fn new(stdin: BorrowedFd<'static>) -> Plain {
+        let regular =
+            nix::sys::stat::fstat(stdin).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG);
         Plain {
             stdin,
             buf: vec![0; BUFFER_BYTES],
             filled: 0,
+            regular,
         }
     }
 

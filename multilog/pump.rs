@@ -67,7 +67,8 @@ pub fn pipe(lines: &mut Lines, signals: &mut Signals, mut input: Pipe) {
             }
         }
         armed = false;
-        lines.flush();
+        // From a pipe nothing may wait in memory: it leaves the pipe only once written.
+        lines.flush(true);
         if let Err(e) = input.consume(used) {
             vigil_proto::msg::warn_unable("multilog", &e, &[b"read standard input"]);
             return;
@@ -96,7 +97,9 @@ pub fn plain(lines: &mut Lines, signals: &mut Signals, mut input: Plain) {
         if used == 0 && input.full() {
             used = lines.feed(data, Feed::Stream);
         }
-        lines.flush();
+        // From a file, daemontools' 512-byte buffer (modelled) waits for the next read, which
+        // never blocks; from anything else the next read may wait, so everything goes out.
+        lines.flush(!input.regular);
         input.consume(used);
     }
 }

@@ -201,4 +201,29 @@ mod tests {
             "2020-09-13T12:26:30.123456789Z hello\nplain @x\n@zz\n"
         );
     }
+
+    #[test]
+    fn any_bytes_in_any_pieces_convert_without_panic_and_keep_unlabelled_lines() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            let mut input = Vec::new();
+            for _ in 0..(seed % 64) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let alphabet = b"@0123456789abcdefxyz\n\0\xff ";
+                input.push(alphabet[(seed % alphabet.len() as u64) as usize]);
+            }
+            let mut c = Converter::new(seed % 2 == 0);
+            for piece in input.chunks(1 + (seed % 7) as usize) {
+                c.convert(piece);
+            }
+            let mut whole = Converter::new(seed % 2 == 0);
+            whole.convert(&input);
+            assert_eq!(c.out, whole.out, "pieces change nothing");
+            if !input.contains(&b'@') {
+                assert_eq!(c.out, input);
+            }
+        }
+    }
 }

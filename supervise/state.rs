@@ -308,10 +308,8 @@ impl Supervisor {
             Control::Up => {
                 self.want = Want::Up;
                 match self.state {
-                    State::Down | State::Backoff { .. } => {
-                        fx.push(Effect::Announce);
-                        self.start(fx);
-                    }
+                    // announced once started (or once the start failed), not before
+                    State::Down | State::Backoff { .. } => self.start(fx),
                     State::Stopping { pid, since, .. } => {
                         self.state = State::Up { pid, since };
                         fx.push(Effect::Announce);
@@ -324,13 +322,12 @@ impl Supervisor {
             Control::Down => self.go_down(now, fx),
             Control::Once => {
                 self.want = Want::Once;
-                fx.push(Effect::Announce);
                 match self.state {
                     State::Down | State::Backoff { .. } => self.start(fx),
                     State::Starting
                     | State::Up { .. }
                     | State::Stopping { .. }
-                    | State::Finishing { .. } => {}
+                    | State::Finishing { .. } => fx.push(Effect::Announce),
                 }
             }
             Control::Pause | Control::Continue => {
@@ -551,6 +548,8 @@ impl Supervisor {
                     since,
                     kill_at: None,
                 };
+                // the pid too: an adopted run from daemontools' supervise leads no group
+                fx.push(Effect::Signal(pid, libc::SIGKILL));
                 fx.push(Effect::SignalGroup(pid, libc::SIGKILL));
             }
             State::Finishing {
@@ -674,10 +673,7 @@ mod tests {
         fx(&mut s, Input::Exited(10, Exit::Status(0)), t0);
         fx(&mut s, Input::FinishStarted(None), t0);
         assert!(s.backoff().is_some());
-        assert_eq!(
-            fx(&mut s, Input::Control(Control::Up), t0),
-            [Announce, Start]
-        );
+        assert_eq!(fx(&mut s, Input::Control(Control::Up), t0), [Start]);
         assert_eq!(s.state, State::Starting);
     }
 
@@ -714,7 +710,7 @@ mod tests {
         assert_eq!(s.deadline(), Some(t0 + secs(3)));
         assert_eq!(
             fx(&mut s, Input::Timeout, t0 + secs(3)),
-            [SignalGroup(10, KILL)]
+            [Signal(10, KILL), SignalGroup(10, KILL)]
         );
         assert_eq!(s.deadline(), None);
         fx(&mut s, Input::Exited(10, Exit::Status(KILL)), t0 + secs(4));
@@ -738,10 +734,7 @@ mod tests {
     fn once_starts_and_does_not_restart() {
         let mut s = Supervisor::new(Config::default(), Want::Down, 1);
         let t0 = Instant::now();
-        assert_eq!(
-            fx(&mut s, Input::Control(Control::Once), t0),
-            [Announce, Start]
-        );
+        assert_eq!(fx(&mut s, Input::Control(Control::Once), t0), [Start]);
         fx(&mut s, Input::Started(Ok(5)), t0);
         fx(&mut s, Input::Exited(5, Exit::Status(0)), t0 + secs(5));
         assert_eq!(

@@ -181,3 +181,28 @@ fn svok_exit_codes_follow_our_supervise() {
     assert_eq!(t.svok(&dir), Some(100));
     assert_eq!(t.svstat(&dir), "DIR: supervise not running\n");
 }
+
+#[test]
+fn ours_adopts_the_run_of_a_killed_daemontools_supervise() {
+    let Some(theirs) = peer("/usr/bin/supervise") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "echo $$ >> ../starts\nexec sleep 100");
+    let mut old = Supervised::start(&theirs, &dir);
+    let pid = old.wait_up();
+    assert!(eventually(SOON, || sb.join("starts").exists()));
+    old.signal(nix::sys::signal::Signal::SIGKILL);
+    old.wait_exit();
+    assert!(alive(pid as i32));
+    let ours = Supervised::start(&bin("supervise"), &dir);
+    assert_eq!(ours.status().map(|s| s.pid), Some(pid), "adopted");
+    let starts = || std::fs::read_to_string(sb.join("starts")).unwrap_or_default();
+    assert_eq!(starts().lines().count(), 1, "no second copy");
+    // d reaches it (TERM through the pidfd); it goes down and is not restarted
+    ours.send(b"d");
+    ours.wait_for("down", |s| s.pid == 0);
+    assert!(!alive(pid as i32));
+    assert_eq!(starts().lines().count(), 1);
+    assert_eq!(ours.stop(), 0);
+}

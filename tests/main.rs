@@ -8,6 +8,7 @@ mod multilog;
 mod supervise;
 mod svc;
 mod svok;
+mod svscan;
 mod svstat;
 mod svtop;
 mod tai64n;

@@ -91,17 +91,6 @@ fn listing(dir: &Path) -> Vec<Entry> {
 /// A directory entry: name (labels masked) and mode.
 type Entry = (String, u32);
 
-/// A log directory's entries other than old files, with their modes, and the set of old
-/// files' suffixes with theirs. Where exactly `current` is cut depends on daemontools' 512-byte
-/// write buffer (see docs/multilog.md), so the number of old files may differ; contents and
-/// every other file must not.
-fn entries(dir: &Path) -> (Vec<Entry>, BTreeSet<Entry>) {
-    let (old, other): (Vec<_>, Vec<_>) = listing(dir)
-        .into_iter()
-        .partition(|(name, _)| name.starts_with('@'));
-    (other, old.into_iter().collect())
-}
-
 /// The old files of a log directory in the order they were made, then `current`.
 fn log_files(dir: &Path) -> Vec<PathBuf> {
     let mut old: Vec<PathBuf> = fs::read_dir(dir)
@@ -158,8 +147,8 @@ fn awkward_input(rounds: usize) -> Vec<u8> {
 }
 
 /// Runs ours and daemontools' multilog on the same input and script in twin sandboxes;
-/// asserts the same exit code, stderr, status files and log directories (names, modes,
-/// contents; with `t`, labels masked). Returns the twin sandboxes for more checks.
+/// asserts the same exit code, stderr, status files and log directories (names, modes, and
+/// every file's contents, so every cut; with `t`, labels masked). Returns the twin sandboxes for more checks.
 fn differential(args: &[&str], input: &[u8]) -> Option<(Sandbox, Sandbox)> {
     let theirs_bin = peer("/usr/bin/multilog")?;
     let ours = Sandbox::new();
@@ -182,13 +171,12 @@ fn differential(args: &[&str], input: &[u8]) -> Option<(Sandbox, Sandbox)> {
         }
         if arg.starts_with('.') {
             let (a, b) = (ours.join(arg), theirs.join(arg));
-            assert_eq!(entries(&a), entries(&b), "entries of {arg}");
-            // With an n cap, which lines are left depends on where files were cut.
-            if !args.iter().any(|a| a.starts_with('n') && *a != "n99") {
+            assert_eq!(listing(&a), listing(&b), "entries of {arg}");
+            for (x, y) in log_files(&a).iter().zip(log_files(&b)) {
                 assert_same(
-                    &mask_stamps(&log_text(&a)),
-                    &mask_stamps(&log_text(&b)),
-                    &format!("contents of {arg}"),
+                    &mask_stamps(&fs::read(x).expect("ours")),
+                    &mask_stamps(&fs::read(&y).expect("theirs")),
+                    &format!("{}", x.display()),
                 );
             }
         }
@@ -260,26 +248,55 @@ fatal: out of memory\nwarning: fatal: x\na*b\naXXb\naXbXb\nab\nx\nx*\n\n*\nSTATU
     }
 }
 
+/// A file a killed multilog or processor left: name, contents, mode.
+type Leftover = (&'static str, &'static str, u32);
+
 #[test]
-fn restart_continues_a_finished_current_and_sets_aside_a_crashed_one() {
+fn restart_recovers_as_daemontools_after_every_kind_of_stop() {
     let Some(_) = peer("/usr/bin/multilog") else {
         return;
     };
-    for crashed in [false, true] {
-        let mut listings = Vec::new();
+    // (name, current's mode after the first run, files a killed processor left)
+    let cases: [(&str, u32, &[Leftover]); 4] = [
+        ("clean end", 0o744, &[]),
+        ("crash", 0o644, &[]),
+        (
+            "crash before processed was complete",
+            0o644,
+            &[
+                ("previous", "prev\n", 0o744),
+                ("processed", "PR", 0o644),
+                ("newstate", "n", 0o644),
+            ],
+        ),
+        (
+            "crash after processed was complete",
+            0o644,
+            &[
+                ("previous", "prev\n", 0o744),
+                ("processed", "PREV\n", 0o744),
+                ("newstate", "n", 0o644),
+            ],
+        ),
+    ];
+    for (case, mode, leftovers) in cases {
+        let mut outcomes = Vec::new();
         for program in [bin("multilog"), PathBuf::from("/usr/bin/multilog")] {
             let sb = Sandbox::new();
             let input = sb.write("input", "one\ntwo\n");
             assert_eq!(run_on(&program, sb.path(), &["./d"], &input).0, 0);
-            if crashed {
-                let current = sb.join("d/current");
-                fs::set_permissions(&current, fs::Permissions::from_mode(0o644)).expect("chmod");
-                sb.write("d/previous", "prev\n");
+            let current = sb.join("d/current");
+            fs::set_permissions(&current, fs::Permissions::from_mode(mode)).expect("chmod");
+            for (name, contents, mode) in leftovers {
+                let path = sb.write(Path::new("d").join(name), contents);
+                fs::set_permissions(&path, fs::Permissions::from_mode(*mode)).expect("chmod");
             }
             assert_eq!(run_on(&program, sb.path(), &["./d"], &input).0, 0);
-            listings.push((listing(&sb.join("d")), text(&log_text(&sb.join("d")))));
+            let dir = sb.join("d");
+            let state = fs::read(dir.join("state")).ok();
+            outcomes.push((listing(&dir), text(&log_text(&dir)), state));
         }
-        assert_eq!(listings[0], listings[1], "crashed: {crashed}");
+        assert_eq!(outcomes[0], outcomes[1], "{case}");
     }
 }
 
@@ -341,13 +358,12 @@ fn processor_output_becomes_the_s_file_and_state_passes_through_fds_4_and_5() {
     let mut all = Vec::new();
     for (k, file) in files.iter().enumerate() {
         let bytes = fs::read(file).expect("read");
-        let processed = k < rotations;
-        assert_eq!(
-            bytes.is_ascii() && bytes == bytes.to_ascii_uppercase(),
-            processed,
-            "{} processed?",
-            file.display()
-        );
+        let upper = bytes.is_ascii() && bytes == bytes.to_ascii_uppercase();
+        if k < rotations {
+            assert!(upper, "{} not processed", file.display());
+        } else {
+            assert!(bytes.is_empty() || !upper, "current processed");
+        }
         all.extend_from_slice(&bytes.to_ascii_lowercase());
     }
     assert_same(&all, &input, "processed and current hold every line");
@@ -361,7 +377,12 @@ fn processor_output_becomes_the_s_file_and_state_passes_through_fds_4_and_5() {
         let in_theirs = theirs.write("input", &input);
         let (code, err) = run_on(&theirs_bin, theirs.path(), &args, &in_theirs);
         assert_eq!((code, text(&err)), (0, String::new()));
-        assert_eq!(entries(&dir), entries(&theirs.join("p")));
+        assert_eq!(listing(&dir), listing(&theirs.join("p")));
+        assert_same(
+            &log_text(&dir),
+            &log_text(&theirs.join("p")),
+            "processed logs",
+        );
     }
 }
 
@@ -473,21 +494,48 @@ fn no_line_lost_or_torn_when_multilog_is_killed_repeatedly() {
 }
 
 #[test]
-fn sigalrm_rotates_under_load_within_the_caps_and_loses_nothing() {
-    const COUNT: u32 = 150_000;
+fn sigalrm_rotates_and_sigterm_restarts_under_load_within_the_caps_and_lose_nothing() {
+    const CHUNKS: u32 = 150;
+    const PER_CHUNK: u32 = 1000;
+    const COUNT: u32 = CHUNKS * PER_CHUNK;
     let padding = "sigalrm rotation under load";
-    let writer = format!("seq -f '%08g {padding}' 1 {COUNT}");
-    let (sb, mut spawned) = pipeline(&writer, "t s20000 n10000 ./log");
-    let mut alarms = 0;
-    while spawned.child.try_wait().expect("wait").is_none() && alarms < 200 {
+    let multilog = format!("{} t s20000 n10000 ./log", bin("multilog").display());
+    // A multilog stopped by SIGTERM is started again on the same pipe; once the writer is
+    // done, a last one (deaf to SIGTERM) reads to the end.
+    let script = format!(
+        "{{ i=0; while [ $i -lt {CHUNKS} ]; do seq -f '%08g {padding}' $((i*{PER_CHUNK}+1)) \
+         $((i*{PER_CHUNK}+{PER_CHUNK})); i=$((i+1)); sleep 0.005; done; touch written; }} | \
+         while :; do {multilog}; if [ -e written ]; then (trap '' TERM; exec {multilog}); \
+         break; fi; done"
+    );
+    let sb = Sandbox::new();
+    let mut spawned = Spawned::start(
+        Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(sb.path())
+            .stderr(File::create(sb.join("stderr")).expect("stderr")),
+    );
+    let (mut alarms, mut terms) = (0, 0);
+    while spawned.child.try_wait().expect("wait").is_none() {
         for pid in multilogs(&sb) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGALRM);
+            let pid = nix::unistd::Pid::from_raw(pid);
+            if alarms % 10 == 9 && !sb.join("written").exists() {
+                let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
+                terms += 1;
+            } else {
+                let _ = nix::sys::signal::kill(pid, Signal::SIGALRM);
+            }
             alarms += 1;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     let status = spawned.wait_timeout(Duration::from_secs(60));
     assert!(status.is_some_and(|s| s.success()), "pipeline did not end");
+    assert!(
+        terms >= 2 && alarms >= 20,
+        "{alarms} signals, {terms} SIGTERMs"
+    );
     let dir = sb.join("log");
     let log = log_text(&dir);
     assert_every_number_once_or_more(&log, COUNT, padding);
@@ -616,4 +664,21 @@ fn disk_full_pauses_and_resumes_without_loss() {
     let log = log_text(&mnt.join("log"));
     assert_every_number_once_or_more(&log, COUNT, padding);
     assert_eq!(text(&log).lines().count(), COUNT as usize);
+}
+
+#[test]
+fn a_current_left_mid_line_is_completed_by_the_next_input() {
+    let sb = Sandbox::new();
+    let input = sb.write("input", "the rest of it\nnext\n");
+    sb.write("d/current", "@400000006b06d8b414c530d0 first half, ");
+    let (code, err) = run_on(&bin("multilog"), sb.path(), &["t", "./d"], &input);
+    assert_eq!((code, text(&err)), (0, String::new()));
+    let log = text(&log_text(&sb.join("d")));
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log:?}");
+    assert_eq!(
+        lines[0],
+        "@400000006b06d8b414c530d0 first half, the rest of it"
+    );
+    assert!(lines[1].ends_with(" next") && lines[1].starts_with("@4000"));
 }

@@ -16,6 +16,7 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
 pub mod crafted;
+pub mod procfs;
 
 /// The path of one of this build's binaries (next to the test binary's `deps/` folder), so a
 /// test never runs daemontools' program of the same name by accident.

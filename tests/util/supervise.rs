@@ -132,6 +132,16 @@ pub fn zombies_of(parent: i32) -> Vec<i32> {
         .collect()
 }
 
+/// True if no zombie child of `parent` lasts: a child that just exited may be a zombie for
+/// the moment supervise takes to wake and reap it, so each one seen must be gone soon after.
+pub fn no_lasting_zombies(parent: i32) -> bool {
+    let seen = zombies_of(parent);
+    eventually(SOON, || {
+        let now = zombies_of(parent);
+        seen.iter().all(|z| !now.contains(z))
+    })
+}
+
 /// True while a process with this pid exists and is not a zombie.
 pub fn alive(pid: i32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {

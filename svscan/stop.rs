@@ -1,0 +1,129 @@
+//! Stopping services: one whose directory went away, or all of them when svscan is told to
+//! shut down. The main service goes first; its logger is then left to read the pipe to end of
+//! file (svscan closes its write end), so no line is lost; a logger that does not finish is
+//! told to go down; on shutdown whatever still runs at the deadline is killed.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+use vigil_proto::{control, paths, status};
+
+use crate::scan::Key;
+use crate::table::{Fate, Told};
+use crate::timers::Timer;
+use crate::tree::Tree;
+
+/// How long a logger may take to read its pipe to end of file once its service is gone.
+const DRAIN: Duration = Duration::from_secs(2);
+/// How long a shutdown waits for services to go down before killing them (within the 10 s
+/// docker and most init systems give before they kill svscan itself).
+const SHUTDOWN: Duration = Duration::from_secs(8);
+/// How long after the kill svscan waits for the last exits before it leaves anyway.
+const AFTER_KILL: Duration = Duration::from_secs(1);
+
+impl Tree {
+    /// Begins stopping a service whose directory is gone.
+    pub(crate) fn stop(&mut self, key: Key, now: Instant) {
+        if let Some(service) = self.table.get_mut(&key) {
+            service.fate = Fate::Stopping;
+            if let Some(w) = self.watcher.as_mut() {
+                w.forget(&service.name);
+            }
+        }
+        self.advance(key, now);
+    }
+
+    /// SIGTERM or SIGINT: stop every service, then exit.
+    pub(crate) fn shut_down(&mut self, now: Instant) {
+        self.kill_at = Some(now + SHUTDOWN);
+        self.watcher = None;
+        for key in self.table.keys() {
+            self.stop(key, now);
+        }
+    }
+
+    /// Takes a stopping service one step further: main down and out, then the logger told to
+    /// exit at end of file, then forgotten.
+    pub(crate) fn advance(&mut self, key: Key, now: Instant) {
+        let Some(service) = self.table.get_mut(&key) else {
+            return;
+        };
+        if let Some(pid) = service.main.pid {
+            if service.main.told == Told::Nothing {
+                tell(&service.dir, b"dx", pid);
+                service.main.told = Told::DownExit;
+            }
+            return;
+        }
+        if let Some(pipe) = service.pipe.as_mut() {
+            pipe.close_write();
+        }
+        if let Some(log) = service.log.as_mut() {
+            if let Some(pid) = log.pid {
+                if log.told == Told::Nothing {
+                    tell(&service.dir.join(paths::LOG), b"x", pid);
+                    log.told = Told::Exit;
+                    self.timers.at(now + DRAIN, Timer::Drain(key));
+                }
+                return;
+            }
+        }
+        self.forget(key, now);
+    }
+
+    /// The logger of a stopping service had its time to drain: tell it to go down.
+    pub(crate) fn drained(&mut self, key: Key) {
+        let Some(service) = self.table.get_mut(&key) else {
+            return;
+        };
+        if let Some(log) = service.log.as_mut() {
+            if let (Some(pid), Told::Exit) = (log.pid, log.told) {
+                tell(&service.dir.join(paths::LOG), b"dx", pid);
+                log.told = Told::DownExit;
+            }
+        }
+    }
+
+    /// The shutdown deadline passed: kill every service still running and its supervise.
+    pub(crate) fn kill_all(&mut self, now: Instant) {
+        self.give_up_at = Some(now + AFTER_KILL);
+        for service in self.table.services_mut() {
+            let log_dir = service.dir.join(paths::LOG);
+            let sides = [
+                (service.main.pid, service.dir.as_path()),
+                (service.log.as_ref().and_then(|l| l.pid), log_dir.as_path()),
+            ];
+            for (pid, dir) in sides {
+                if let Some(pid) = pid {
+                    kill_service(dir);
+                    let _ = kill(pid, Signal::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
+/// Writes control bytes to a supervise; if its FIFO cannot be written (not yet made, or the
+/// directory deleted), SIGTERM to the supervise itself, which vigil's supervise takes as `dx`.
+fn tell(dir: &Path, bytes: &[u8], supervise: Pid) {
+    if control::send(dir.as_os_str(), bytes).is_err() {
+        let _ = kill(supervise, Signal::SIGTERM);
+    }
+}
+
+/// Kills the service a supervise runs (its process group, as vigil's supervise makes one).
+fn kill_service(dir: &Path) {
+    let Ok(bytes) = status::read(dir.as_os_str()) else {
+        return;
+    };
+    let Ok(status) = status::Status::decode(&bytes) else {
+        return;
+    };
+    if status.pid > 1 {
+        let pid = Pid::from_raw(status.pid as i32);
+        let _ = killpg(pid, Signal::SIGKILL);
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+}

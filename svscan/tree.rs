@@ -1,0 +1,335 @@
+//! The loop: one poll on the signalfd and the inotify descriptor, with the earliest deadline as
+//! its timeout; then drain signals, reap, read changes, act. The periodic rescan (5 s, as
+//! daemontools) is the only timed wake-up while nothing changes.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use nix::unistd::Pid;
+use vigil_proto::msg::{self, Fail};
+
+use crate::fdlimit;
+use crate::logpipe::LogPipe;
+use crate::scan::{self, Entry, Key, Look};
+use crate::signals::Signals;
+use crate::spawn::Supervise;
+use crate::table::{Fate, Service, Side, Table};
+use crate::timers::{Timer, Timers};
+use crate::watch::Watcher;
+use crate::PROG;
+
+/// The fallback rescan period (daemontools' 5 s).
+const RESCAN: Duration = Duration::from_secs(5);
+/// How long a name that was deleted or moved out may take to come back before its service is
+/// stopped (a `mv` out and back in does not bounce it).
+const REMOVAL_GRACE: Duration = Duration::from_millis(500);
+/// A supervise that exits sooner than this after its start is restarted this long after its
+/// start, not at once: one start a second at most, never a tight loop.
+pub const MIN_RUN: Duration = Duration::from_secs(1);
+
+/// svscan's whole state.
+pub struct Tree {
+    pub(crate) table: Table,
+    pub(crate) timers: Timers,
+    pub(crate) supervise: Supervise,
+    pub(crate) signals: Signals,
+    pub(crate) watcher: Option<Watcher>,
+    pub(crate) next_rescan: Instant,
+    pub(crate) removal_at: Option<Instant>,
+    /// Shutting down: when the services still running are killed.
+    pub(crate) kill_at: Option<Instant>,
+    /// Shutting down and killed: when svscan exits whatever is left.
+    pub(crate) give_up_at: Option<Instant>,
+}
+
+impl Tree {
+    /// A tree with nothing started yet; watching the current directory if inotify allows.
+    pub fn new(signals: Signals) -> Tree {
+        let watcher = match Watcher::new() {
+            Ok(w) => Some(w),
+            Err(e) => {
+                msg::warn_unable(PROG, &e, &[b"watch directory"]);
+                None
+            }
+        };
+        Tree {
+            table: Table::default(),
+            timers: Timers::default(),
+            supervise: Supervise::locate(),
+            signals,
+            watcher,
+            next_rescan: Instant::now(),
+            removal_at: None,
+            kill_at: None,
+            give_up_at: None,
+        }
+    }
+
+    /// Runs until a shutdown finishes.
+    pub fn run(mut self) -> Result<ExitCode, Fail> {
+        self.scan_all(false);
+        loop {
+            self.wait();
+            let now = Instant::now();
+            let caught = self.signals.drain();
+            if caught.child {
+                // Every child: supervise processes and, as process 1 or a subreaper, orphans.
+                while let Some((pid, _status)) = vigil_proc::reap::reap_one() {
+                    self.exited(Pid::from_raw(pid), now);
+                }
+            }
+            if caught.stop && self.kill_at.is_none() {
+                self.shut_down(now);
+            }
+            if self.kill_at.is_none() {
+                self.watch_changes(now);
+                if caught.rescan
+                    || now >= self.next_rescan
+                    || self.removal_at.is_some_and(|at| at <= now)
+                {
+                    self.scan_all(true);
+                }
+            }
+            for timer in self.timers.due(now) {
+                self.fire(timer, now);
+            }
+            if let Some(at) = self.kill_at {
+                if self.table.is_empty() {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                if now >= at && self.give_up_at.is_none() {
+                    self.kill_all(now);
+                }
+                if self.give_up_at.is_some_and(|at| now >= at) {
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+        }
+    }
+
+    /// Sleeps in one poll until a signal, a change in the directory or the earliest deadline.
+    fn wait(&self) {
+        let deadline = [
+            (self.kill_at.is_none()).then_some(self.next_rescan),
+            self.removal_at,
+            self.kill_at.filter(|_| self.give_up_at.is_none()),
+            self.give_up_at,
+            self.timers.next(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let watcher = self.watcher.as_ref().map(Watcher::fd);
+        // A failed poll: the loop drains what it can and waits again.
+        let _ = vigil_proc::wait::readable([Some(self.signals.fd()), watcher], deadline);
+    }
+
+    /// Acts on what inotify reported.
+    fn watch_changes(&mut self, now: Instant) {
+        let Some(watcher) = self.watcher.as_mut() else {
+            return;
+        };
+        let changes = watcher.drain();
+        if changes.overflow {
+            self.scan_all(false);
+        }
+        for name in changes.added {
+            match scan::look(&name) {
+                Look::Service(entry) => self.found(entry, now),
+                Look::Ignore => {}
+            }
+        }
+        if changes.removed && self.removal_at.is_none() {
+            self.removal_at = Some(now + REMOVAL_GRACE);
+        }
+    }
+
+    /// Scans the whole directory: starts what is new; with `remove`, stops what is gone.
+    fn scan_all(&mut self, remove: bool) {
+        let now = Instant::now();
+        self.next_rescan = now + RESCAN;
+        if remove {
+            self.removal_at = None;
+        }
+        for service in self.table.services_mut() {
+            service.seen = false;
+        }
+        let names = match scan::names() {
+            Ok(names) => names,
+            Err(e) => {
+                // compat: daemontools' wording; nothing is stopped on a failed read.
+                msg::warn_unable(PROG, &e, &[b"read directory"]);
+                return;
+            }
+        };
+        for name in names {
+            if let Look::Service(entry) = scan::look(&name) {
+                self.found(entry, now);
+            }
+        }
+        if remove {
+            for key in self.table.keys() {
+                let gone = self
+                    .table
+                    .get(&key)
+                    .is_some_and(|s| !s.seen && s.fate == Fate::Active);
+                if gone {
+                    self.stop(key, now);
+                }
+            }
+        }
+    }
+
+    /// A service directory was found: start it if it is new and ready.
+    fn found(&mut self, entry: Entry, now: Instant) {
+        if let Some(service) = self.table.get_mut(&entry.key) {
+            service.seen = true;
+            match service.fate {
+                Fate::Stopping => service.reappeared = true,
+                // Renamed: a restarted supervise must be given the name that exists now.
+                Fate::Active if service.name != entry.name => {
+                    service.dir = absolute(&entry.name);
+                    service.name = entry.name;
+                }
+                Fate::Active => {}
+            }
+            return;
+        }
+        let entry = if entry.ready {
+            entry
+        } else {
+            let Some(w) = self.watcher.as_mut() else {
+                return;
+            };
+            // Watch first, then look again: a `run` made ready in between is not missed.
+            w.wait_for(&entry.name, entry.log);
+            match scan::look(&entry.name) {
+                Look::Service(again) if again.ready && again.key == entry.key => again,
+                Look::Service(_) | Look::Ignore => return,
+            }
+        };
+        if let Some(w) = self.watcher.as_mut() {
+            w.forget(&entry.name);
+        }
+        let pipe = if entry.log {
+            match LogPipe::create() {
+                Ok(pipe) => Some(pipe),
+                Err(e) => {
+                    msg::warn_unable(PROG, &e, &[b"create pipe for ", entry.name.as_bytes()]);
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let dir = absolute(&entry.name);
+        let service = Service::new(entry.name, dir, pipe, now);
+        self.table.insert(entry.key, service);
+        self.start_missing(entry.key, now);
+    }
+
+    /// Starts whichever of the service's supervise processes is not running.
+    pub(crate) fn start_missing(&mut self, key: Key, now: Instant) {
+        let Some(service) = self.table.get(&key) else {
+            return;
+        };
+        if service.fate != Fate::Active {
+            return;
+        }
+        let mut started = Vec::new();
+        let mut failed = false;
+        let name = service.name.as_os_str();
+        if service.main.pid.is_none() {
+            let stdout = service.pipe.as_ref().and_then(LogPipe::write_end);
+            match fdlimit::retry(|| self.supervise.start_main(name, stdout)) {
+                Ok(pid) => started.push((Side::Main, pid)),
+                Err(e) => failed |= spawn_failed(&e, name.as_bytes()),
+            }
+        }
+        if let (Some(log), Some(pipe)) = (&service.log, &service.pipe) {
+            if log.pid.is_none() {
+                match fdlimit::retry(|| self.supervise.start_log(name, pipe.read_end())) {
+                    Ok(pid) => started.push((Side::Log, pid)),
+                    Err(e) => {
+                        let what = paths_join(name, "log");
+                        failed |= spawn_failed(&e, &what);
+                    }
+                }
+            }
+        }
+        for (side, pid) in started {
+            self.table.started(key, side, pid, now);
+        }
+        if failed {
+            self.timers.at(now + MIN_RUN, Timer::Retry(key));
+        }
+    }
+
+    /// A child exited: restart a supervise of an active service, move a stopping one along;
+    /// an orphan that is no supervise was reaped and is forgotten.
+    fn exited(&mut self, pid: Pid, now: Instant) {
+        let Some((key, side)) = self.table.exited(pid) else {
+            return;
+        };
+        let Some(service) = self.table.get_mut(&key) else {
+            return;
+        };
+        match service.fate {
+            Fate::Active => {
+                let started = service
+                    .side_mut(side)
+                    .map_or(now, |supervisor| supervisor.started);
+                if now.duration_since(started) >= MIN_RUN {
+                    self.start_missing(key, now);
+                } else {
+                    self.timers.at(started + MIN_RUN, Timer::Retry(key));
+                }
+            }
+            Fate::Stopping => self.advance(key, now),
+        }
+    }
+
+    fn fire(&mut self, timer: Timer, now: Instant) {
+        match timer {
+            Timer::Retry(key) => self.start_missing(key, now),
+            Timer::Drain(key) => self.drained(key),
+        }
+    }
+
+    /// A stopping service is fully gone: forget it, and look at its name again if it came
+    /// back meanwhile.
+    pub(crate) fn forget(&mut self, key: Key, now: Instant) {
+        if let Some(service) = self.table.remove(&key) {
+            if service.reappeared && self.kill_at.is_none() {
+                if let Look::Service(entry) = scan::look(&service.name) {
+                    self.found(entry, now);
+                }
+            }
+        }
+    }
+}
+
+/// The service directory's absolute path, symbolic links resolved, so its control FIFO stays
+/// reachable after the entry in the scan directory is removed.
+fn absolute(name: &OsStr) -> PathBuf {
+    std::fs::canonicalize(name)
+        .unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(name))
+}
+
+/// Warns about a failed start; true (retry later) in every case.
+fn spawn_failed(e: &std::io::Error, what: &[u8]) -> bool {
+    // compat: daemontools says "fork for" when fork fails, "start supervise" when exec does.
+    let verb: &[u8] = match e.raw_os_error() {
+        Some(libc::EAGAIN) | Some(libc::ENOMEM) => b"fork for ",
+        _ => b"start supervise ",
+    };
+    msg::warn_unable(PROG, e, &[verb, what]);
+    true
+}
+
+fn paths_join(name: &OsStr, tail: &str) -> Vec<u8> {
+    vigil_proto::paths::join(name, tail).as_bytes().to_vec()
+}

@@ -1,0 +1,72 @@
+//! Reading other processes through /proc: parents, children, states and wake-up counts, so a
+//! test can see a process tree without touching it.
+
+use std::fs;
+
+/// A field of `/proc/PID/status` (`PPid`, `State`, `voluntary_ctxt_switches`...), as text.
+pub fn status_field(pid: i32, field: &str) -> Option<String> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .map(|v| v.trim().to_string())
+}
+
+/// The parent's pid.
+pub fn ppid(pid: i32) -> Option<i32> {
+    status_field(pid, "PPid")?.parse().ok()
+}
+
+/// The state letter (`S`, `R`, `Z`...); `None` once the process is gone (and reaped).
+pub fn state(pid: i32) -> Option<char> {
+    status_field(pid, "State")?.chars().next()
+}
+
+/// Voluntary context switches: how often the process went to sleep, i.e. woke up again.
+pub fn wakeups(pid: i32) -> Option<u64> {
+    status_field(pid, "voluntary_ctxt_switches")?.parse().ok()
+}
+
+/// Descriptors of this process that a child would inherit (not close-on-exec): the ones a
+/// child may hold without its parent having leaked them.
+pub fn inheritable_fds() -> Vec<i32> {
+    fds(std::process::id() as i32)
+        .into_iter()
+        .filter(|fd| {
+            let info = fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
+            let flags = info
+                .lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
+            flags.is_some_and(|f| f & libc::O_CLOEXEC as u32 == 0)
+        })
+        .collect()
+}
+
+/// The process's command name (`comm`).
+pub fn comm(pid: i32) -> Option<String> {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim_end().to_string())
+}
+
+/// The pids of the process's children.
+pub fn children(pid: i32) -> Vec<i32> {
+    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Descriptor numbers the process has open.
+pub fn fds(pid: i32) -> Vec<i32> {
+    let mut fds: Vec<i32> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    fds.sort_unstable();
+    fds
+}
