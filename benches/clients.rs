@@ -2,8 +2,6 @@
 //! directories, median wall time over many runs, ours and the peer interleaved in one run.
 //! Prints a Markdown table of ratios (ours / daemontools) with the date and machine.
 
-mod util;
-
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -14,6 +12,9 @@ use std::time::{Duration, Instant};
 use nix::sys::stat::Mode;
 use vigil_proto::status::{Status, Want};
 use vigil_proto::tai::Tai64n;
+
+mod util;
+use util::{machine, median};
 
 const RUNS: usize = 300;
 const DIRS: usize = 20;
@@ -44,11 +45,6 @@ fn craft(base: &Path, name: &str) -> (PathBuf, [File; 2]) {
     let control = ends.pop().expect("control");
     let ok = ends.pop().expect("ok");
     (base.join(name), [ok, control])
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn time_one(program: &Path, args: &[&str], cwd: &Path) -> Duration {
@@ -84,10 +80,14 @@ fn main() {
         ("svstat", "svstat DIR", vec!["s0"]),
         ("svstat", "svstat 20 DIRs", all.clone()),
     ];
-    let date = util::date_utc();
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     println!(
         "Client latency, median of {RUNS} runs ({date}; {}):\n",
-        util::machine()
+        machine()
     );
     println!("| command | vigil | daemontools | ratio |");
     println!("|---|---|---|---|");

@@ -3,8 +3,8 @@
 //! daemontools fsyncs `current`, renames it, links it to `@<tai64n>.s` and prunes old files
 //! while input waits; those are the slowest steps of logging. vigil renames a full `current`
 //! to `@<tai64n>.u` at once (the name daemontools gives a file that may not be safely on disk)
-//! and carries on in a new `current`, while this worker fsyncs the file, sets its mode to 744,
-//! renames it to `@<tai64n>.s` and prunes. A crash between leaves the `.u` name: exactly what
+//! and carries on in a new `current`, while one of these workers fsyncs the file, sets its mode
+//! to 744, renames it to `@<tai64n>.s` and prunes. A crash between leaves the `.u` name: exactly what
 //! it means. At most `QUEUE` files wait, so the main loop slows down to the disk's pace
 //! rather than run ahead of it.
 
@@ -14,12 +14,16 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::pause::retry;
 
-/// Full files waiting for the worker, beyond the one it works on.
+/// Full files waiting for a worker, beyond those the workers hold.
 const QUEUE: usize = 2;
+/// Workers per log directory: fsyncs running side by side share the file system's journal
+/// commits, which matters when other programs keep the disk busy.
+const WORKERS: usize = 3;
 
 /// A full file to finish: its descriptor and its `@<tai64n>.u` name.
 struct Job {
@@ -27,27 +31,40 @@ struct Job {
     name: Vec<u8>,
 }
 
-/// The worker of one log directory.
+/// The workers of one log directory.
 pub struct Finisher {
     jobs: Option<SyncSender<Job>>,
-    worker: Option<JoinHandle<()>>,
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl Finisher {
-    /// Starts the worker for the directory at `path` (`name` as typed, for messages), keeping
+    /// Starts the workers for the directory at `path` (`name` as typed, for messages), keeping
     /// fewer than `num` old files.
     pub fn start(path: PathBuf, name: Vec<u8>, num: u64) -> io::Result<Finisher> {
         let (jobs, queue) = sync_channel::<Job>(QUEUE);
-        let worker = std::thread::Builder::new()
-            .name("finisher".into())
-            .spawn(move || {
-                for job in queue {
-                    finish(&path, &name, num, job);
-                }
-            })?;
+        let queue = Arc::new(Mutex::new(queue));
+        let mut workers = Vec::with_capacity(WORKERS);
+        for _ in 0..WORKERS {
+            let (queue, path, name) = (Arc::clone(&queue), path.clone(), name.clone());
+            workers.push(
+                std::thread::Builder::new()
+                    .name("finisher".into())
+                    .spawn(move || loop {
+                        // The lock is held only to take a job, never while finishing one.
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => finish(&path, &name, num, job),
+                            Err(_) => return,
+                        }
+                    })?,
+            );
+        }
         Ok(Finisher {
             jobs: Some(jobs),
-            worker: Some(worker),
+            workers,
         })
     }
 
@@ -62,7 +79,7 @@ impl Finisher {
     /// Waits until every file handed over is finished.
     pub fn wait(&mut self) {
         drop(self.jobs.take());
-        if let Some(worker) = self.worker.take() {
+        for worker in self.workers.drain(..) {
             let _ = worker.join();
         }
     }

@@ -4,7 +4,8 @@
 //! It works on whole blocks: one clock read per block (every line in it had arrived by then),
 //! memchr for line ends, and the directories gather lines for one write per block. A line's
 //! actions see its first 1000 bytes (the TAI64N label included), as daemontools'; the whole
-//! line, however long, goes to the selected directories.
+//! line, however long, goes to the selected directories. It also tells the directories where
+//! daemontools' 1 KB reads would have fallen (input offsets), for their cut model.
 
 use std::fs::File;
 use std::io::Write;

@@ -1,8 +1,8 @@
 //! An automatically rotated log directory: opening and locking it, recovering what a previous
-//! multilog left, and appending selected lines to `current` under the size cap.
+//! multilog left, and finishing `current` at the end.
 //!
-//! Lines are gathered in memory and written with one write(2) per input block; the caller
-//! decides when (see `flush`). Rotation itself is in `rotate.rs`.
+//! Lines are gathered in memory and written with one write(2) per input block; where `current`
+//! is cut is in `cuts.rs`, rotation in `rotate.rs`, the off-loop finishing in `finisher.rs`.
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions, Permissions};

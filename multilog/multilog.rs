@@ -37,7 +37,7 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
     let script = script::parse(args)?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let mut signals =
-        signals::Signals::catch().map_err(|e| Fail::unable(&e.into(), &[b"catch signals"]))?;
+        signals::Signals::catch().map_err(|e| Fail::unable(&e, &[b"catch signals"]))?;
     // daemontools opens every status file, then every directory, before reading any input.
     let mut status = Vec::new();
     for name in &script.status_files {

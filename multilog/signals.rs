@@ -1,11 +1,11 @@
-//! SIGTERM and SIGALRM as events: blocked, and read from a signalfd in the one poll of the
-//! main loop, so a signal never interrupts a write half-way. (Linux; the processor child gets
-//! an empty mask back from std's spawn.)
+//! SIGTERM and SIGALRM as events: blocked, and read from vigil-proc's signalfd in the one poll
+//! of the main loop, so a signal never interrupts a write half-way. (The processor child gets
+//! an empty mask back from std's spawn; the finisher thread inherits the blocked mask.)
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::io;
+use std::os::fd::BorrowedFd;
 
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
 
 /// What the signals received so far ask for.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -18,24 +18,20 @@ pub struct Asked {
 
 /// The blocked signals and the descriptor they arrive on.
 pub struct Signals {
-    fd: SignalFd,
+    inner: vigil_proc::signals::Signals,
 }
 
 impl Signals {
     /// Blocks SIGTERM and SIGALRM and opens a signalfd for them.
-    pub fn catch() -> nix::Result<Signals> {
-        let mut mask = SigSet::empty();
-        mask.add(Signal::SIGTERM);
-        mask.add(Signal::SIGALRM);
-        mask.thread_block()?;
-        let fd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
-        Ok(Signals { fd })
+    pub fn catch() -> io::Result<Signals> {
+        let inner = vigil_proc::signals::Signals::block(&[Signal::SIGTERM, Signal::SIGALRM])?;
+        Ok(Signals { inner })
     }
 
     /// Reads every pending signal into `asked`.
     pub fn drain(&mut self, asked: &mut Asked) {
-        while let Ok(Some(info)) = self.fd.read_signal() {
-            match Signal::try_from(info.ssi_signo as i32) {
+        while let Ok(Some(signo)) = self.inner.pending() {
+            match Signal::try_from(signo) {
                 Ok(Signal::SIGTERM) => asked.exit = true,
                 Ok(Signal::SIGALRM) => asked.rotate = true,
                 _ => {}
@@ -45,6 +41,6 @@ impl Signals {
 
     /// The descriptor to poll.
     pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.inner.fd()
     }
 }

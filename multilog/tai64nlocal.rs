@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use vigil_proto::getopt::{Getopt, Opt};
 use vigil_proto::msg::{self, Fail};
+use vigil_proto::rfc3339::civil_from_days;
 
 /// The label of the unix epoch that daemontools subtracts (2^62 + 10).
 const EPOCH_LABEL: u64 = 4_611_686_018_427_387_914;
@@ -165,32 +166,9 @@ fn hex(byte: u8) -> Option<u64> {
     }
 }
 
-/// Year, month, day of a count of days since 1970-01-01 (proleptic Gregorian; H. Hinnant's
-/// civil_from_days).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
 
     #[test]
     fn utc_labels_and_passthrough() {

@@ -10,6 +10,7 @@ use vigil_proto::msg;
 mod adopt;
 mod config;
 mod monitor;
+mod observe;
 mod service;
 mod state;
 

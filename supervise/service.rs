@@ -22,6 +22,7 @@ use vigil_proto::{fifo, lock, paths, status};
 use crate::adopt;
 use crate::config;
 use crate::monitor::{Monitor, Todo};
+use crate::observe::{self, Observer};
 use crate::state::{Effect, Exit, Input, Supervisor, Want};
 
 const PROG: &str = "supervise";
@@ -80,6 +81,7 @@ pub fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
     service.apply_all(&mut sup, first.as_slice());
     service.serve(&mut sup, signals, &mut control)?;
     service.announce(&sup);
+    service.observer.exit();
     Ok(ExitCode::SUCCESS)
 }
 
@@ -98,6 +100,8 @@ struct Service<'a> {
     announced_pid: u32,
     /// A run left by a previous supervise, watched through its pidfd.
     adopted: Option<PidFd>,
+    /// Events, readiness and the listener (issue 6).
+    observer: Observer,
     /// NEW: resource limits; no deadline unless a limit file exists.
     monitor: Monitor,
 }
@@ -109,6 +113,7 @@ impl<'a> Service<'a> {
             when: Tai64n::now(),
             announced_pid: 0,
             adopted: None,
+            observer: Observer::new(dir),
             monitor: Monitor::new(),
         }
     }
@@ -123,6 +128,7 @@ impl<'a> Service<'a> {
         match PidFd::open(pid) {
             Ok(pidfd) => {
                 sup.adopt(pid, Instant::now());
+                sup.paused = old.paused;
                 sup.want = match old.want {
                     vigil_proto::status::Want::Down => Want::Down,
                     vigil_proto::status::Want::Up => Want::Up,
@@ -150,14 +156,20 @@ impl<'a> Service<'a> {
         let mut bytes = [0u8; 64];
         while !sup.finished() {
             self.monitor.track(sup.pid(), self.dir, Instant::now());
-            let deadline = earliest(sup.deadline(), self.monitor.deadline());
-            let [_, control_ready, adopted_gone] = wait::readable(
+            let deadline = sup.deadline();
+            let [ready_pipe, ready_socket] = self.observer.fds();
+            let [_, control_ready, adopted_gone, ready_a, ready_b] = wait::readable(
                 [
                     Some(signals.fd()),
                     Some(std::os::fd::AsFd::as_fd(control)),
                     self.adopted.as_ref().map(PidFd::fd),
+                    ready_pipe,
+                    ready_socket,
                 ],
-                deadline,
+                observe::earliest(
+                    observe::earliest(deadline, self.observer.deadline()),
+                    self.monitor.deadline(),
+                ),
             )
             .map_err(|e| Fail::unable(&e, &[b"wait for events in ", self.dir]))?;
             let mut terminate = false;
@@ -168,8 +180,14 @@ impl<'a> Service<'a> {
                 terminate |= signo != libc::SIGCHLD;
             }
             while let Some((pid, status)) = reap::reap_one() {
-                self.dispatch(sup, Input::Exited(pid, Exit::Status(status)));
+                if !self.observer.reaped(pid) {
+                    self.dispatch(sup, Input::Exited(pid, Exit::Status(status)));
+                }
             }
+            if (ready_a || ready_b) && self.observer.readable() {
+                self.announce(sup);
+            }
+            self.observer.on_time(Instant::now());
             if adopted_gone {
                 if let Some(pidfd) = self.adopted.take() {
                     self.dispatch(sup, Input::Exited(pidfd.pid(), Exit::Unknown));
@@ -239,7 +257,7 @@ impl<'a> Service<'a> {
     fn apply(&mut self, sup: &mut Supervisor, effect: Effect) -> Option<Input> {
         match effect {
             Effect::Start => {
-                let started = spawn::spawn(c"./run", &[c"./run"]);
+                let started = self.observer.spawn_run();
                 if let Err(e) = &started {
                     msg::warn_unable(PROG, e, &[b"start ", self.dir, b"/run"]);
                 }
@@ -328,9 +346,12 @@ impl<'a> Service<'a> {
                 seq: 0,
             }),
         };
+        let mut status = status;
+        self.observer.before_write(&mut status);
         let mut bytes = status.encode();
         self.monitor.record.append_to(&mut bytes);
         self.write_status(&bytes);
+        self.observer.after_write();
     }
 
     fn write_status(&self, bytes: &[u8]) {
@@ -346,14 +367,6 @@ impl<'a> Service<'a> {
         if let Err(e) = fs::rename(paths::STATUS_NEW, paths::STATUS) {
             msg::warn_unable(PROG, &e, &[b"rename ", self.dir, b"/", new, b" to status"]);
         }
-    }
-}
-
-/// The earlier of two optional deadlines.
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 

@@ -38,6 +38,8 @@ impl Tree {
     /// SIGTERM or SIGINT: stop every service, then exit.
     pub(crate) fn shut_down(&mut self, now: Instant) {
         self.kill_at = Some(now + SHUTDOWN);
+        // No more scans: a pending removal deadline would otherwise wake the loop for ever.
+        self.removal_at = None;
         self.watcher = None;
         for key in self.table.keys() {
             self.stop(key, now);

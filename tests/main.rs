@@ -5,6 +5,7 @@ mod helpers;
 mod interop_supervise;
 mod limits;
 mod multilog;
+mod observe;
 mod supervise;
 mod svc;
 mod svok;

@@ -100,8 +100,8 @@ fn starts_run_and_announces_it_up() {
     };
     assert_eq!(
         private(sup.pid()),
-        5,
-        "lock, control (2 ends), ok, signalfd in supervise"
+        6,
+        "lock, control (2 ends), ok, signalfd, events journal in supervise"
     );
     assert_eq!(private(pid as i32), 0, "none in run");
     // the run is in its own session: its process group is its pid
@@ -238,7 +238,7 @@ fn exit_byte_waits_for_the_service_to_go_down() {
     let pid = sup.wait_up();
     sup.send(b"x");
     std::thread::sleep(Duration::from_millis(200));
-    assert!(sup.proc.child.try_wait().expect("try_wait").is_none());
+    assert!(sup.running());
     assert!(alive(pid as i32));
     sup.send(b"t");
     assert_eq!(sup.wait_exit(), 0);
@@ -620,7 +620,58 @@ fn vanished_service_dir_warns_and_backs_off() {
     // backs off (no tight loop) and stays alive
     std::thread::sleep(Duration::from_millis(500));
     assert!(sup.stderr().lines().count() < 10, "{}", sup.stderr());
-    assert!(sup.proc.child.try_wait().expect("try_wait").is_none());
+    assert!(sup.running());
     sup.signal(Signal::SIGTERM);
     assert_eq!(sup.wait_exit(), 0);
+}
+
+#[test]
+fn supervise_dir_matches_daemontools() {
+    let Some(theirs) = peer("/usr/bin/supervise") else {
+        return;
+    };
+    let listing = |program: &std::path::Path| {
+        let sb = Sandbox::new();
+        let dir = sb.service("svc", "exec sleep 100");
+        let sup = Supervised::start(program, &dir);
+        sup.wait_up();
+        use std::os::unix::fs::MetadataExt;
+        let mut entries: Vec<(String, u32)> = fs::read_dir(dir.join("supervise"))
+            .expect("supervise/")
+            .map(|e| {
+                let e = e.expect("entry");
+                let mode = e.metadata().expect("stat").mode();
+                (e.file_name().to_string_lossy().into_owned(), mode)
+            })
+            // NEW in vigil, not daemontools': the event journal (docs/events.md).
+            .filter(|(name, _)| name != "events")
+            .collect();
+        entries.sort();
+        let top = fs::metadata(dir.join("supervise")).expect("stat").mode();
+        assert_eq!(sup.stop(), 0);
+        (top, entries)
+    };
+    assert_eq!(listing(&bin("supervise")), listing(&theirs));
+}
+
+#[test]
+fn idle_supervise_never_wakes() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", RECORD_AND_SLEEP);
+    let sup = ours(&dir);
+    sup.wait_up();
+    wait_starts(&sb, 1);
+    let switches = || {
+        fs::read_to_string(format!("/proc/{}/status", sup.pid()))
+            .expect("status")
+            .lines()
+            .filter(|l| l.contains("ctxt_switches"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum::<u64>()
+    };
+    std::thread::sleep(Duration::from_millis(200)); // let start-up work settle
+    let before = switches();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(switches(), before, "supervise woke while idle");
+    assert_eq!(sup.stop(), 0);
 }

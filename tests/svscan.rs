@@ -146,6 +146,38 @@ fn missing_scan_dir_is_fatal_as_daemontools() {
 }
 
 #[test]
+fn dangling_entry_is_warned_about_as_daemontools() {
+    // svscan runs forever: give each a moment on a scan directory holding only a dangling
+    // symbolic link, then compare what they said.
+    let said = |program: &Path| {
+        let sb = Sandbox::new();
+        let scan = sb.join("scan");
+        fs::create_dir(&scan).unwrap();
+        symlink(sb.join("nowhere"), scan.join("dangling")).unwrap();
+        let err = fs::File::create(sb.join("svscan.err")).unwrap();
+        let mut sv = Spawned::start(
+            Command::new(program)
+                .arg(&scan)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(err),
+        );
+        assert!(eventually(LIMIT, || !stderr_of(&sb).is_empty()));
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(sv.wait_timeout(Duration::ZERO).is_none(), "svscan gave up");
+        stderr_of(&sb)
+    };
+    let ours = said(&crate::util::bin("svscan"));
+    assert_eq!(
+        ours,
+        "svscan: warning: unable to stat dangling: file does not exist\n"
+    );
+    if let Some(theirs) = peer("/usr/bin/svscan") {
+        assert_eq!(ours, said(&theirs));
+    }
+}
+
+#[test]
 fn illegal_option_is_a_usage_error() {
     let out = run(cmd("svscan").arg("-z"), LIMIT);
     assert_eq!(out.status.code(), Some(100));
@@ -258,6 +290,12 @@ fn children_get_only_stdin_stdout_stderr() {
     // Besides 0, 1 and 2, only what the test harness itself lets children inherit.
     let inherited = procfs::inheritable_fds();
     for pid in [main, logger] {
+        // Until `run` has exec'd sleep, the shell still holds its script open.
+        let sleeping = || {
+            fs::read_link(format!("/proc/{pid}/exe"))
+                .is_ok_and(|exe| exe.file_name().is_some_and(|n| n == "sleep"))
+        };
+        assert!(eventually(LIMIT, sleeping), "pid {pid} never became sleep");
         let leaked: Vec<i32> = procfs::fds(pid)
             .into_iter()
             .filter(|fd| *fd > 2 && !inherited.contains(fd))
@@ -269,6 +307,39 @@ fn children_get_only_stdin_stdout_stderr() {
     let inp = fs::read_link(format!("/proc/{logger}/fd/0")).unwrap();
     assert!(out.to_string_lossy().starts_with("pipe:"), "{out:?}");
     assert_eq!(out, inp);
+}
+
+#[test]
+fn ctrl_c_to_the_whole_process_group_stops_cleanly() {
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    fs::create_dir(&scan).unwrap();
+    let stage = staged(&sb, "numbers", NUMBERED, true);
+    fs::rename(&stage, scan.join("numbers")).unwrap();
+    let dir = scan.join("numbers");
+    let mut sv = svscan(&sb, &[scan.as_os_str()]);
+    new_pid(&dir, None);
+    assert!(eventually(LIMIT, || logged(&dir.join("log")).len() >= 20));
+    // What a terminal does on Ctrl-C: SIGINT to every process of svscan's group.
+    nix::sys::signal::killpg(Pid::from_raw(sv.pid()), Signal::SIGINT).unwrap();
+    let exit = sv.wait_timeout(LIMIT).expect("svscan exits after Ctrl-C");
+    assert!(exit.success(), "{exit:?}; stderr: {}", stderr_of(&sb));
+    assert!(
+        eventually(Duration::from_secs(2), || sb.processes().is_empty()),
+        "left running: {:?}",
+        sb.processes()
+    );
+    let lines = logged(&dir.join("log"));
+    assert_no_gap(&lines);
+    let last: u64 = fs::read_to_string(dir.join("count"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        lines.iter().max().copied().unwrap_or(0) >= last,
+        "last line {last} never reached the log"
+    );
 }
 
 #[test]
@@ -396,6 +467,61 @@ fn service_moved_out_and_back_at_once_is_not_bounced() {
     assert_eq!(service_pid(&dir), Some(service));
 }
 
+#[test]
+fn shutdown_waits_for_slow_services_without_spinning() {
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    let slow = sb.service(
+        "scan/slow",
+        "trap 'sleep 1; exit 0' TERM\nwhile :; do sleep 0.1; done",
+    );
+    let other = sb.service("scan/other", "exec sleep 1000");
+    let mut sv = svscan(&sb, &[scan.as_os_str()]);
+    new_pid(&slow, None);
+    new_pid(&other, None);
+    // A removal pending (its grace not over) when the shutdown starts.
+    fs::rename(&other, sb.join("other")).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    sv.signal(Signal::SIGTERM);
+    std::thread::sleep(Duration::from_millis(100));
+    let (before, cpu_before) = (
+        procfs::wakeups(sv.pid()).unwrap(),
+        procfs::cpu_ticks(sv.pid()).unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    let woke = procfs::wakeups(sv.pid()).expect("svscan still waits for slow") - before;
+    let cpu = procfs::cpu_ticks(sv.pid()).unwrap() - cpu_before;
+    assert!(woke < 20, "svscan woke {woke} times while waiting");
+    assert!(cpu < 5, "svscan used {cpu} ticks of CPU while waiting");
+    let exit = sv.wait_timeout(LIMIT).expect("svscan exits");
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn shutdown_kills_a_service_that_ignores_term_after_its_bound() {
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    let dir = sb.service("scan/stubborn", "trap '' TERM\nwhile :; do sleep 0.1; done");
+    sb.service("scan/stubborn/log", "exec cat > /dev/null");
+    let mut sv = svscan(&sb, &[scan.as_os_str()]);
+    new_pid(&dir, None);
+    new_pid(&dir.join("log"), None);
+    let t0 = Instant::now();
+    sv.signal(Signal::SIGTERM);
+    let exit = sv
+        .wait_timeout(Duration::from_secs(15))
+        .expect("svscan exits after its shutdown bound");
+    let took = t0.elapsed();
+    assert!(exit.success(), "{exit:?}");
+    // It waited for the service (8 s bound), then killed it rather than leaving it behind.
+    assert!(took >= Duration::from_secs(7), "gave up after {took:?}");
+    assert!(
+        eventually(Duration::from_secs(2), || sb.processes().is_empty()),
+        "left running: {:?}",
+        sb.processes()
+    );
+}
+
 /// Processes whose working directory is `dir` or below.
 fn processes_in(dir: &Path) -> Vec<i32> {
     crate::util::processes_under(dir)
@@ -440,11 +566,16 @@ fn supervise_that_cannot_start_is_retried_without_a_busy_loop() {
     new_pid(&dir, None);
     let sv = svscan(&sb, &[scan.as_os_str()]);
     assert!(eventually(LIMIT, || stderr_of(&sb).contains("supervise")));
-    let before = procfs::wakeups(sv.pid()).unwrap();
+    let (before, cpu_before) = (
+        procfs::wakeups(sv.pid()).unwrap(),
+        procfs::cpu_ticks(sv.pid()).unwrap(),
+    );
     std::thread::sleep(Duration::from_secs(2));
     let woke = procfs::wakeups(sv.pid()).unwrap() - before;
+    let cpu = procfs::cpu_ticks(sv.pid()).unwrap() - cpu_before;
     // About two wake-ups a second (the exit, the retry): never a tight loop.
     assert!(woke < 20, "svscan woke {woke} times in 2 s");
+    assert!(cpu < 20, "svscan used {cpu} ticks of CPU in 2 s");
 }
 
 #[test]
@@ -478,9 +609,12 @@ fn five_hundred_services_come_up_then_idle() {
             .map(|&p| procfs::wakeups(p).unwrap_or(0))
             .collect()
     };
+    let cpu_before = procfs::cpu_ticks(sv.pid()).unwrap();
     let (scan_before, sups_before) = (procfs::wakeups(sv.pid()).unwrap(), count(&sups));
     std::thread::sleep(Duration::from_secs(2));
     let (scan_after, sups_after) = (procfs::wakeups(sv.pid()).unwrap(), count(&sups));
+    let cpu = procfs::cpu_ticks(sv.pid()).unwrap() - cpu_before;
+    assert!(cpu < 10, "svscan used {cpu} ticks of CPU while idle");
     assert!(
         scan_after - scan_before <= 1,
         "svscan woke {} times",

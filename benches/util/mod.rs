@@ -1,10 +1,18 @@
-//! What every bench prints beside its table: the date and the machine.
+//! What every benchmark prints beside its table: the machine and date; and the median it
+//! reports.
+// Each bench is its own crate and uses only some of these.
 #![allow(dead_code)]
 
 use std::fs;
-use std::process::Command;
+use std::time::Duration;
 
-/// The CPU model and the number of cores, for the table's caption.
+/// The middle value (the upper one of an even count).
+pub fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// `CPU model, N cores`, for the table's heading.
 pub fn machine() -> String {
     let cpu = fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -21,7 +29,7 @@ pub fn machine() -> String {
 
 /// Now, as `2026-11-25 13:03 UTC`.
 pub fn date_utc() -> String {
-    Command::new("date")
+    std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())

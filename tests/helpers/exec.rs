@@ -1,7 +1,5 @@
 //! What every chain-loader shares: usage lines, and running the child as pathexec does.
 
-use std::os::unix::fs::PermissionsExt;
-
 use super::same;
 use crate::util::Sandbox;
 
@@ -78,8 +76,7 @@ fn path_search_remembers_access_denied_and_goes_on() {
 #[test]
 fn never_falls_back_to_a_shell() {
     let sb = sandbox();
-    let garbage = sb.write("garbage", "echo ran through a shell\n");
-    std::fs::set_permissions(&garbage, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    sb.script("garbage", "echo ran through a shell\n");
     for (prog, head) in LOADERS {
         if *prog == "setuidgid" && !super::is_root() {
             continue;

@@ -2,11 +2,11 @@
 //! by pid when the test ends, and bounded waiting.
 #![allow(dead_code)]
 
+pub mod observe;
 pub mod supervise;
 
 use std::ffi::OsStr;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -88,9 +88,29 @@ impl Sandbox {
     }
 
     /// Writes an executable script.
+    ///
+    /// The file is written by a short-lived `sh`, not by the test process: a file this process
+    /// had open for writing can be inherited, for a moment, by a child that another test thread
+    /// is forking, and exec of the script then fails with "text busy" (ETXTBSY).
     pub fn script(&self, rel: impl AsRef<Path>, body: &str) -> PathBuf {
-        let path = self.write(rel, body);
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+        use std::io::Write;
+        let path = self.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("mkdir");
+        }
+        let mut writer = Command::new("/bin/sh")
+            .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+            .arg(&path)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn sh to write a script");
+        writer
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(body.as_bytes())
+            .expect("write script");
+        assert!(writer.wait().expect("wait").success(), "writing {path:?}");
         path
     }
 
@@ -182,9 +202,14 @@ impl Spawned {
 
 impl Drop for Spawned {
     fn drop(&mut self) {
-        let _ = killpg(Pid::from_raw(self.pid()), Signal::SIGKILL);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Only while the child is unreaped is its pid surely still its group's: once reaped,
+        // the number may already belong to another test's process (what is left of the group
+        // in a sandbox is killed by the Sandbox).
+        if let Ok(None) = self.child.try_wait() {
+            let _ = killpg(Pid::from_raw(self.pid()), Signal::SIGKILL);
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -70,3 +70,16 @@ pub fn fds(pid: i32) -> Vec<i32> {
     fds.sort_unstable();
     fds
 }
+
+/// CPU time used so far (user + system), in clock ticks (usually 10 ms): what a process that
+/// spins without sleeping (and so without voluntary switches) burns.
+pub fn cpu_ticks(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}

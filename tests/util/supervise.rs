@@ -16,8 +16,8 @@ pub const SOON: Duration = Duration::from_secs(5);
 /// A supervise running on a service directory; stderr goes to `DIR.err` beside it. Dropped, it
 /// and its group are killed (the Sandbox kills the services by cwd).
 pub struct Supervised {
-    /// The supervise process.
-    pub proc: Spawned,
+    /// The supervise process; `None` once reaped (see `Drop`).
+    proc: Option<Spawned>,
     /// The service directory.
     pub dir: PathBuf,
     err: PathBuf,
@@ -36,7 +36,7 @@ impl Supervised {
                 .stderr(File::create(&err).expect("stderr file")),
         );
         let s = Supervised {
-            proc,
+            proc: Some(proc),
             dir: dir.to_path_buf(),
             err,
         };
@@ -86,14 +86,28 @@ impl Supervised {
         fs::read_to_string(&self.err).unwrap_or_default()
     }
 
+    fn proc(&self) -> &Spawned {
+        self.proc.as_ref().expect("supervise not yet reaped")
+    }
+
     /// The supervise process's pid.
     pub fn pid(&self) -> i32 {
-        self.proc.pid()
+        self.proc().pid()
     }
 
     /// Sends a signal to supervise itself.
     pub fn signal(&self, signal: Signal) {
-        self.proc.signal(signal);
+        self.proc().signal(signal);
+    }
+
+    /// True while supervise has not exited.
+    pub fn running(&mut self) -> bool {
+        let proc = self.proc.as_mut().expect("supervise not yet reaped");
+        if let Ok(None) = proc.child.try_wait() {
+            return true;
+        }
+        std::mem::forget(self.proc.take()); // reaped: see Drop
+        false
     }
 
     /// Tells supervise to take the service down and exit (`dx`); its exit code.
@@ -104,11 +118,23 @@ impl Supervised {
 
     /// Waits for supervise to exit; its exit code (panics if it does not within `SOON`).
     pub fn wait_exit(&mut self) -> i32 {
-        let status = self
-            .proc
-            .wait_timeout(SOON)
-            .unwrap_or_else(|| panic!("supervise did not exit; stderr: {}", self.stderr()));
+        let proc = self.proc.as_mut().expect("supervise not yet reaped");
+        let Some(status) = proc.wait_timeout(SOON) else {
+            panic!("supervise did not exit; stderr: {}", self.stderr());
+        };
+        // reaped: never killpg its pid again (see Drop); nothing is left to release
+        std::mem::forget(self.proc.take());
         status.code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Supervised {
+    /// A supervise still running is killed with its group (`Spawned`'s drop). One already
+    /// reaped is not: its pid, and so that group id, may belong to another test's process by
+    /// now (pid_max is 32768 here and the suite starts thousands of processes; a service's run
+    /// leads a group of its own). What it left in the sandbox, the Sandbox kills by cwd.
+    fn drop(&mut self) {
+        drop(self.proc.take());
     }
 }
 

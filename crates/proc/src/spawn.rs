@@ -9,6 +9,7 @@
 
 use std::ffi::CStr;
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::raw::c_char;
 
 extern "C" {
@@ -22,6 +23,30 @@ pub const MAX_ARGS: usize = 7;
 /// child's pid, or why it could not start (a missing or non-executable program is reported here,
 /// not by the child's exit).
 pub fn spawn(path: &CStr, args: &[&CStr]) -> io::Result<i32> {
+    spawn_with(path, args, &Extra::default())
+}
+
+/// What a child gets beyond [`spawn`]'s: a descriptor at a given number, more environment.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Extra<'a> {
+    /// This descriptor as the child's descriptor number N (dup2 in the child, so it is open
+    /// across exec); the number must differ from the descriptor's own.
+    pub fd: Option<(BorrowedFd<'a>, i32)>,
+    /// `NAME=value` entries added to the environment; an entry replaces one of the same name.
+    pub env: &'a [&'a CStr],
+}
+
+/// `NAME=` of an environment entry `NAME=value` (the whole entry if it has no `=`).
+fn env_name(entry: &[u8]) -> &[u8] {
+    match entry.iter().position(|&b| b == b'=') {
+        Some(i) => &entry[..=i],
+        None => entry,
+    }
+}
+
+/// [`spawn`], with a descriptor and environment entries for the child (readiness pipes,
+/// NOTIFY_SOCKET, a listener's VIGIL_* variables).
+pub fn spawn_with(path: &CStr, args: &[&CStr], extra: &Extra<'_>) -> io::Result<i32> {
     if args.len() > MAX_ARGS {
         return Err(io::Error::from_raw_os_error(libc::E2BIG));
     }
@@ -29,10 +54,30 @@ pub fn spawn(path: &CStr, args: &[&CStr]) -> io::Result<i32> {
     for (slot, arg) in argv.iter_mut().zip(args) {
         *slot = arg.as_ptr().cast_mut();
     }
-    // SAFETY: attr and the signal sets are initialised by their init calls before use and
-    // destroyed once; argv is a null-terminated array of pointers to NUL-terminated strings that
-    // outlive the call; environ is the process environment, valid for the call (supervise has
-    // one thread, so nothing changes it meanwhile); pid is written by posix_spawn.
+    // Only when asked for: the plain start stays free of allocation.
+    let mut envp: Vec<*mut c_char> = Vec::new();
+    if !extra.env.is_empty() {
+        // SAFETY: environ is the process environment, a null-terminated array of pointers to
+        // NUL-terminated strings; supervise has one thread, so nothing changes it meanwhile.
+        unsafe {
+            let mut at = environ;
+            while !(*at).is_null() {
+                let entry = CStr::from_ptr(*at).to_bytes();
+                let name = env_name(entry);
+                if !extra.env.iter().any(|e| env_name(e.to_bytes()) == name) {
+                    envp.push(*at);
+                }
+                at = at.add(1);
+            }
+        }
+        envp.extend(extra.env.iter().map(|e| e.as_ptr().cast_mut()));
+        envp.push(std::ptr::null_mut());
+    }
+    // SAFETY: attr, the file actions and the signal sets are initialised by their init calls
+    // before use and destroyed once; argv and envp are null-terminated arrays of pointers to
+    // NUL-terminated strings that outlive the call; environ is the process environment, valid
+    // for the call (supervise has one thread, so nothing changes it meanwhile); the descriptor
+    // to dup is borrowed for the call; pid is written by posix_spawn.
     unsafe {
         let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
         let r = libc::posix_spawnattr_init(&mut attr);
@@ -49,15 +94,31 @@ pub fn spawn(path: &CStr, args: &[&CStr]) -> io::Result<i32> {
         libc::posix_spawnattr_setflags(&mut attr, flags as libc::c_short);
         libc::posix_spawnattr_setsigdefault(&mut attr, &all);
         libc::posix_spawnattr_setsigmask(&mut attr, &none);
+        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        if let Some((fd, number)) = extra.fd {
+            libc::posix_spawn_file_actions_init(&mut actions);
+            libc::posix_spawn_file_actions_adddup2(&mut actions, fd.as_raw_fd(), number);
+        }
         let mut pid: libc::pid_t = 0;
         let r = libc::posix_spawn(
             &mut pid,
             path.as_ptr(),
-            std::ptr::null(),
+            if extra.fd.is_some() {
+                &actions
+            } else {
+                std::ptr::null()
+            },
             &attr,
             argv.as_ptr(),
-            environ,
+            if envp.is_empty() {
+                environ
+            } else {
+                envp.as_ptr()
+            },
         );
+        if extra.fd.is_some() {
+            libc::posix_spawn_file_actions_destroy(&mut actions);
+        }
         libc::posix_spawnattr_destroy(&mut attr);
         if r != 0 {
             return Err(io::Error::from_raw_os_error(r));

@@ -5,6 +5,8 @@
 //! [`Service::is_supervised`] asks whether a supervise holds `supervise/ok` open,
 //! [`Service::is_normally_up`] looks for the `down` file, [`Service::status`] reads
 //! `supervise/status`, and [`Service::send`] writes control bytes to `supervise/control`.
+//! NEW: [`Service::wait`] waits for a state and [`Service::subscribe`] follows the events
+//! (docs/events.md).
 //!
 //! The directory is opened once (`O_PATH`) and every file is then opened relative to it, so a
 //! `Service` never changes the process's working directory and keeps naming the same directory
@@ -253,6 +255,62 @@ impl Service {
         }
         fcntl(&fifo, FcntlArg::F_SETFL(OFlag::empty())).map_err(|e| SendError::Write(to_io(e)))?;
         fifo.write_all(bytes).map_err(SendError::Write)
+    }
+
+    /// Subscribes to the service's events (docs/events.md): a FIFO in `DIR/event/` that
+    /// supervise writes into, and the journal read after the last event seen. With `since`,
+    /// the kept events after that sequence number come first. It survives supervise
+    /// restarts; dropping it removes the FIFO.
+    ///
+    /// ```no_run
+    /// use vigil_proto::follow::Item;
+    /// use vigil_proto::service::Service;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let mut events = Service::at("/service/web")?.subscribe(None)?;
+    /// loop {
+    ///     // Blocks without polling until supervise publishes something.
+    ///     for item in events.next(None)? {
+    ///         if let Item::Event(record) = item {
+    ///             let word = record.event().map_or("unknown", |e| e.word());
+    ///             println!("{} {} pid {}", record.seq, word, record.pid);
+    ///         }
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn subscribe(&self, since: Option<u64>) -> io::Result<crate::follow::Follower> {
+        crate::follow::Follower::new(&self.dir, since)
+    }
+
+    /// Waits until the service reaches `goal` or `timeout` passes (`None`: no limit), as
+    /// `svwait` does, without polling.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use vigil_proto::control::Control;
+    /// use vigil_proto::goal::{Goal, Outcome};
+    /// use vigil_proto::service::Service;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let web = Service::at("/service/web")?;
+    /// web.send(&[Control::Up.byte()]).map_err(std::io::Error::from)?;
+    /// match web.wait(Goal::Ready, Some(Duration::from_secs(30)))? {
+    ///     Outcome::Reached => println!("web is ready"),
+    ///     Outcome::TimedOut => eprintln!("web is not ready after 30 s"),
+    ///     Outcome::SuperviseGone(_) => eprintln!("supervise of web exited"),
+    ///     Outcome::Stopped => unreachable!("no stop descriptor given"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn wait(
+        &self,
+        goal: crate::goal::Goal,
+        timeout: Option<std::time::Duration>,
+    ) -> io::Result<crate::goal::Outcome> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        Ok(crate::goal::wait(&[&self.dir], goal, true, deadline)?)
     }
 }
 

@@ -1,0 +1,384 @@
+//! supervise's announcing of events: from two consecutive status snapshots to event records in
+//! the journal and letters in the FIFOs of `DIR/event/`.
+//!
+//! supervise rewrites its status file at every change; the events are what changed between the
+//! previous status it wrote and the new one ([`between`], pure and table-tested). So the only
+//! hooks supervise needs are: [`Announcer::record`] before it writes the status (which also
+//! fills in readiness and the sequence number), [`Announcer::publish`] after, and
+//! [`Announcer::exit`] before it exits. A restart with no announce in between (the new child is
+//! started before the status is written) still gives `d`, `D`, `u`: the pid changed.
+//!
+//! Readiness: supervise says, when it spawns `run`, whether the run will notify
+//! ([`Announcer::expect_readiness`]) and, when it does, [`Announcer::ready`]. Until then the
+//! status shows `starting`; a run without a protocol is ready at once.
+
+use std::ffi::OsStr;
+use std::io;
+use std::path::Path;
+
+use crate::event::Event;
+use crate::fifodir;
+use crate::journal::{Journal, Record};
+use crate::status::{State, Status};
+use crate::tai::Tai64n;
+
+/// At most this many events come out of one status change.
+pub const MAX_EVENTS: usize = 8;
+
+/// Events between two snapshots, in the order they happened; on the stack.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    items: [Option<Record>; MAX_EVENTS],
+    len: usize,
+}
+
+impl Changes {
+    fn push(&mut self, event: Event, pid: u32, now: Tai64n) -> &mut Record {
+        // invariant: between() pushes at most 7 events (d f D b u U p/c).
+        let slot = &mut self.items[self.len.min(MAX_EVENTS - 1)];
+        self.len = (self.len + 1).min(MAX_EVENTS);
+        slot.insert(Record {
+            seq: 0,
+            letter: event.letter(),
+            time: now,
+            pid,
+            status: None,
+            until: None,
+        })
+    }
+
+    /// The events, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Record> + '_ {
+        self.items[..self.len].iter().flatten()
+    }
+
+    /// Their letters, in order.
+    pub fn letters(&self) -> Vec<u8> {
+        self.iter().map(|r| r.letter).collect()
+    }
+}
+
+fn state(s: &Status) -> Option<State> {
+    s.ext.map(|e| e.state)
+}
+
+/// What happened between the status `prev` (none: supervise just started) and `next`, at
+/// `now`. Readiness (`U`) is the announcer's, not derived here.
+pub fn between(prev: Option<&Status>, next: &Status, supervise_pid: u32, now: Tai64n) -> Changes {
+    let mut out = Changes::default();
+    let Some(prev) = prev else {
+        out.push(Event::Start, supervise_pid, now);
+        if next.pid != 0 {
+            // A run left by a previous supervise, adopted.
+            out.push(Event::Up, next.pid, now);
+        }
+        return out;
+    };
+    let finishing = |s: &Status| state(s) == Some(State::Finishing);
+    let died = prev.pid != 0 && prev.pid != next.pid;
+    let started = next.pid != 0 && next.pid != prev.pid;
+    let last_exit = next.ext.and_then(|e| e.last_exit);
+    if died {
+        out.push(Event::Down, prev.pid, now).status = last_exit;
+    }
+    if finishing(next) && !finishing(prev) {
+        out.push(Event::Finish, 0, now).status = last_exit;
+    }
+    if (died || finishing(prev)) && !finishing(next) {
+        out.push(Event::ReallyDown, 0, now);
+    }
+    // Not when only the end moved: supervise recomputes it from a monotonic deadline at
+    // each status write, so it shifts by nanoseconds.
+    if state(next) == Some(State::Backoff) && state(prev) != Some(State::Backoff) {
+        out.push(Event::Backoff, 0, now).until = next.ext.and_then(|e| e.backoff_until);
+    }
+    if started {
+        out.push(Event::Up, next.pid, now);
+    }
+    if next.pid != 0 && prev.paused != next.paused {
+        let e = if next.paused {
+            Event::Pause
+        } else {
+            Event::Continue
+        };
+        out.push(e, next.pid, now);
+    }
+    out
+}
+
+/// supervise's announcer: the journal, the last status announced, readiness, and the letters
+/// waiting to be published.
+#[derive(Debug)]
+pub struct Announcer {
+    journal: Option<Journal>,
+    last_seq: u64,
+    prev: Option<Status>,
+    /// The current run notifies readiness.
+    notifies: bool,
+    /// It did, or has no protocol: `U` is due at the next record.
+    ready_due: bool,
+    ready_at: Option<Tai64n>,
+    pending: Vec<u8>,
+    /// The numbered events of the last record or exit, for the listener program.
+    recent: Changes,
+    supervise_pid: u32,
+}
+
+impl Announcer {
+    /// Opens the journal of the service directory `dir` (`.` once supervise is in it). A
+    /// journal that cannot be opened is returned as an error beside a working announcer:
+    /// events still go to the FIFOs, numbered on from `last_status`'s sequence number.
+    pub fn open(dir: &OsStr, last_status: Option<&Status>) -> (Announcer, Option<io::Error>) {
+        let from_status = last_status.and_then(|s| s.ext).map_or(0, |e| e.seq);
+        let (journal, error) = match Journal::open(dir) {
+            Ok(j) => (Some(j), None),
+            Err(e) => (None, Some(e)),
+        };
+        let last_seq = journal
+            .as_ref()
+            .map_or(0, Journal::last_seq)
+            .max(from_status);
+        let announcer = Announcer {
+            journal,
+            last_seq,
+            prev: None,
+            notifies: false,
+            ready_due: false,
+            ready_at: None,
+            pending: Vec::with_capacity(2 * MAX_EVENTS),
+            recent: Changes::default(),
+            supervise_pid: std::process::id(),
+        };
+        (announcer, error)
+    }
+
+    /// Says whether the run about to be spawned notifies readiness (`notification-fd` or
+    /// `notify-socket`); until [`Announcer::ready`] the status shows it as starting.
+    pub fn expect_readiness(&mut self, notifies: bool) {
+        self.notifies = notifies;
+    }
+
+    /// The run notified readiness: true if that is news (the caller then announces).
+    pub fn ready(&mut self) -> bool {
+        let news = self.notifies && self.ready_at.is_none() && !self.ready_due;
+        self.ready_due |= news;
+        news
+    }
+
+    /// The sequence number of the last event.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Before the status is written: works out the events since the previous status, sets
+    /// readiness (state `starting` until ready, `ready_at`) and the last sequence number in
+    /// `status`, and writes the events into the journal. The letters wait for
+    /// [`Announcer::publish`]. Returns the first journal write error, if any.
+    pub fn record(&mut self, status: &mut Status) -> Option<io::Error> {
+        let now = Tai64n::now();
+        let mut changes = between(self.prev.as_ref(), status, self.supervise_pid, now);
+        if changes.iter().any(|r| r.letter == Event::Up.letter()) {
+            // A new run: ready at once unless it notifies.
+            self.ready_at = None;
+            self.ready_due = !self.notifies;
+        }
+        if status.pid == 0 {
+            self.ready_at = None;
+            self.ready_due = false;
+        } else if self.ready_due {
+            self.ready_due = false;
+            self.ready_at = Some(now);
+            changes.push(Event::Ready, status.pid, now);
+        }
+        if let Some(ext) = &mut status.ext {
+            ext.ready_at = self.ready_at;
+            if ext.state == State::Up && self.ready_at.is_none() {
+                ext.state = State::Starting;
+            }
+        }
+        let error = self.journal_all(&changes);
+        if let Some(ext) = &mut status.ext {
+            ext.seq = self.last_seq;
+        }
+        self.prev = Some(*status);
+        error
+    }
+
+    /// The events (numbered) of the last [`Announcer::record`] or [`Announcer::exit`].
+    pub fn recent(&self) -> impl Iterator<Item = &Record> + '_ {
+        self.recent.iter()
+    }
+
+    fn journal_all(&mut self, changes: &Changes) -> Option<io::Error> {
+        let mut error = None;
+        self.recent = changes.clone();
+        for record in self.recent.items.iter_mut().flatten() {
+            self.last_seq += 1;
+            record.seq = self.last_seq;
+            let record = *record;
+            if let Some(journal) = &mut self.journal {
+                if let Err(e) = journal.write(&record) {
+                    error.get_or_insert(e);
+                }
+            }
+            self.pending.push(record.letter);
+        }
+        error
+    }
+
+    /// After the status is written: writes the waiting letters into every FIFO of `eventdir`
+    /// (`event`), never blocking (see [`fifodir::publish`]).
+    pub fn publish(&mut self, eventdir: &Path) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let result = fifodir::publish(eventdir, &self.pending);
+        self.pending.clear();
+        result.map(|_| ())
+    }
+
+    /// supervise is exiting: records `x` and publishes it with whatever is waiting.
+    pub fn exit(&mut self, eventdir: &Path) -> Option<io::Error> {
+        let mut changes = Changes::default();
+        changes.push(Event::Exit, self.supervise_pid, Tai64n::now());
+        let error = self.journal_all(&changes);
+        self.publish(eventdir).err().or(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{BackoffCause, Extension, Want};
+
+    fn snap(pid: u32, state: State) -> Status {
+        Status {
+            when: Tai64n::from_unix(1, 0),
+            pid,
+            paused: false,
+            want: Want::Up,
+            ext: Some(Extension {
+                state,
+                backoff_cause: BackoffCause::None,
+                restarts: 0,
+                last_exit: Some(256),
+                backoff_until: (state == State::Backoff).then(|| Tai64n::from_unix(9, 0)),
+                ready_at: None,
+                seq: 0,
+            }),
+        }
+    }
+
+    fn letters(prev: Option<&Status>, next: &Status) -> String {
+        String::from_utf8(between(prev, next, 1, Tai64n::from_unix(5, 0)).letters()).expect("ascii")
+    }
+
+    #[test]
+    fn transitions_give_the_documented_letters() {
+        use State::*;
+        let up_a = snap(10, Up);
+        let up_b = snap(11, Up);
+        let down = snap(0, Down);
+        let finishing = snap(0, Finishing);
+        let backoff = snap(0, Backoff);
+        let stopping = snap(10, Stopping);
+        let mut paused = up_a;
+        paused.paused = true;
+        let table: &[(Option<&Status>, &Status, &str)] = &[
+            (None, &down, "s"),
+            (None, &up_a, "su"),
+            (Some(&down), &up_a, "u"),
+            (Some(&up_a), &up_b, "dDu"),
+            (Some(&up_a), &finishing, "df"),
+            (Some(&finishing), &up_b, "Du"),
+            (Some(&finishing), &down, "D"),
+            (Some(&up_a), &backoff, "dDb"),
+            (Some(&backoff), &up_b, "u"),
+            (Some(&up_a), &stopping, ""),
+            (Some(&stopping), &down, "dD"),
+            (Some(&up_a), &paused, "p"),
+            (Some(&paused), &up_a, "c"),
+            (Some(&up_a), &up_a, ""),
+        ];
+        for (prev, next, want) in table {
+            assert_eq!(&letters(*prev, next), want, "{prev:?} -> {next:?}");
+        }
+    }
+
+    #[test]
+    fn down_carries_the_dead_pid_and_status_backoff_its_end() {
+        let changes = between(
+            Some(&snap(10, State::Up)),
+            &snap(0, State::Backoff),
+            1,
+            Tai64n::from_unix(5, 0),
+        );
+        let all: Vec<&Record> = changes.iter().collect();
+        assert_eq!((all[0].pid, all[0].status), (10, Some(256)));
+        assert_eq!(all[2].until, Some(Tai64n::from_unix(9, 0)));
+    }
+
+    fn service() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("supervise")).expect("mkdir");
+        dir
+    }
+
+    #[test]
+    fn readiness_holds_the_state_at_starting_until_notified() {
+        let dir = service();
+        let (mut a, error) = Announcer::open(dir.path().as_os_str(), None);
+        assert!(error.is_none());
+        let mut s = snap(0, State::Down);
+        a.record(&mut s);
+        a.expect_readiness(true);
+        let mut s = snap(10, State::Up);
+        a.record(&mut s);
+        let ext = s.ext.expect("ext");
+        assert_eq!(
+            (ext.state, ext.ready_at, ext.seq),
+            (State::Starting, None, 2)
+        );
+        assert!(a.ready());
+        let mut s = snap(10, State::Up);
+        a.record(&mut s);
+        let ext = s.ext.expect("ext");
+        assert_eq!(ext.state, State::Up);
+        assert!(ext.ready_at.is_some());
+        assert_eq!(ext.seq, 3);
+        assert_eq!(a.pending, b"suU");
+        // Without a protocol the next run is ready at once.
+        a.expect_readiness(false);
+        let mut s = snap(11, State::Up);
+        a.record(&mut s);
+        assert_eq!(&a.pending[3..], b"dDuU");
+        let recent: Vec<(u64, u8)> = a.recent().map(|r| (r.seq, r.letter)).collect();
+        assert_eq!(recent, [(4, b'd'), (5, b'D'), (6, b'u'), (7, b'U')]);
+        let journal = crate::journal::read(dir.path().as_os_str()).expect("journal");
+        assert_eq!(journal.len(), 7);
+        assert_eq!(journal.last().map(|r| (r.seq, r.letter)), Some((7, b'U')));
+    }
+
+    #[test]
+    fn numbering_goes_on_after_a_restart_and_publish_clears() {
+        let dir = service();
+        let os = dir.path().as_os_str();
+        let (mut a, _) = Announcer::open(os, None);
+        let mut s = snap(0, State::Down);
+        a.record(&mut s);
+        let eventdir = dir.path().join(fifodir::EVENT);
+        a.publish(&eventdir).expect("publish");
+        assert!(a.pending.is_empty());
+        assert!(a.exit(&eventdir).is_none());
+        let (b, _) = Announcer::open(os, None);
+        assert_eq!(b.last_seq(), 2);
+        // A journal removed: numbering goes on from the status file's.
+        std::fs::remove_file(dir.path().join(crate::journal::EVENTS)).expect("rm");
+        let mut s = snap(0, State::Down);
+        if let Some(ext) = &mut s.ext {
+            ext.seq = 40;
+        }
+        let (c, _) = Announcer::open(os, Some(&s));
+        assert_eq!(c.last_seq(), 40);
+    }
+}

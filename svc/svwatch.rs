@@ -1,0 +1,314 @@
+//! svwatch: a live stream of the events of many services, one JSON object per line (NEW).
+//!
+//! It sleeps on its own FIFO in each `DIR/event/` and prints what the journal recorded since the
+//! last line: nothing is lost to a slow consumer (up to the journal's bound, and then a `lost`
+//! line says what), `--since` or a cursor file replays what a consumer missed, and it goes on
+//! across supervise restarts (same FIFO directory, journal numbering continued).
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Arg, ArgAction, Command};
+use nix::sys::signal::Signal;
+use vigil_proc::signals::Signals;
+use vigil_proto::follow::{self, Follower, Item};
+use vigil_proto::journal::{self, Record};
+use vigil_proto::msg::{self, Fail};
+use vigil_proto::{fifodir, paths, rfc3339};
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    msg::finish("svwatch", run(&args))
+}
+
+fn command() -> Command {
+    Command::new("svwatch")
+        .about("Prints the events of services as JSON lines, live, replaying what was missed")
+        .arg(
+            Arg::new("since")
+                .long("since")
+                .value_name("SEQ")
+                .value_parser(clap::value_parser!(u64))
+                .conflicts_with("cursor")
+                .help("First print the kept events after sequence number SEQ (0: all kept)"),
+        )
+        .arg(
+            Arg::new("cursor")
+                .long("cursor")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Resume after the sequence numbers in FILE, and keep FILE up to date"),
+        )
+        .arg(
+            Arg::new("no-follow")
+                .long("no-follow")
+                .action(ArgAction::SetTrue)
+                .help("Print the events the journals keep (after --since/--cursor) and exit"),
+        )
+        .arg(
+            Arg::new("dir")
+                .value_name("DIR")
+                .required(true)
+                .num_args(1..)
+                .value_parser(clap::value_parser!(OsString)),
+        )
+}
+
+/// Appends `bytes` to `out` as the inside of a JSON string (invalid UTF-8 as U+FFFD).
+fn json_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for c in String::from_utf8_lossy(bytes).chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+            }
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+/// One line for one item: `{"service":..,"event":..,"seq":..,...}` and a newline.
+fn line(service: &OsStr, item: &Item) -> Vec<u8> {
+    let mut out = b"{\"service\":".to_vec();
+    json_string(&mut out, service.as_bytes());
+    match item {
+        Item::Lost { first, last } => {
+            out.extend_from_slice(
+                format!(",\"event\":\"lost\",\"first\":{first},\"last\":{last}").as_bytes(),
+            );
+        }
+        Item::Event(r) => event_fields(&mut out, r),
+    }
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+fn event_fields(out: &mut Vec<u8>, r: &Record) {
+    let word = r.event().map_or("unknown", |e| e.word());
+    out.extend_from_slice(b",\"event\":");
+    json_string(out, word.as_bytes());
+    out.extend_from_slice(b",\"letter\":");
+    json_string(out, &[r.letter]);
+    out.extend_from_slice(format!(",\"seq\":{},\"pid\":", r.seq).as_bytes());
+    if r.pid == 0 {
+        out.extend_from_slice(b"null");
+    } else {
+        out.extend_from_slice(r.pid.to_string().as_bytes());
+    }
+    out.extend_from_slice(b",\"status\":");
+    match r.status {
+        None => out.extend_from_slice(b"null"),
+        Some(status) => {
+            out.extend_from_slice(status.to_string().as_bytes());
+            // As waitpid's macros read it: exited with a code, or killed by a signal.
+            if libc::WIFEXITED(status) {
+                out.extend_from_slice(
+                    format!(",\"exitcode\":{}", libc::WEXITSTATUS(status)).as_bytes(),
+                );
+            } else if libc::WIFSIGNALED(status) {
+                out.extend_from_slice(format!(",\"signal\":{}", libc::WTERMSIG(status)).as_bytes());
+            }
+        }
+    }
+    out.extend_from_slice(b",\"time\":");
+    json_string(out, rfc3339::format(&r.time).as_bytes());
+    if let Some(until) = r.until {
+        out.extend_from_slice(b",\"until\":");
+        json_string(out, rfc3339::format(&until).as_bytes());
+    }
+}
+
+/// The cursor file: a line `SEQ DIR` per service, the last sequence number printed.
+struct Cursor {
+    path: PathBuf,
+    seqs: Vec<(OsString, u64)>,
+}
+
+impl Cursor {
+    fn load(path: PathBuf) -> Result<Cursor, Fail> {
+        let text = match fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(Fail::unable(&e, &[b"read ", path.as_os_str().as_bytes()])),
+        };
+        let mut seqs = Vec::new();
+        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let parsed = line.iter().position(|&b| b == b' ').and_then(|sp| {
+                let seq = std::str::from_utf8(&line[..sp]).ok()?.parse().ok()?;
+                Some((OsString::from_vec(line[sp + 1..].to_vec()), seq))
+            });
+            match parsed {
+                Some(entry) => seqs.push(entry),
+                None => {
+                    return Err(Fail::fatal(&[
+                        b"unable to read ",
+                        path.as_os_str().as_bytes(),
+                        b": bad format",
+                    ]))
+                }
+            }
+        }
+        Ok(Cursor { path, seqs })
+    }
+
+    fn get(&self, dir: &OsStr) -> Option<u64> {
+        self.seqs.iter().find(|(d, _)| d == dir).map(|&(_, s)| s)
+    }
+
+    fn set(&mut self, dir: &OsStr, seq: u64) {
+        match self.seqs.iter_mut().find(|(d, _)| d == dir) {
+            Some(entry) => entry.1 = seq,
+            None => self.seqs.push((dir.to_os_string(), seq)),
+        }
+    }
+
+    /// Writes the file anew (FILE.new, then rename: a reader sees the old or the new one).
+    fn save(&self) -> Result<(), Fail> {
+        let mut text = Vec::new();
+        for (dir, seq) in &self.seqs {
+            text.extend_from_slice(seq.to_string().as_bytes());
+            text.push(b' ');
+            text.extend_from_slice(dir.as_bytes());
+            text.push(b'\n');
+        }
+        let mut new = self.path.clone().into_os_string();
+        new.push(".new");
+        fs::write(&new, &text)
+            .and_then(|()| fs::rename(&new, &self.path))
+            .map_err(|e| Fail::unable(&e, &[b"write ", self.path.as_os_str().as_bytes()]))
+    }
+}
+
+fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
+    let matches = match command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) if e.use_stderr() => {
+            let _ = e.print();
+            return Err(Fail::silent(msg::EXIT_USAGE));
+        }
+        Err(e) => {
+            let _ = e.print();
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let since = matches.get_one::<u64>("since").copied();
+    let mut cursor = match matches.get_one::<PathBuf>("cursor") {
+        Some(path) => Some(Cursor::load(path.clone())?),
+        None => None,
+    };
+    let follow = !matches.get_flag("no-follow");
+    let dirs: Vec<&OsString> = matches
+        .get_many::<OsString>("dir")
+        .into_iter()
+        .flatten()
+        .collect();
+    // TERM, INT and HUP end the watch through the poll, so the FIFOs are removed on the way out;
+    // blocked before the first FIFO exists.
+    let mut signals = Signals::block(&[Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP])
+        .map_err(|e| Fail::unable(&e, &[b"block signals"]))?;
+    let mut followers = Vec::with_capacity(dirs.len());
+    for dir in &dirs {
+        // With a cursor, a service it does not list yet is replayed from the start.
+        let start = match &cursor {
+            Some(c) => Some(c.get(dir).unwrap_or(0)),
+            None => since.or(if follow { None } else { Some(0) }),
+        };
+        let follower = Follower::new(dir, start).map_err(|e| {
+            Fail::unable(
+                &e,
+                &[
+                    b"subscribe to ",
+                    paths::join(dir, fifodir::EVENT).as_bytes(),
+                ],
+            )
+        })?;
+        followers.push(follower);
+    }
+    let mut out = io::stdout().lock();
+    let mut ready: Vec<usize> = (0..followers.len()).collect();
+    loop {
+        for &i in &ready {
+            let follower = &mut followers[i];
+            let items = follower.take().map_err(|e| {
+                Fail::unable(
+                    &e,
+                    &[
+                        b"read ",
+                        paths::join(follower.dir(), journal::EVENTS).as_bytes(),
+                    ],
+                )
+            })?;
+            for item in &items {
+                out.write_all(&line(follower.dir(), item))
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Fail::unable(&e, &[b"write to stdout"]))?;
+                if let (Some(c), Item::Event(r)) = (&mut cursor, item) {
+                    c.set(follower.dir(), r.seq);
+                    c.save()?;
+                }
+            }
+        }
+        if !follow {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let fds: Vec<_> = std::iter::once(signals.fd())
+            .chain(followers.iter().map(|f| f.fd()))
+            .collect();
+        ready = follow::wait_readable(&fds, None)
+            .map_err(|e| Fail::unable(&e, &[b"wait for events"]))?;
+        if ready.first() == Some(&0) {
+            let _ = signals.pending();
+            return Ok(ExitCode::SUCCESS);
+        }
+        // Indexes of followers: the signal descriptor came first.
+        ready.iter_mut().for_each(|i| *i -= 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_proto::tai::Tai64n;
+
+    #[test]
+    fn a_down_line_has_every_key() {
+        let r = Record {
+            seq: 9,
+            letter: b'd',
+            time: Tai64n::from_unix(1_700_000_000, 0),
+            pid: 42,
+            status: Some(256),
+            until: None,
+        };
+        let text = String::from_utf8(line(OsStr::new("svc/a\"b"), &Item::Event(r))).expect("utf8");
+        assert_eq!(
+            text,
+            "{\"service\":\"svc/a\\\"b\",\"event\":\"down\",\"letter\":\"d\",\"seq\":9,\"pid\":42,\
+             \"status\":256,\"exitcode\":1,\"time\":\"2023-11-14T22:13:20.000000000Z\"}\n"
+        );
+    }
+
+    #[test]
+    fn lost_and_control_characters() {
+        let text = String::from_utf8(line(
+            OsStr::new("a\u{1}"),
+            &Item::Lost { first: 3, last: 5 },
+        ))
+        .expect("utf8");
+        assert_eq!(
+            text,
+            "{\"service\":\"a\\u0001\",\"event\":\"lost\",\"first\":3,\"last\":5}\n"
+        );
+    }
+}

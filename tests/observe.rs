@@ -1,0 +1,603 @@
+//! svwait, svwatch and supervise's events (issue 6).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::util::observe::wakeups;
+use crate::util::{cmd, peer, run, text, Sandbox, Spawned};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn svwait_usage_is_exit_100() {
+    let out = run(&mut cmd("svwait"), LIMIT);
+    assert_eq!(out.status.code(), Some(100));
+    assert_eq!(
+        text(&out.stderr),
+        "svwait: usage: svwait [ -u | -U | -d | -D ] [ -a | -o ] [ -t timeout ] dir...\n"
+    );
+    let out = run(cmd("svwait").args(["-z", "x"]), LIMIT);
+    assert_eq!(out.status.code(), Some(100));
+    assert!(text(&out.stderr).starts_with("svwait: illegal option -- z\n"));
+}
+
+#[test]
+fn svwait_times_out_with_99_and_removes_its_fifo() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    let start = Instant::now();
+    let out = run(cmd("svwait").args(["-u", "-t", "300"]).arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(99), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "svwait: fatal: timed out\n");
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    let left: Vec<_> = std::fs::read_dir(dir.join("event"))
+        .expect("event dir")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn svwait_on_a_missing_directory_fails_111() {
+    let sb = Sandbox::new();
+    let out = run(cmd("svwait").arg(sb.join("nope")), LIMIT);
+    assert_eq!(out.status.code(), Some(111));
+    assert!(
+        text(&out.stderr).starts_with(&format!(
+            "svwait: fatal: unable to subscribe to {}/event: file does not exist",
+            sb.join("nope").display()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn svwait_sleeps_without_waking() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    let waiter = Spawned::start(cmd("svwait").args(["-U", "-t", "5000"]).arg(&dir));
+    std::thread::sleep(Duration::from_millis(300));
+    let before = wakeups(waiter.pid()).expect("svwait runs");
+    std::thread::sleep(Duration::from_secs(2));
+    let after = wakeups(waiter.pid()).expect("svwait still runs");
+    assert_eq!(before, after, "svwait woke up while nothing happened");
+}
+
+#[test]
+fn svwait_reads_daemontools_status() {
+    let Some(supervise) = peer("/usr/bin/supervise") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let up = sb.service("up", "exec sleep 100");
+    let down = sb.service("down", "exec sleep 100");
+    sb.write("down/down", "");
+    let _a = Spawned::start(Command::new(&supervise).arg(&up));
+    let _b = Spawned::start(Command::new(&supervise).arg(&down));
+    assert!(crate::util::eventually(LIMIT, || {
+        [&up, &down]
+            .iter()
+            .all(|d| d.join("supervise/status").exists())
+    }));
+    assert!(crate::util::eventually(LIMIT, || {
+        std::fs::read(up.join("supervise/status"))
+            .is_ok_and(|b| b.len() == 18 && b[12..16] != [0; 4])
+    }));
+    let out = run(cmd("svwait").args(["-u", "-t", "5000"]).arg(&up), LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(cmd("svwait").args(["-D", "-t", "5000"]).arg(&down), LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // -o: one of them is enough; -a (the default) needs both.
+    let out = run(
+        cmd("svwait")
+            .args(["-d", "-o", "-t", "5000"])
+            .arg(&up)
+            .arg(&down),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(
+        cmd("svwait").args(["-d", "-t", "300"]).arg(&up).arg(&down),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(99), "{}", text(&out.stderr));
+}
+
+#[test]
+fn svwatch_usage_and_empty_journal() {
+    let out = run(&mut cmd("svwatch"), LIMIT);
+    assert_eq!(out.status.code(), Some(100));
+    assert!(
+        text(&out.stderr).contains("Usage: svwatch"),
+        "{}",
+        text(&out.stderr)
+    );
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    let out = run(cmd("svwatch").arg("--no-follow").arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+}
+
+// --- with our supervise ---
+
+use std::fs::{self, File};
+use std::path::Path;
+
+use vigil_proto::status::State;
+
+use crate::util::eventually;
+use crate::util::observe::json_field;
+use crate::util::supervise::{lines, Supervised};
+
+fn supervise(dir: &Path) -> Supervised {
+    Supervised::start(&crate::util::bin("supervise"), dir)
+}
+
+/// A service that sleeps, up under our supervise.
+fn sleeper(sb: &Sandbox) -> (std::path::PathBuf, Supervised) {
+    let dir = sb.service("svc", "exec sleep 100");
+    let s = supervise(&dir);
+    s.wait_up();
+    (dir, s)
+}
+
+/// svwait with `args` on `dir`, in the background (its own process group).
+fn svwait_bg(args: &[&str], dir: &Path) -> Spawned {
+    Spawned::start(cmd("svwait").args(args).arg(dir))
+}
+
+fn exit_code(waiter: &mut Spawned) -> Option<i32> {
+    waiter.wait_timeout(LIMIT).and_then(|s| s.code())
+}
+
+/// A run that waits for the file `go` in its directory, then runs `then`.
+const WAIT_FOR_GO: &str = "while [ ! -e go ]; do sleep 0.02; done";
+
+#[test]
+fn readiness_by_notification_fd() {
+    let sb = Sandbox::new();
+    let dir = sb.service(
+        "svc",
+        &format!("{WAIT_FOR_GO}\necho ready >&5\nexec sleep 100"),
+    );
+    sb.write("svc/notification-fd", "5\n");
+    let s = supervise(&dir);
+    s.wait_up();
+    let ext = s.status().and_then(|st| st.ext).expect("extension");
+    assert_eq!((ext.state, ext.ready_at), (State::Starting, None));
+    let out = run(cmd("svwait").args(["-U", "-t", "300"]).arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(99), "not ready yet");
+    let long = text(&run(cmd("svstat").arg("-l").arg(&dir), LIMIT).stdout);
+    assert!(
+        long.contains("starting") && !long.contains("ready"),
+        "{long}"
+    );
+    let out = run(cmd("svwait").args(["-u", "-t", "5000"]).arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(0), "up, though not ready");
+    let mut waiter = svwait_bg(&["-U"], &dir);
+    sb.write("svc/go", "");
+    assert_eq!(exit_code(&mut waiter), Some(0));
+    let ext = s
+        .wait_for("ready", |st| st.ext.is_some_and(|e| e.ready_at.is_some()))
+        .ext;
+    assert_eq!(ext.map(|e| e.state), Some(State::Up));
+    let json = text(&run(cmd("svstat").arg("--json").arg(&dir), LIMIT).stdout);
+    assert_eq!(json_field(&json, "ready"), Some("true"), "{json}");
+}
+
+#[test]
+fn readiness_by_notify_socket() {
+    let sb = Sandbox::new();
+    let dir = sb.service(
+        "svc",
+        "printf %s \"$NOTIFY_SOCKET\" > socket.tmp && mv socket.tmp socket\nexec sleep 100",
+    );
+    sb.write("svc/notify-socket", "");
+    let s = supervise(&dir);
+    assert!(eventually(LIMIT, || dir.join("socket").exists()));
+    let path = fs::read_to_string(dir.join("socket")).expect("NOTIFY_SOCKET");
+    assert!(
+        path.starts_with('/') && path.ends_with("/supervise/notify"),
+        "{path}"
+    );
+    let out = run(cmd("svwait").args(["-U", "-t", "300"]).arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(99), "not ready yet");
+    let mut waiter = svwait_bg(&["-U", "-t", "8000"], &dir);
+    let client = std::os::unix::net::UnixDatagram::unbound().expect("socket");
+    client.send_to(b"STATUS=warm\n", &path).expect("send");
+    client
+        .send_to(b"STATUS=hot\nREADY=1\n", &path)
+        .expect("send");
+    assert_eq!(exit_code(&mut waiter), Some(0));
+    s.wait_for("ready", |st| {
+        st.ext
+            .is_some_and(|e| e.state == State::Up && e.ready_at.is_some())
+    });
+}
+
+#[test]
+fn svwait_up_down_and_really_down_with_and_without_timeout() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    sb.write("svc/down", "");
+    // finish takes a while: -d is reached before it ends, -D after.
+    sb.script("svc/finish", "#!/bin/sh\nsleep 1\necho done > finished\n");
+    let s = supervise(&dir);
+    let out = run(cmd("svwait").args(["-u", "-t", "200"]).arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(99));
+    let mut up = svwait_bg(&["-u"], &dir);
+    std::thread::sleep(Duration::from_millis(100));
+    s.send(b"u");
+    assert_eq!(exit_code(&mut up), Some(0));
+    for flag in ["-d", "-D"] {
+        let out = run(cmd("svwait").args([flag, "-t", "200"]).arg(&dir), LIMIT);
+        assert_eq!(out.status.code(), Some(99), "{flag} while up");
+    }
+    let mut down = svwait_bg(&["-d"], &dir);
+    let mut down_t = svwait_bg(&["-d", "-t", "8000"], &dir);
+    let mut really = svwait_bg(&["-D"], &dir);
+    let mut really_t = svwait_bg(&["-D", "-t", "8000"], &dir);
+    std::thread::sleep(Duration::from_millis(100));
+    s.send(b"d");
+    assert_eq!(exit_code(&mut down), Some(0));
+    assert_eq!(exit_code(&mut down_t), Some(0));
+    assert!(!dir.join("finished").exists(), "-d returned after finish");
+    assert_eq!(exit_code(&mut really), Some(0));
+    assert_eq!(exit_code(&mut really_t), Some(0));
+    assert!(
+        dir.join("finished").exists(),
+        "-D returned before finish ended"
+    );
+}
+
+#[test]
+fn svwait_exits_102_when_supervise_exits_and_o_takes_one() {
+    let sb = Sandbox::new();
+    let a = sb.service("a", "exec sleep 100");
+    let b = sb.service("b", "exec sleep 100");
+    sb.write("a/down", "");
+    sb.write("b/down", "");
+    let sa = supervise(&a);
+    let sbv = supervise(&b);
+    let mut one = Spawned::start(cmd("svwait").args(["-u", "-o"]).arg(&a).arg(&b));
+    let mut all = Spawned::start(cmd("svwait").args(["-u", "-a"]).arg(&a).arg(&b));
+    std::thread::sleep(Duration::from_millis(100));
+    sbv.send(b"u");
+    assert_eq!(exit_code(&mut one), Some(0));
+    assert!(
+        all.wait_timeout(Duration::from_millis(200)).is_none(),
+        "-a needs both"
+    );
+    assert_eq!(sa.stop(), 0);
+    assert_eq!(exit_code(&mut all), Some(102));
+}
+
+#[test]
+fn listener_sees_every_event_of_100_restarts_coalesced() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exit 1");
+    // No quick-exit threshold: every exit restarts at once, no backoff.
+    sb.write("svc/backoff", "1 1 0\n");
+    sb.script(
+        "svc/notify",
+        "#!/bin/sh\necho \"$VIGIL_FIRST_SEQ $VIGIL_SEQ $VIGIL_EVENTS $1 $2\" >> notified\n",
+    );
+    let s = supervise(&dir);
+    s.wait_for("100 restarts", |st| {
+        st.ext.is_some_and(|e| e.restarts >= 100)
+    });
+    s.send(b"d");
+    let last_seq = s
+        .wait_for("down", |st| st.ext.is_some_and(|e| e.state == State::Down))
+        .ext
+        .expect("ext")
+        .seq;
+    let notified = dir.join("notified");
+    assert!(
+        eventually(LIMIT, || {
+            lines(&notified)
+                .last()
+                .is_some_and(|l| l.split(' ').nth(1) == Some(&last_seq.to_string()))
+        }),
+        "listener did not catch up to {last_seq}: {:?}",
+        lines(&notified).last()
+    );
+    let restarts = s.status().and_then(|st| st.ext).expect("ext").restarts;
+    let mut next = 1;
+    let mut letters = String::new();
+    let batches = lines(&notified);
+    for line in &batches {
+        let f: Vec<&str> = line.split(' ').collect();
+        let (first, last): (u64, u64) = (f[0].parse().expect("first"), f[1].parse().expect("seq"));
+        assert_eq!(first, next, "batches must be consecutive: {line}");
+        assert_eq!(f[2].len() as u64, last - first + 1, "{line}");
+        assert_eq!(f[4], f[1], "argument 2 is the sequence number");
+        letters.push_str(f[2]);
+        next = last + 1;
+    }
+    assert_eq!(next, last_seq + 1);
+    let count = |c| letters.chars().filter(|&l| l == c).count() as u32;
+    // Every start and every exit of run, none missed, none twice.
+    assert_eq!(count('u'), restarts + 1);
+    assert_eq!(count('d'), restarts + 1);
+    assert_eq!(count('s'), 1);
+    // The journal keeps the last 256; svwatch says what it no longer has.
+    assert!(last_seq > 256, "{last_seq} events");
+    let out = run(
+        cmd("svwatch")
+            .args(["--no-follow", "--since", "0"])
+            .arg(&dir),
+        LIMIT,
+    );
+    let replay = text(&out.stdout);
+    let first = replay.lines().next().expect("a first line");
+    assert_eq!(json_field(first, "event"), Some("\"lost\""), "{first}");
+    assert_eq!(json_field(first, "first"), Some("1"));
+    assert_eq!(
+        json_field(first, "last"),
+        Some(&*(last_seq - 256).to_string())
+    );
+    assert_eq!(replay.lines().count(), 257);
+    // Coalesced: fewer runs of the listener than events.
+    assert!(
+        batches.len() < letters.len(),
+        "{} runs for {} events",
+        batches.len(),
+        letters.len()
+    );
+}
+
+#[test]
+fn svwatch_follows_across_a_supervise_restart() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    let out = sb.join("watch.out");
+    let s = supervise(&dir);
+    let _watch = Spawned::start(
+        cmd("svwatch")
+            .arg("--since")
+            .arg("0")
+            .arg(&dir)
+            .stdout(File::create(&out).expect("out")),
+    );
+    let has = |event: &str, n: usize| {
+        let event = format!("\"{event}\"");
+        lines(&out)
+            .iter()
+            .filter(|l| json_field(l, "event") == Some(&event))
+            .count()
+            >= n
+    };
+    assert!(eventually(LIMIT, || has("ready", 1)), "{:?}", lines(&out));
+    assert_eq!(s.stop(), 0);
+    assert!(eventually(LIMIT, || has("exit", 1)), "{:?}", lines(&out));
+    let s2 = supervise(&dir);
+    s2.wait_up();
+    assert!(eventually(LIMIT, || has("ready", 2)), "{:?}", lines(&out));
+    let all = lines(&out);
+    let words: Vec<&str> = all.iter().filter_map(|l| json_field(l, "event")).collect();
+    assert_eq!(
+        words,
+        [
+            "\"start\"",
+            "\"up\"",
+            "\"ready\"",
+            "\"down\"",
+            "\"really_down\"",
+            "\"exit\"",
+            "\"start\"",
+            "\"up\"",
+            "\"ready\""
+        ]
+    );
+    for (i, line) in all.iter().enumerate() {
+        assert_eq!(
+            json_field(line, "seq"),
+            Some(&*(i + 1).to_string()),
+            "{line}"
+        );
+        assert_eq!(
+            json_field(line, "service"),
+            Some(&*format!("\"{}\"", dir.display()))
+        );
+        assert!(json_field(line, "time").is_some_and(|t| t.ends_with("Z\"")));
+    }
+    let down = &all[3];
+    assert_eq!(json_field(down, "signal"), Some("15"), "{down}");
+}
+
+#[test]
+fn svwatch_replays_since_and_from_a_cursor() {
+    let sb = Sandbox::new();
+    let (dir, s) = sleeper(&sb);
+    s.send(b"d");
+    s.wait_for("down", |st| st.ext.is_some_and(|e| e.state == State::Down));
+    let out = run(
+        cmd("svwatch")
+            .args(["--no-follow", "--since", "3"])
+            .arg(&dir),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let words: Vec<String> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| json_field(l, "event").map(str::to_owned))
+        .collect();
+    assert_eq!(words, ["\"down\"", "\"really_down\""]);
+    let cursor = sb.join("cursor");
+    let resume = || {
+        run(
+            cmd("svwatch")
+                .arg("--no-follow")
+                .arg("--cursor")
+                .arg(&cursor)
+                .arg(&dir),
+            LIMIT,
+        )
+    };
+    let once = resume();
+    assert_eq!(text(&once.stdout).lines().count(), 5);
+    assert_eq!(
+        fs::read_to_string(&cursor).expect("cursor"),
+        format!("5 {}\n", dir.display())
+    );
+    s.send(b"u");
+    s.wait_up();
+    assert!(eventually(LIMIT, || s
+        .status()
+        .and_then(|st| st.ext)
+        .is_some_and(|e| e.seq == 7)));
+    let again = resume();
+    let seqs: Vec<String> = text(&again.stdout)
+        .lines()
+        .filter_map(|l| json_field(l, "seq").map(str::to_owned))
+        .collect();
+    assert_eq!(seqs, ["6", "7"]);
+}
+
+#[test]
+fn no_wakeups_while_idle_with_listeners_attached() {
+    let sb = Sandbox::new();
+    let (dir, s) = sleeper(&sb);
+    let out = sb.join("watch.out");
+    let watch = Spawned::start(
+        cmd("svwatch")
+            .arg(&dir)
+            .stdout(File::create(&out).expect("out")),
+    );
+    let wait = Spawned::start(cmd("svwait").arg("-d").arg(&dir));
+    assert!(eventually(LIMIT, || fs::read_dir(dir.join("event"))
+        .is_ok_and(|d| d.count() == 2)));
+    // Events reach both, then quiet.
+    s.send(b"p");
+    s.send(b"c");
+    assert!(eventually(LIMIT, || lines(&out)
+        .iter()
+        .any(|l| l.contains("\"continue\""))));
+    std::thread::sleep(Duration::from_millis(300));
+    let pids = [s.pid(), watch.pid(), wait.pid()];
+    let before: Vec<Option<u64>> = pids.iter().map(|&p| wakeups(p)).collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let after: Vec<Option<u64>> = pids.iter().map(|&p| wakeups(p)).collect();
+    assert!(before.iter().all(Option::is_some));
+    assert_eq!(before, after, "supervise, svwatch, svwait woke while idle");
+}
+
+#[test]
+fn a_listener_that_hangs_is_killed_and_the_queue_goes_on() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    sb.write("svc/notify-timeout", "200\n");
+    // The first run (for `s`) hangs; the next ones return at once.
+    sb.script(
+        "svc/notify",
+        "#!/bin/sh\necho \"$VIGIL_EVENTS\" >> notified\n[ \"$VIGIL_EVENT\" = start ] && exec sleep 100\nexit 0\n",
+    );
+    let s = supervise(&dir);
+    s.wait_up();
+    let notified = dir.join("notified");
+    assert!(
+        eventually(LIMIT, || lines(&notified).len() >= 2),
+        "{:?}",
+        lines(&notified)
+    );
+    assert_eq!(lines(&notified), ["s", "uU"]);
+    let sleepers = sb
+        .processes()
+        .into_iter()
+        .filter(|&p| {
+            fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.starts_with("sleep\x00100"))
+        })
+        .count();
+    assert_eq!(
+        sleepers, 1,
+        "only the service sleeps: the hung listener was killed"
+    );
+}
+
+#[test]
+fn example_listener_reports_a_crash() {
+    let sb = Sandbox::new();
+    let dir = sb.service(
+        "svc",
+        "[ -e crashed ] && exec sleep 100\ntouch crashed\nexit 3",
+    );
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/notify/notify"),
+        dir.join("notify"),
+    )
+    .expect("copy example");
+    sb.write("svc/backoff", "1 1 0\n");
+    // The example finds svwatch on PATH.
+    let bin_dir = crate::util::bin("svwatch")
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let err = sb.join("svc.err");
+    let _sup = Spawned::start(
+        cmd("supervise")
+            .arg(&dir)
+            .env("PATH", path)
+            .stderr(File::create(&err).expect("stderr")),
+    );
+    assert!(
+        eventually(LIMIT, || fs::read_to_string(&err).is_ok_and(|e| e
+            .contains("crashed")
+            && e.contains("\"exitcode\":3"))),
+        "{}",
+        fs::read_to_string(&err).unwrap_or_default()
+    );
+}
+
+#[test]
+fn s6_ftrig_wait_hears_vigil_events() {
+    let Some(ftrig_wait) = peer("/usr/bin/s6-ftrig-wait") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let (dir, s) = sleeper(&sb);
+    fs::create_dir_all(dir.join("event")).expect("event dir");
+    let mut waiter = Spawned::start(
+        Command::new(ftrig_wait)
+            .args(["-t", "8000"])
+            .arg(dir.join("event"))
+            .arg("d"),
+    );
+    assert!(eventually(LIMIT, || fs::read_dir(dir.join("event"))
+        .is_ok_and(|d| d.count() == 1)));
+    s.send(b"k");
+    assert_eq!(exit_code(&mut waiter), Some(0));
+}
+
+#[test]
+fn svwatch_removes_its_fifo_when_terminated() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    let mut watch = Spawned::start(cmd("svwatch").arg(&dir).stdout(std::process::Stdio::null()));
+    let fifos = || fs::read_dir(dir.join("event")).map_or(0, |d| d.count());
+    assert!(eventually(LIMIT, || fifos() == 1));
+    watch.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(exit_code(&mut watch), Some(0));
+    assert_eq!(fifos(), 0);
+}
+
+#[test]
+fn svwait_removes_its_fifo_and_dies_of_the_signal() {
+    use std::os::unix::process::ExitStatusExt;
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    let mut waiter = Spawned::start(cmd("svwait").arg("-u").arg(&dir));
+    let fifos = || fs::read_dir(dir.join("event")).map_or(0, |d| d.count());
+    assert!(eventually(LIMIT, || fifos() == 1));
+    waiter.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = waiter.wait_timeout(LIMIT).expect("svwait ended");
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    assert_eq!(fifos(), 0);
+}
