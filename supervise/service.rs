@@ -14,6 +14,7 @@ use vigil_proc::kill::{self, PidFd};
 use vigil_proc::signals::Signals;
 use vigil_proc::{reap, spawn, wait};
 use vigil_proto::control::Control;
+use vigil_proto::event::Event;
 use vigil_proto::msg::{self, Fail};
 use vigil_proto::status::{BackoffCause, Extension, Status};
 use vigil_proto::tai::Tai64n;
@@ -224,7 +225,12 @@ impl<'a> Service<'a> {
         let timeout_kill = sup.config.timeout_kill;
         for todo in self.monitor.due(self.dir, timeout_kill, Instant::now()) {
             match todo {
-                Todo::Breached(_) => self.announce(sup),
+                Todo::Breached(_) => {
+                    if let Some(pid) = sup.pid() {
+                        self.observer.note(Event::Limit, pid as u32);
+                    }
+                    self.announce(sup);
+                }
                 Todo::Restart(group) => {
                     let _ = kill::signal_group(group, libc::SIGTERM);
                     let _ = kill::signal_group(group, libc::SIGCONT);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use vigil_proto::breach::{BreachKind, Record};
 use vigil_proto::status::{self, Want};
 
+use crate::util::observe::{json_field, wakeups};
 use crate::util::supervise::{alive, lines, Supervised};
 use crate::util::{bin, eventually, Sandbox};
 
@@ -194,6 +195,21 @@ fn on_limit_notify_records_the_breach_only() {
     assert_eq!(sup.status().map(|s| s.pid), Some(pid));
     assert!(alive(pid as i32));
     assert!(sup.stderr().contains("; notify"), "{}", sup.stderr());
+    // An event on the same channels as the others: `l`, `limit` in svwatch.
+    let out = crate::util::run(
+        crate::util::cmd("svwatch")
+            .current_dir(sb.path())
+            .args(["--no-follow", "svc"]),
+        LIMIT,
+    );
+    let events = crate::util::text(&out.stdout);
+    let limit: Vec<&str> = events
+        .lines()
+        .filter(|l| json_field(l, "event") == Some("\"limit\""))
+        .collect();
+    assert_eq!(limit.len(), 1, "{events}");
+    assert_eq!(json_field(limit[0], "letter"), Some("\"l\""));
+    assert_eq!(json_field(limit[0], "pid"), Some(pid.to_string().as_str()));
     // svtop shows it too.
     let out = crate::util::run(
         crate::util::cmd("svtop")
@@ -254,16 +270,6 @@ fn a_bad_limit_file_is_reported_once_per_change_and_ignored() {
     assert_eq!(sup.status().map(|s| s.pid), Some(pid));
 }
 
-/// Voluntary + involuntary context switches of a process: each wake-up costs at least one.
-fn switches(pid: i32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .filter(|l| l.contains("ctxt_switches:"))
-        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .sum()
-}
-
 #[test]
 fn services_without_limits_cost_no_wakeups() {
     // 200 services (issue 7); each supervise must sleep through the whole idle period.
@@ -282,18 +288,18 @@ fn services_without_limits_cost_no_wakeups() {
     let limited = ours(&limited);
     limited.wait_up();
     std::thread::sleep(Duration::from_millis(300));
-    let before: Vec<u64> = sups.iter().map(|s| switches(s.pid())).collect();
-    let limited_before = switches(limited.pid());
+    let before: Vec<u64> = sups.iter().map(|s| wakeups(s.pid()).unwrap_or(0)).collect();
+    let limited_before = wakeups(limited.pid()).unwrap_or(0);
     std::thread::sleep(Duration::from_secs(2));
     let woke: Vec<usize> = sups
         .iter()
         .zip(&before)
         .enumerate()
-        .filter(|(_, (s, &b))| switches(s.pid()) != b)
+        .filter(|(_, (s, &b))| wakeups(s.pid()).unwrap_or(0) != b)
         .map(|(i, _)| i)
         .collect();
     assert!(woke.is_empty(), "services without limits woke: {woke:?}");
-    assert!(switches(limited.pid()) >= limited_before + 10);
+    assert!(wakeups(limited.pid()).unwrap_or(0) >= limited_before + 10);
 }
 
 #[test]
@@ -311,18 +317,12 @@ fn svstat_shows_usage_and_breaches() {
     };
     let long = svstat(&["-l", "svc"]);
     assert!(long.starts_with(&format!("svc: up (pid {pid}) ")), "{long}");
-    assert!(long.contains("; state up, restarts 0, cpu "), "{long}");
+    assert!(long.contains("; state up, restarts 0, "), "{long}");
+    assert!(long.contains(", cpu "), "{long}");
     assert!(long.contains("%, memory "), "{long}");
     assert!(long.contains(", breaches 1 (last memory "), "{long}");
     let json = svstat(&["--json", "svc"]);
-    let field = |key: &str| -> String {
-        let at = json.find(&format!("\"{key}\":")).expect(key) + key.len() + 3;
-        json[at..]
-            .split([',', '}'])
-            .next()
-            .expect("value")
-            .to_string()
-    };
+    let field = |key: &str| json_field(&json, key).unwrap_or_default();
     assert!(field("cpu_percent").parse::<f64>().is_ok(), "{json}");
     assert!(
         field("memory_bytes").parse::<u64>().is_ok_and(|m| m > 1024),
