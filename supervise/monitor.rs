@@ -57,10 +57,7 @@ impl Monitor {
 
     /// When the loop must wake for the limits; `None` without limit files.
     pub fn deadline(&self) -> Option<Instant> {
-        match (self.next, self.kill_at.map(|(_, at)| at)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        crate::observe::earliest(self.next, self.kill_at.map(|(_, at)| at))
     }
 
     /// Follows the run supervise shows (call after each round of inputs): a new pid starts a
