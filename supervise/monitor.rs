@@ -39,8 +39,9 @@ pub struct Monitor {
     limits: Limits,
     detector: Detector,
     reader: Option<Reader>,
-    /// The run being watched.
+    /// The run being watched, and when it started (or was first seen).
     pid: Option<i32>,
+    started: Option<Instant>,
     /// The next sample; `None` while no limit file exists or nothing runs.
     next: Option<Instant>,
     /// A restart under way: the old run's group and when to KILL it.
@@ -67,7 +68,9 @@ impl Monitor {
             return;
         }
         self.pid = pid;
-        self.detector.start(now);
+        self.started = Some(now);
+        // Nothing allocated while there are no limits: the detector starts with sampling.
+        self.detector = Detector::new();
         self.next = None;
         // A restart's old group is gone or is supervise's strays cleanup's now.
         self.kill_at = None;
@@ -79,9 +82,15 @@ impl Monitor {
     /// Re-reads the limit files (at a control command): sampling starts or stops with them.
     pub fn reload(&mut self, dir: &[u8], now: Instant) {
         self.limits = load(&mut self.files, dir);
-        self.next = match (self.pid, self.limits.any()) {
-            (Some(_), true) => Some(self.next.unwrap_or(now + self.limits.interval)),
-            (None, _) | (_, false) => None,
+        self.next = match (self.pid, self.limits.any(), self.next) {
+            (Some(_), true, Some(next)) => Some(next),
+            (Some(_), true, None) => {
+                // The run's CPU time counts from its start, so its window does too, even
+                // when the limit file came later.
+                self.detector.start(self.started.unwrap_or(now));
+                Some(now + self.limits.interval)
+            }
+            (None, _, _) | (_, false, _) => None,
         };
     }
 

@@ -356,3 +356,26 @@ fn a_restart_that_ignores_term_is_killed_after_timeout_kill() {
     );
     assert!(lines(&sb.join("starts")).len() >= 2);
 }
+
+#[test]
+fn a_limit_file_added_later_counts_from_the_next_control_command() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    let sup = ours(&dir);
+    let pid = sup.wait_up();
+    sb.write("svc/on-limit", "notify\n");
+    sb.write("svc/limit-interval", "100\n");
+    sb.write("svc/max-memory", "1K\n");
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(record(&dir).map(|r| r.count), Some(0), "no sampling yet");
+    sup.send(b"c");
+    assert_eq!(wait_breaches(&sup, 1).count, 1);
+    // Removed: the next sample sees none, and supervise sleeps again.
+    fs::remove_file(sb.join("svc/max-memory")).expect("rm");
+    std::thread::sleep(Duration::from_millis(400));
+    let before = wakeups(sup.pid());
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(wakeups(sup.pid()), before);
+    assert_eq!(record(&dir).map(|r| r.count), Some(1));
+    assert_eq!(sup.status().map(|s| s.pid), Some(pid));
+}
