@@ -379,3 +379,33 @@ fn a_limit_file_added_later_counts_from_the_next_control_command() {
     assert_eq!(record(&dir).map(|r| r.count), Some(1));
     assert_eq!(sup.status().map(|s| s.pid), Some(pid));
 }
+
+#[test]
+fn files_and_threads_caps_count_the_whole_service() {
+    let sb = Sandbox::new();
+    // Three processes of one thread each: 3 threads > 2.
+    let threads = sb.service("threads", "sleep 100 &\nsleep 100 &\nwait");
+    sb.write("threads/max-threads", "2\n");
+    // sleep holds at least stdin, stdout, stderr: 3 files > 2.
+    let files = sb.service("files", "exec sleep 100");
+    sb.write("files/max-files", "2\n");
+    for name in ["threads", "files"] {
+        sb.write(format!("{name}/on-limit"), "notify\n");
+        sb.write(format!("{name}/limit-interval"), "150\n");
+    }
+    let (threads, files) = (ours(&threads), ours(&files));
+    for (sup, kind) in [(&threads, BreachKind::Threads), (&files, BreachKind::Files)] {
+        sup.wait_up();
+        let r = wait_breaches(sup, 1);
+        assert_eq!(r.last.map(|(_, k)| k), Some(kind), "{}", sup.stderr());
+    }
+}
+
+#[test]
+fn the_example_limit_files_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/limits/worker");
+    let (limits, problems) = vigil_proto::limits::LimitFiles::new().load(dir.as_os_str());
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(limits.memory_bytes, Some(64 << 20));
+    assert!(limits.cpu.is_some() && limits.any());
+}
