@@ -11,7 +11,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
-use vigil_proc::usage::Reader;
+use vigil_proc::usage::{Reader, Usage};
 use vigil_proto::breach::{Breach, BreachKind, Detector, Record, Sample};
 use vigil_proto::limits::{Action, LimitFiles, Limits, RESTART_KILL_AFTER};
 use vigil_proto::msg;
@@ -39,9 +39,8 @@ pub struct Monitor {
     limits: Limits,
     detector: Detector,
     reader: Option<Reader>,
-    /// The run being watched, and when it started (or was first seen).
+    /// The run being watched.
     pid: Option<i32>,
-    started: Option<Instant>,
     /// The next sample; `None` while no limit file exists or nothing runs.
     next: Option<Instant>,
     /// A restart under way: the old run's group and when to KILL it.
@@ -68,7 +67,6 @@ impl Monitor {
             return;
         }
         self.pid = pid;
-        self.started = Some(now);
         // Nothing allocated while there are no limits: the detector starts with sampling.
         self.detector = Detector::new();
         self.next = None;
@@ -84,14 +82,27 @@ impl Monitor {
         self.limits = load(&mut self.files, dir);
         self.next = match (self.pid, self.limits.any(), self.next) {
             (Some(_), true, Some(next)) => Some(next),
-            (Some(_), true, None) => {
-                // The run's CPU time counts from its start, so its window does too, even
-                // when the limit file came later.
-                self.detector.start(self.started.unwrap_or(now));
+            (Some(pid), true, None) => {
+                // The first window starts now, from what the run has used so far: nearly
+                // nothing for a fresh start; an adopted run's past, or its use before the
+                // limit file appeared, does not count.
+                let used = self.usage(pid).map_or(Duration::ZERO, |u| u.cpu);
+                self.detector.begin(now, used);
                 Some(now + self.limits.interval)
             }
             (None, _, _) | (_, false, _) => None,
         };
+    }
+
+    /// What the run `pid` and its processes use now; `None` if they are gone.
+    fn usage(&mut self, pid: i32) -> Option<Usage> {
+        let reader = self.reader.get_or_insert_with(|| {
+            let mut reader = Reader::new();
+            // supervise is a child subreaper: the service's orphans become its children.
+            reader.set_reaper(std::process::id() as i32);
+            reader
+        });
+        Some(reader.tree(pid, self.limits.files.is_some())).filter(|u| u.processes > 0)
     }
 
     /// The deadline passed: sample if a sample is due, and say what to do.
@@ -118,16 +129,9 @@ impl Monitor {
             return todo;
         }
         self.next = Some(now + self.limits.interval);
-        let reader = self.reader.get_or_insert_with(|| {
-            let mut reader = Reader::new();
-            // supervise is a child subreaper: the service's orphans become its children.
-            reader.set_reaper(std::process::id() as i32);
-            reader
-        });
-        let usage = reader.tree(pid, self.limits.files.is_some());
-        if usage.processes == 0 {
+        let Some(usage) = self.usage(pid) else {
             return todo; // gone between the exit and its reaping
-        }
+        };
         let sample = Sample {
             at: now,
             cpu: usage.cpu,

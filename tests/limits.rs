@@ -409,3 +409,33 @@ fn the_example_limit_files_parse() {
     assert_eq!(limits.memory_bytes, Some(64 << 20));
     assert!(limits.cpu.is_some() && limits.any());
 }
+
+#[test]
+fn an_adopted_runs_past_cpu_is_not_a_breach() {
+    let sb = Sandbox::new();
+    // Spins about a second, then sleeps: its CPU time stays behind it.
+    let dir = sb.service(
+        "svc",
+        "end=$(($(date +%s) + 2)); while [ $(date +%s) -lt $end ]; do :; done\nexec sleep 100",
+    );
+    let mut first = ours(&dir);
+    let pid = first.wait_up();
+    assert!(eventually(LIMIT, || fs::read_to_string(format!(
+        "/proc/{pid}/comm"
+    ))
+    .is_ok_and(|c| c.trim() == "sleep")));
+    first.signal(nix::sys::signal::Signal::SIGKILL);
+    first.wait_exit();
+    sb.write("svc/max-cpu", "50 1\n");
+    sb.write("svc/limit-interval", "100\n");
+    let second = ours(&dir);
+    assert_eq!(second.status().map(|s| s.pid), Some(pid), "adopted");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        record(&dir).map(|r| r.count),
+        Some(0),
+        "{}",
+        second.stderr()
+    );
+    assert_eq!(second.status().map(|s| s.pid), Some(pid));
+}

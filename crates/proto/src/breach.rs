@@ -116,8 +116,14 @@ impl Detector {
     /// `run` started at `at`: forget the previous process; the new one had used no CPU then,
     /// so its first window ends SECONDS after its start.
     pub fn start(&mut self, at: Instant) {
+        self.begin(at, Duration::ZERO);
+    }
+
+    /// Watching starts at `at`, when the service had used `cpu` already (an adopted run, or
+    /// a limit file that appeared while it ran): only what it uses from now on counts.
+    pub fn begin(&mut self, at: Instant, cpu: Duration) {
         *self = Detector::default();
-        self.last_cpu = Some(Duration::ZERO);
+        self.last_cpu = Some(cpu);
         self.window.push_back((at, Duration::ZERO));
     }
 
@@ -411,6 +417,27 @@ mod tests {
         assert!(d.feed(&l, &at(2, 1000)).is_empty());
         assert!(d.feed(&l, &at(3, 1000)).is_empty());
         assert_eq!(d.feed(&l, &at(5, 1002)).len(), 1);
+    }
+
+    #[test]
+    fn begun_late_only_later_use_counts() {
+        let l = limits(None, Some((50.0, 2)));
+        let t0 = Instant::now();
+        let mut d = Detector::new();
+        let at = |s: u64, cpu: u64| Sample {
+            at: t0 + Duration::from_secs(s),
+            cpu: Duration::from_secs(cpu),
+            memory_bytes: 0,
+            threads: 1,
+            files: None,
+        };
+        d.begin(t0, Duration::from_secs(1000));
+        assert!(d.feed(&l, &at(1, 1000)).is_empty());
+        assert!(
+            d.feed(&l, &at(2, 1000)).is_empty(),
+            "old CPU is not a breach"
+        );
+        assert_eq!(d.feed(&l, &at(4, 1002)).len(), 1);
     }
 
     #[test]
