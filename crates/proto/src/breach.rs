@@ -400,23 +400,27 @@ mod tests {
         assert_eq!(got[1], vec![BreachKind::Memory, BreachKind::Cpu]);
     }
 
+    /// A sample at `t0 + secs` with `cpu_secs` of CPU used so far, and nothing else.
+    fn cpu_at(t0: Instant, secs: u64, cpu_secs: u64) -> Sample {
+        Sample {
+            at: t0 + Duration::from_secs(secs),
+            cpu: Duration::from_secs(cpu_secs),
+            memory_bytes: 0,
+            threads: 1,
+            files: None,
+        }
+    }
+
     #[test]
     fn without_start_the_first_sample_is_the_baseline() {
         let l = limits(None, Some((50.0, 2)));
         let t0 = Instant::now();
         let mut d = Detector::new();
-        let at = |s: u64, cpu: u64| Sample {
-            at: t0 + Duration::from_secs(s),
-            cpu: Duration::from_secs(cpu),
-            memory_bytes: 0,
-            threads: 1,
-            files: None,
-        };
         // Adopted with 1000 s of CPU behind it: that is not use within the window.
-        assert!(d.feed(&l, &at(1, 1000)).is_empty());
-        assert!(d.feed(&l, &at(2, 1000)).is_empty());
-        assert!(d.feed(&l, &at(3, 1000)).is_empty());
-        assert_eq!(d.feed(&l, &at(5, 1002)).len(), 1);
+        assert!(d.feed(&l, &cpu_at(t0, 1, 1000)).is_empty());
+        assert!(d.feed(&l, &cpu_at(t0, 2, 1000)).is_empty());
+        assert!(d.feed(&l, &cpu_at(t0, 3, 1000)).is_empty());
+        assert_eq!(d.feed(&l, &cpu_at(t0, 5, 1002)).len(), 1);
     }
 
     #[test]
@@ -424,20 +428,11 @@ mod tests {
         let l = limits(None, Some((50.0, 2)));
         let t0 = Instant::now();
         let mut d = Detector::new();
-        let at = |s: u64, cpu: u64| Sample {
-            at: t0 + Duration::from_secs(s),
-            cpu: Duration::from_secs(cpu),
-            memory_bytes: 0,
-            threads: 1,
-            files: None,
-        };
         d.begin(t0, Duration::from_secs(1000));
-        assert!(d.feed(&l, &at(1, 1000)).is_empty());
-        assert!(
-            d.feed(&l, &at(2, 1000)).is_empty(),
-            "old CPU is not a breach"
-        );
-        assert_eq!(d.feed(&l, &at(4, 1002)).len(), 1);
+        assert!(d.feed(&l, &cpu_at(t0, 1, 1000)).is_empty());
+        let old = d.feed(&l, &cpu_at(t0, 2, 1000));
+        assert!(old.is_empty(), "old CPU is not a breach");
+        assert_eq!(d.feed(&l, &cpu_at(t0, 4, 1002)).len(), 1);
     }
 
     #[test]
