@@ -1,15 +1,15 @@
 //! The cost of the chain-loading helpers: each one running `true`, and a whole run-script chain,
 //! vigil's beside daemontools' (/usr/bin), one process after another.
 //!
-//! Prints a Markdown table (mean wall time per run, best of several rounds, and the ratio);
-//! copy it into docs/bench.md.
+//! Prints a Markdown table (median wall time per run, ours and theirs interleaved run by run so
+//! a load change on the shared machine hits both alike, and the ratio); copy it into
+//! docs/bench.md.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const RUNS_PER_ROUND: u32 = 40;
-const ROUNDS: u32 = 5;
+const RUNS: usize = 300;
 
 fn ours(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_BIN_EXE_envdir"))
@@ -44,19 +44,28 @@ fn command(words: &[Word], side: fn(&str) -> PathBuf, dir: &Path) -> Command {
     cmd
 }
 
-/// Mean time per run, best of the rounds.
-fn measure(words: &[Word], side: fn(&str) -> PathBuf, dir: &Path) -> Duration {
-    (0..ROUNDS)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..RUNS_PER_ROUND {
-                let status = command(words, side, dir).status().expect("run");
-                assert!(status.success(), "a benchmark run failed");
-            }
-            start.elapsed() / RUNS_PER_ROUND
-        })
-        .min()
-        .expect("at least one round")
+/// Wall time of one run (spawn, run, wait).
+fn time_one(words: &[Word], side: fn(&str) -> PathBuf, dir: &Path) -> Duration {
+    let start = Instant::now();
+    let status = command(words, side, dir).status().expect("run");
+    let took = start.elapsed();
+    assert!(status.success(), "a benchmark run failed");
+    took
+}
+
+/// Median time per run of ours and theirs, alternating one run of each.
+fn measure(words: &[Word], dir: &Path) -> (Duration, Duration) {
+    let (mut a, mut b) = (Vec::with_capacity(RUNS), Vec::with_capacity(RUNS));
+    for _ in 0..RUNS {
+        a.push(time_one(words, ours, dir));
+        b.push(time_one(words, theirs, dir));
+    }
+    (median(a), median(b))
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
 }
 
 fn shell(cmd: &str) -> String {
@@ -124,8 +133,8 @@ fn main() {
         ));
     }
     println!(
-        "Chain-loading helpers, {} ({}, {} cores), mean per run, best of {ROUNDS} rounds of \
-         {RUNS_PER_ROUND}:\n",
+        "Chain-loading helpers, {} ({}, {} cores), median of {RUNS} runs, ours and theirs \
+         interleaved:\n",
         shell("date -u +%Y-%m-%d"),
         shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"),
         shell("nproc"),
@@ -133,8 +142,7 @@ fn main() {
     println!("| run | vigil | daemontools | vigil / daemontools |");
     println!("|---|---|---|---|");
     for (name, words) in &cases {
-        let ours_t = measure(words, ours, dir.path());
-        let theirs_t = measure(words, theirs, dir.path());
+        let (ours_t, theirs_t) = measure(words, dir.path());
         println!(
             "| `{name}` | {:.0} µs | {:.0} µs | {:.2} |",
             ours_t.as_secs_f64() * 1e6,

@@ -207,7 +207,7 @@ fn main() -> Result<()> {
         for (logger, best) in &mut results {
             let cost = measure(logger, &input, &work, run)?;
             eprintln!("{}: {:.2} s", logger.name, cost.wall);
-            if best.map_or(true, |b| cost.wall < b.wall) {
+            if best.is_none_or(|b| cost.wall < b.wall) {
                 *best = Some(cost);
             }
         }

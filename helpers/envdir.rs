@@ -2,6 +2,7 @@
 //! daemontools' envdir does: each file names a variable, its first line is the value, an empty
 //! file removes the variable.
 #![forbid(unsafe_code)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod chain;
 
@@ -16,6 +17,9 @@ use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{chdir, fchdir};
 use vigil_proto::msg::{self, Fail, EXIT_FAILURE};
+
+// Lean start-up: no std runtime set-up before main (see vigil_proc::entry).
+vigil_proc::main!(main);
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();

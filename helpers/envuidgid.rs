@@ -1,6 +1,7 @@
 //! envuidgid: runs a program with `UID` and `GID` set to an account's ids, as daemontools'
 //! envuidgid does (for programs that drop privileges themselves, such as multilog's users).
 #![forbid(unsafe_code)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod account;
 mod chain;
@@ -9,6 +10,9 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use vigil_proto::msg::{self, Fail};
+
+// Lean start-up: no std runtime set-up before main (see vigil_proc::entry).
+vigil_proc::main!(main);
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();

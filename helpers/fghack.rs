@@ -4,6 +4,7 @@
 //! The program inherits many write ends of one pipe; a daemon closes a few of its descriptors
 //! when it detaches, rarely all of them, so fghack waits for end of file on the read end.
 #![forbid(unsafe_code)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 #[allow(dead_code)] // fghack spawns its child rather than exec it
 mod chain;
@@ -22,6 +23,9 @@ use vigil_proto::msg::{self, Fail};
 
 /// compat: daemontools' child holds its pipe end and 30 copies.
 const WRITE_ENDS: usize = 31;
+
+// Lean start-up: no std runtime set-up before main (see vigil_proc::entry).
+vigil_proc::main!(main);
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();

@@ -1,6 +1,7 @@
 //! setlock: runs a program holding an exclusive lock on a file, as daemontools' setlock does;
 //! the program inherits the locked descriptor, so the lock lasts as long as it runs.
 #![forbid(unsafe_code)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod chain;
 
@@ -14,6 +15,9 @@ use vigil_proto::getopt::{Getopt, Opt};
 use vigil_proto::msg::{self, Fail};
 
 const USAGE: &str = "setlock [ -nNxX ] file program [ arg ... ]";
+
+// Lean start-up: no std runtime set-up before main (see vigil_proc::entry).
+vigil_proc::main!(main);
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();

@@ -1,6 +1,7 @@
 //! setuidgid: runs a program as an account (its uid, its gid, no other groups), as daemontools'
 //! setuidgid does.
 #![forbid(unsafe_code)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod account;
 mod chain;
@@ -10,6 +11,9 @@ use std::process::ExitCode;
 
 use vigil_proc::ids::{become_account, Step};
 use vigil_proto::msg::{self, Fail};
+
+// Lean start-up: no std runtime set-up before main (see vigil_proc::entry).
+vigil_proc::main!(main);
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();

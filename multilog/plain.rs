@@ -41,7 +41,7 @@ impl Plain {
         ];
         let _ = poll(&mut fds, PollTimeout::NONE);
         fds[1].revents().is_some_and(|r| !r.is_empty())
-            && !fds[0].revents().is_some_and(|r| !r.is_empty())
+            && fds[0].revents().is_none_or(|r| r.is_empty())
     }
 
     /// Reads at most `most` more bytes after those kept; false at end of input (daemontools

@@ -135,7 +135,7 @@ pub fn files_fit(dir: &Path, num: u64) -> io::Result<bool> {
         let name = name.as_bytes();
         if name.first() == Some(&b'@') && name.len() >= 25 {
             count += 1;
-            if oldest.as_deref().map_or(true, |o| name < o) {
+            if oldest.as_deref().is_none_or(|o| name < o) {
                 oldest = Some(name.to_vec());
             }
         }

@@ -2,6 +2,7 @@
 //! (daemontools' tai64n). One clock read per block of input: every line in it had arrived by
 //! then.
 #![forbid(unsafe_code)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod filter;
 
@@ -9,6 +10,9 @@ use std::io;
 use std::process::ExitCode;
 
 use vigil_proto::tai::Tai64n;
+
+// Lean start-up: no std runtime set-up before main (see vigil_proc::entry).
+vigil_proc::main!(main);
 
 fn main() -> ExitCode {
     // compat: daemontools' tai64n ignores its arguments and exits 111 silently on a read or

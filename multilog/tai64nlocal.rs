@@ -2,6 +2,7 @@
 //! `YYYY-MM-DD HH:MM:SS.nnnnnnnnn` (daemontools' tai64nlocal); other bytes pass through.
 //! NEW: `-u` prints UTC in RFC 3339 instead (`YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`).
 #![forbid(unsafe_code)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod filter;
 
@@ -14,6 +15,9 @@ use vigil_proto::rfc3339::civil_from_days;
 
 /// The label of the unix epoch that daemontools subtracts (2^62 + 10).
 const EPOCH_LABEL: u64 = 4_611_686_018_427_387_914;
+
+// Lean start-up: no std runtime set-up before main (see vigil_proc::entry).
+vigil_proc::main!(main);
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();

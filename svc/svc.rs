@@ -1,5 +1,6 @@
 //! svc: sends control bytes to the supervise of each service directory (daemontools' svc).
 #![forbid(unsafe_code)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -18,6 +19,9 @@ const OPTIONS: &str = "udopchaitkxq12w";
 /// `svc: illegal option -- z`; vigil appends its NEW options to it.
 const USAGE: &[u8] = b"svc options: u up, d down, o once, x exit, p pause, c continue, h hup, \
 a alarm, i interrupt, t term, k kill, q quit, 1 usr1, 2 usr2, w winch";
+
+// Lean start-up: no std runtime set-up before main (see vigil_proc::entry).
+vigil_proc::main!(main);
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();

@@ -1,5 +1,6 @@
 //! svok: exits 0 if a supervise runs on DIR, 100 if not (daemontools' svok).
 #![forbid(unsafe_code)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -7,6 +8,9 @@ use std::process::ExitCode;
 
 use vigil_proto::msg::{self, Fail, EXIT_USAGE};
 use vigil_proto::service::Service;
+
+// Lean start-up: no std runtime set-up before main (see vigil_proc::entry).
+vigil_proc::main!(main);
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();

@@ -1,6 +1,7 @@
 //! svstat: prints the status of each service directory (daemontools' svstat), and NEW a long
 //! form (`-l`) with vigil's extension and a JSON form (`--json`). Formats: docs/svstat-output.md.
 #![forbid(unsafe_code)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
@@ -27,6 +28,9 @@ enum Format {
     /// One JSON object per directory.
     Json,
 }
+
+// Lean start-up: no std runtime set-up before main (see vigil_proc::entry).
+vigil_proc::main!(main);
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();

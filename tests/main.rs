@@ -6,6 +6,7 @@ mod interop_supervise;
 mod limits;
 mod multilog;
 mod observe;
+mod startup;
 mod supervise;
 mod svc;
 mod svok;
