@@ -97,23 +97,16 @@ fn script() -> Option<PathBuf> {
     peer("/usr/bin/script")
 }
 
-#[test]
-fn renders_a_coloured_screen_in_a_pty() {
-    let sb = Sandbox::new();
-    let Some(script) = script() else { return };
-    let _sups = two_services(&sb);
-    let inner = format!(
-        "stty cols 100 rows 12; exec {} -n 2 -d 0.3 -s memory busy idle",
-        bin("svtop").display()
-    );
+/// Runs `shell` (which runs svtop through script(1)) in the sandbox; the screen as it was just
+/// before svtop left the alternate screen, 12 rows of 100 columns.
+fn last_screen(sb: &Sandbox, shell: &str) -> vt100::Parser {
     let out = run(
-        Command::new(script)
+        Command::new("sh")
             .current_dir(sb.path())
-            .args(["-qec", &inner, "/dev/null"]),
+            .args(["-c", shell]),
         Duration::from_secs(20),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    // The screen as it was just before svtop left the alternate screen on exit.
     let leave = b"\x1b[?1049l";
     let end = out
         .stdout
@@ -124,6 +117,24 @@ fn renders_a_coloured_screen_in_a_pty() {
     assert!(out.stdout.windows(enter.len()).any(|w| w == enter));
     let mut parser = vt100::Parser::new(12, 100, 0);
     parser.process(&out.stdout[..end]);
+    parser
+}
+
+/// The shell command that runs svtop with `args` on a 100x12 pseudo-terminal.
+fn in_pty(script: &Path, args: &str) -> String {
+    let inner = format!(
+        "stty cols 100 rows 12; exec {} {args}",
+        bin("svtop").display()
+    );
+    format!("{} -qec '{inner}' /dev/null", script.display())
+}
+
+#[test]
+fn renders_a_coloured_screen_in_a_pty() {
+    let sb = Sandbox::new();
+    let Some(script) = script() else { return };
+    let _sups = two_services(&sb);
+    let parser = last_screen(&sb, &in_pty(&script, "-n 2 -d 0.3 -s memory busy idle"));
     let screen = parser.screen();
     let rows: Vec<String> = screen.rows(0, 100).collect();
     assert!(
@@ -148,4 +159,26 @@ fn renders_a_coloured_screen_in_a_pty() {
     assert_eq!(cell.contents(), "u");
     assert_eq!(cell.fgcolor(), vt100::Color::Idx(2), "green state");
     assert!(rows[4..].iter().all(|r| r.trim().is_empty()), "{rows:#?}");
+}
+
+#[test]
+fn keys_sort_and_quit_in_a_pty() {
+    let sb = Sandbox::new();
+    let Some(script) = script() else { return };
+    let _sups = two_services(&sb);
+    // No -n: only the `q` key ends it. `n` sorts by name first.
+    let keys = "(sleep 1; printf n; sleep 1; printf q)";
+    let parser = last_screen(
+        &sb,
+        &format!("{keys} | {}", in_pty(&script, "-d 0.2 -s cpu idle busy")),
+    );
+    let rows: Vec<String> = parser.screen().rows(0, 100).collect();
+    assert!(
+        rows[0].starts_with("svtop: 2 services, sorted by name"),
+        "{rows:#?}"
+    );
+    assert!(
+        rows[2].starts_with("busy ") && rows[3].starts_with("idle "),
+        "{rows:#?}"
+    );
 }
