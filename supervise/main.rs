@@ -9,6 +9,7 @@ use vigil_proto::msg;
 
 mod adopt;
 mod config;
+mod monitor;
 mod observe;
 mod service;
 mod state;

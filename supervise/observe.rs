@@ -141,6 +141,12 @@ impl<'a> Observer<'a> {
         }
     }
 
+    /// An event no status change shows (a limit breach), published with the next status
+    /// write.
+    pub fn note(&mut self, event: vigil_proto::event::Event, pid: u32) {
+        self.announcer.note(event, pid);
+    }
+
     /// After the status file is written: the letters into the FIFOs, the events to the
     /// listener.
     pub fn after_write(&mut self) {

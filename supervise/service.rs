@@ -14,13 +14,15 @@ use vigil_proc::kill::{self, PidFd};
 use vigil_proc::signals::Signals;
 use vigil_proc::{reap, spawn, wait};
 use vigil_proto::control::Control;
+use vigil_proto::event::Event;
 use vigil_proto::msg::{self, Fail};
 use vigil_proto::status::{BackoffCause, Extension, Status};
 use vigil_proto::tai::Tai64n;
-use vigil_proto::{fifo, lock, paths, status};
+use vigil_proto::{breach, fifo, lock, paths, status};
 
 use crate::adopt;
 use crate::config;
+use crate::monitor::{Monitor, Todo};
 use crate::observe::{self, Observer};
 use crate::state::{Effect, Exit, Input, Supervisor, Want};
 
@@ -100,6 +102,8 @@ struct Service<'a> {
     adopted: Option<PidFd>,
     /// Events, readiness and the listener (issue 6).
     observer: Observer<'a>,
+    /// NEW: resource limits; no deadline unless a limit file exists.
+    monitor: Monitor,
 }
 
 impl<'a> Service<'a> {
@@ -110,6 +114,7 @@ impl<'a> Service<'a> {
             announced_pid: 0,
             adopted: None,
             observer: Observer::new(dir),
+            monitor: Monitor::new(),
         }
     }
 
@@ -150,6 +155,7 @@ impl<'a> Service<'a> {
     ) -> Result<(), Fail> {
         let mut bytes = [0u8; 64];
         while !sup.finished() {
+            self.monitor.track(sup.pid(), self.dir, Instant::now());
             let deadline = sup.deadline();
             let [ready_pipe, ready_socket] = self.observer.fds();
             let [_, control_ready, adopted_gone, ready_a, ready_b] = wait::readable(
@@ -160,7 +166,10 @@ impl<'a> Service<'a> {
                     ready_pipe,
                     ready_socket,
                 ],
-                observe::earliest(deadline, self.observer.deadline()),
+                observe::earliest(
+                    observe::earliest(deadline, self.observer.deadline()),
+                    self.monitor.deadline(),
+                ),
             )
             .map_err(|e| Fail::unable(&e, &[b"wait for events in ", self.dir]))?;
             let mut terminate = false;
@@ -193,6 +202,7 @@ impl<'a> Service<'a> {
                 })?;
                 if n > 0 {
                     sup.config = config::read(self.dir);
+                    self.monitor.reload(self.dir, Instant::now());
                 }
                 // compat: daemontools ignores bytes it does not know.
                 for c in bytes[..n].iter().filter_map(|&b| Control::from_byte(b)) {
@@ -202,8 +212,37 @@ impl<'a> Service<'a> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 self.dispatch(sup, Input::Timeout);
             }
+            if self.monitor.deadline().is_some_and(|d| Instant::now() >= d) {
+                self.limits(sup);
+            }
         }
         Ok(())
+    }
+
+    /// A limit sample is due: take it and do what `on-limit` says (see monitor.rs).
+    fn limits(&mut self, sup: &mut Supervisor) {
+        let timeout_kill = sup.config.timeout_kill;
+        for todo in self.monitor.due(self.dir, timeout_kill, Instant::now()) {
+            match todo {
+                Todo::Breached(_) => {
+                    if let Some(pid) = sup.pid() {
+                        self.observer.note(Event::Limit, pid as u32);
+                    }
+                    self.announce(sup);
+                }
+                Todo::Restart(group) => {
+                    let _ = kill::signal_group(group, libc::SIGTERM);
+                    let _ = kill::signal_group(group, libc::SIGCONT);
+                }
+                Todo::Stop => self.dispatch(sup, Input::Control(Control::Down)),
+                Todo::Signal(group, sig) => {
+                    let _ = kill::signal_group(group, sig);
+                }
+                Todo::Kill(group) => {
+                    let _ = kill::signal_group(group, libc::SIGKILL);
+                }
+            }
+        }
     }
 
     fn dispatch(&mut self, sup: &mut Supervisor, input: Input) {
@@ -314,7 +353,11 @@ impl<'a> Service<'a> {
         };
         let mut status = status;
         self.observer.before_write(&mut status);
-        let (bytes, len) = status.encode_fixed();
+        // In arrays, not Vecs: supervise keeps no heap page (docs/bench.md).
+        let (encoded, len) = status.encode_fixed();
+        let mut bytes = [0u8; breach::RECORD_END];
+        bytes[..len].copy_from_slice(&encoded[..len]);
+        let len = self.monitor.record.append_in(&mut bytes, len);
         self.write_status(&bytes[..len]);
         self.observer.after_write();
     }

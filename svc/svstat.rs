@@ -7,12 +7,15 @@ use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use vigil_proc::usage::{Reader, Table, Usage};
+use vigil_proto::breach::Record;
 use vigil_proto::errstr::io_errstr;
 use vigil_proto::json::Value;
 use vigil_proto::msg::{self, Fail};
-use vigil_proto::service::{signal_name, LastExit, Service};
+use vigil_proto::service::{decode_lenient, signal_name, LastExit, Service};
 use vigil_proto::status::{BackoffCause, Extension, State, Status, Want};
 use vigil_proto::tai::{Tai64n, UNIX_EPOCH_LABEL};
 
@@ -84,6 +87,8 @@ struct Look<'a> {
     normally_up: Option<bool>,
     supervised: Option<bool>,
     status: Option<Status>,
+    /// NEW: the limit breaches the status file records (a supervise with limits support).
+    breaches: Option<Record>,
     /// daemontools' text after `DIR: ` for the step that stopped it.
     stopped: Option<Vec<u8>>,
     now: SystemTime,
@@ -100,6 +105,7 @@ impl<'a> Look<'a> {
             normally_up: None,
             supervised: None,
             status: None,
+            breaches: None,
             stopped: None,
             now: SystemTime::now(),
         };
@@ -126,7 +132,9 @@ impl<'a> Look<'a> {
             }
             Err(e) => return self.stopped = because(b"unable to open supervise/ok: ", &e),
         }
-        match service.status() {
+        let bytes = service.status_bytes();
+        self.breaches = bytes.as_deref().ok().and_then(Record::read_from);
+        match bytes.and_then(|bytes| decode_lenient(&bytes)) {
             Ok(status) => self.status = Some(status),
             Err(e) => self.stopped = Some(e.to_string().into_bytes()),
         }
@@ -226,6 +234,49 @@ impl<'a> Look<'a> {
             let seconds = self.seconds_since(ready);
             out.extend_from_slice(format!(", ready {seconds} seconds").as_bytes());
         }
+        if let Some((cpu_percent, memory_bytes)) = self.usage() {
+            out.extend_from_slice(
+                format!(", cpu {cpu_percent:.1}%, memory {memory_bytes} bytes").as_bytes(),
+            );
+        }
+        if let Some(Record {
+            count,
+            last: Some((at, kind)),
+        }) = self.breaches
+        {
+            let seconds = self.seconds_since(at);
+            let text = format!(
+                ", breaches {count} (last {} {seconds} seconds)",
+                kind.word()
+            );
+            out.extend_from_slice(text.as_bytes());
+        }
+    }
+
+    /// NEW: CPU % (the mean since `run` started, as ps shows it) and resident memory of the
+    /// running service's processes, measured now from /proc; `None` when it is not running.
+    fn usage(&self) -> Option<(f64, u64)> {
+        let status = self.status.as_ref().filter(|s| s.pid != 0)?;
+        // One pass over /proc serves every DIR of this call.
+        static TABLE: OnceLock<Table> = OnceLock::new();
+        // Only the run the status file names (a stale file's pid may be another process's).
+        let usage: Usage = TABLE.get_or_init(|| Reader::new().table()).run_usage(
+            status.pid as i32,
+            status.when.unix_secs(),
+            false,
+        )?;
+        let since = status.when.to_system();
+        let up = self
+            .now
+            .duration_since(since)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let cpu_percent = if up > 0.0 {
+            usage.cpu.as_secs_f64() * 100.0 / up
+        } else {
+            0.0
+        };
+        Some((cpu_percent, usage.memory_bytes))
     }
 
     /// Whole seconds until the end of the current backoff, rounded up; `None` if not in one.
@@ -239,6 +290,7 @@ impl<'a> Look<'a> {
     }
 
     fn json(&self) -> Value<'_> {
+        let usage = self.usage();
         let status = self.status.as_ref();
         let ext = status.and_then(|s| s.ext.as_ref());
         let up = status.map(|s| s.pid != 0);
@@ -332,6 +384,27 @@ impl<'a> Look<'a> {
                     Value::Unsigned(self.seconds_since(t))
                 }),
             ),
+            (
+                "cpu_percent",
+                Value::or_null(usage, |(cpu, _)| Value::Decimal(cpu)),
+            ),
+            (
+                "memory_bytes",
+                Value::or_null(usage, |(_, memory)| Value::Unsigned(memory)),
+            ),
+            (
+                "breaches",
+                Value::or_null(self.breaches, |r| Value::Unsigned(u64::from(r.count))),
+            ),
+            (
+                "last_breach",
+                Value::or_null(self.breaches.and_then(|r| r.last), |(at, kind)| {
+                    Value::Object(vec![
+                        ("kind", word(kind.word())),
+                        ("seconds", Value::Unsigned(self.seconds_since(at))),
+                    ])
+                }),
+            ),
         ])
     }
 }
@@ -363,6 +436,7 @@ mod tests {
             normally_up: Some(true),
             supervised: Some(true),
             status: None,
+            breaches: None,
             stopped: None,
             now: UNIX_EPOCH + Duration::new(1_700_000_000, 999_999_999),
         };

@@ -3,6 +3,7 @@
 
 mod helpers;
 mod interop_supervise;
+mod limits;
 mod multilog;
 mod observe;
 mod startup;
@@ -11,5 +12,6 @@ mod svc;
 mod svok;
 mod svscan;
 mod svstat;
+mod svtop;
 mod tai64n;
 mod util;

@@ -1,4 +1,7 @@
-//! What every benchmark prints beside its table: the machine; and the median it reports.
+//! What every benchmark prints beside its table: the machine and date; and the median it
+//! reports.
+// Each bench is its own crate and uses only some of these.
+#![allow(dead_code)]
 
 use std::fs;
 use std::time::Duration;
@@ -22,4 +25,13 @@ pub fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!("{cpu}, {cores} cores")
+}
+
+/// Now, as `2026-11-25 13:03 UTC`.
+pub fn date_utc() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
 }

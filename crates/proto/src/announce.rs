@@ -23,7 +23,7 @@ use crate::status::{State, Status};
 use crate::tai::Tai64n;
 
 /// At most this many events come out of one status change.
-pub const MAX_EVENTS: usize = 8;
+pub const MAX_EVENTS: usize = 12;
 
 /// Events between two snapshots, in the order they happened; on the stack.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -126,6 +126,8 @@ pub struct Announcer {
     /// The numbered events of the last record or exit, for the listener program.
     recent: Changes,
     supervise_pid: u32,
+    /// Events no status change shows (limit breaches), for the next record.
+    noted: Changes,
 }
 
 impl Announcer {
@@ -153,6 +155,7 @@ impl Announcer {
             pending_len: 0,
             recent: Changes::default(),
             supervise_pid: std::process::id(),
+            noted: Changes::default(),
         };
         (announcer, error)
     }
@@ -201,12 +204,21 @@ impl Announcer {
                 ext.state = State::Starting;
             }
         }
+        for noted in std::mem::take(&mut self.noted).iter() {
+            changes.push(noted.event().unwrap_or(Event::Limit), noted.pid, noted.time);
+        }
         let error = self.journal_all(&changes);
         if let Some(ext) = &mut status.ext {
             ext.seq = self.last_seq;
         }
         self.prev = Some(*status);
         error
+    }
+
+    /// An event that no status change shows (a resource-limit breach, `l`), about `pid`:
+    /// recorded and published with the next status write, after what that write changes.
+    pub fn note(&mut self, event: Event, pid: u32) {
+        self.noted.push(event, pid, Tai64n::now());
     }
 
     /// The events (numbered) of the last [`Announcer::record`] or [`Announcer::exit`].

@@ -17,6 +17,7 @@
 //! | `p`    | `pause`       | the service was sent STOP (`svc -p`)                           |
 //! | `c`    | `continue`    | the service was sent CONT (`svc -c`)                           |
 //! | `x`    | `exit`        | supervise is exiting (pid: supervise's)                        |
+//! | `l`    | `limit`       | a resource limit was passed (pid: the run's; see docs/limits.md) |
 //!
 //! The full description, with the journal format, is in docs/events.md; keep both in step.
 
@@ -43,11 +44,13 @@ pub enum Event {
     Continue,
     /// `x`: supervise is exiting.
     Exit,
+    /// `l`: the service passed one of its resource limits (the kind is in the status file).
+    Limit,
 }
 
 impl Event {
     /// Every event, in the order of the table above.
-    pub const ALL: [Event; 10] = [
+    pub const ALL: [Event; 11] = [
         Event::Start,
         Event::Up,
         Event::Ready,
@@ -58,6 +61,7 @@ impl Event {
         Event::Pause,
         Event::Continue,
         Event::Exit,
+        Event::Limit,
     ];
 
     /// The byte written into the FIFOs and the journal.
@@ -73,6 +77,7 @@ impl Event {
             Event::Pause => b'p',
             Event::Continue => b'c',
             Event::Exit => b'x',
+            Event::Limit => b'l',
         }
     }
 
@@ -95,6 +100,7 @@ impl Event {
             Event::Pause => "pause",
             Event::Continue => "continue",
             Event::Exit => "exit",
+            Event::Limit => "limit",
         }
     }
 }

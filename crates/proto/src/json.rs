@@ -15,6 +15,8 @@ pub enum Value<'a> {
     Unsigned(u64),
     /// A signed integer.
     Signed(i64),
+    /// A number with one decimal (`12.5`); `null` if not finite.
+    Decimal(f64),
     /// A string, from bytes (not necessarily UTF-8).
     Str(&'a [u8]),
     /// An owned string.
@@ -36,6 +38,10 @@ impl<'a> Value<'a> {
             Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
             Value::Unsigned(n) => out.extend_from_slice(n.to_string().as_bytes()),
             Value::Signed(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            Value::Decimal(x) if x.is_finite() => {
+                out.extend_from_slice(format!("{x:.1}").as_bytes())
+            }
+            Value::Decimal(_) => out.extend_from_slice(b"null"),
             Value::Str(s) => write_string(out, s),
             Value::String(s) => write_string(out, s.as_bytes()),
             Value::Object(fields) => {

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod announce;
+pub mod breach;
 pub mod control;
 pub mod errstr;
 pub mod event;
@@ -18,6 +19,7 @@ pub mod getopt;
 pub mod goal;
 pub mod journal;
 pub mod json;
+pub mod limits;
 pub mod listener;
 pub mod lock;
 pub mod msg;

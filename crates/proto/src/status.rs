@@ -27,6 +27,15 @@
 //! | 46..58 | TAI64N of readiness; all zero when not ready                         |
 //! | 58..66 | sequence number of the last event published                         |
 //!
+//! Appended by a supervise with resource limits (N = 62; see `breach::Record`):
+//!
+//! | bytes  | field                                                              |
+//! |--------|--------------------------------------------------------------------|
+//! | 66..70 | number of limit breaches since supervise started                    |
+//! | 70     | kind of the last breach: 0 none, 1 memory, 2 cpu, 3 files, 4 threads |
+//! | 71     | reserved, 0                                                          |
+//! | 72..84 | TAI64N of the last breach; all zero when none                        |
+//!
 //! The full layout is in docs/status-file.md; keep both in step.
 
 use std::ffi::OsStr;
