@@ -55,7 +55,9 @@ pub struct LogDir {
 
 impl LogDir {
     /// Creates (mode 700), locks and recovers the directory as daemontools' restart() does.
-    pub fn open(spec: &DirSpec) -> Result<(LogDir, Found), Fail> {
+    /// `unconsumed_below`: input is a pipe, where an unfinished last line of `current` shorter
+    /// than this was never taken out of it (see [`LogDir::restart`]).
+    pub fn open(spec: &DirSpec, unconsumed_below: Option<usize>) -> Result<(LogDir, Found), Fail> {
         let name = spec.path.clone();
         let path = PathBuf::from(OsStr::from_bytes(&name));
         let _ = fs::DirBuilder::new().mode(0o700).create(&path);
@@ -87,7 +89,7 @@ impl LogDir {
             finisher: None,
             _lock: lock,
         };
-        let found = dir.restart()?;
+        let found = dir.restart(unconsumed_below)?;
         Ok((dir, found))
     }
 
@@ -101,7 +103,13 @@ impl LogDir {
         self.path.join(file)
     }
 
-    fn restart(&mut self) -> Result<Found, Fail> {
+    /// From a pipe, bytes leave it only once written, and only whole lines do, but for a line
+    /// too long to wait for (streamed in pieces of at least `unconsumed_below` bytes). So an
+    /// unfinished last line shorter than that is one a SIGKILL cut in the middle of its write
+    /// (a write is cut at a page boundary): the pipe still holds it whole, from the start of
+    /// the block, and it is cut off here (continued, the block replayed from the pipe would be
+    /// joined to its first half: a torn line).
+    fn restart(&mut self, unconsumed_below: Option<usize>) -> Result<Found, Fail> {
         let current = self.file("current");
         let mut mid_line = None;
         match fs::metadata(&current) {
@@ -113,7 +121,14 @@ impl LogDir {
                 return Ok(Found::Clean);
             }
             Ok(meta) => {
-                if ends_mid_line(&current, meta.len()) {
+                let tail = unfinished_tail(&current, meta.len());
+                if tail > 0 && unconsumed_below.is_some_and(|below| tail < below as u64) {
+                    let cut = OpenOptions::new()
+                        .write(true)
+                        .open(&current)
+                        .and_then(|f| f.set_len(meta.len() - tail));
+                    cut.map_err(|e| Fail::unable(&e, &[b"truncate ", &self.at("current")]))?;
+                } else if tail > 0 {
                     mid_line = Some(meta.len());
                 }
             }
@@ -179,17 +194,28 @@ impl LogDir {
     }
 }
 
-/// True if the file's last byte is not a newline (and it is not empty).
-fn ends_mid_line(path: &Path, len: u64) -> bool {
-    use std::os::unix::fs::FileExt;
-    if len == 0 {
-        return false;
+/// How many bytes of the file of `len` bytes follow its last newline (0: it ends with one, or
+/// is empty; unreadable counts as 0).
+fn unfinished_tail(path: &Path, len: u64) -> u64 {
+    use std::io::{Read, Seek, SeekFrom};
+    const CHUNK: u64 = 64 * 1024;
+    let Ok(mut file) = File::open(path) else {
+        return 0;
+    };
+    let mut end = len;
+    let mut chunk = vec![0u8; CHUNK as usize];
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        let part = &mut chunk[..(end - start) as usize];
+        if file.seek(SeekFrom::Start(start)).is_err() || file.read_exact(part).is_err() {
+            return 0;
+        }
+        if let Some(i) = part.iter().rposition(|&b| b == b'\n') {
+            return len - (start + i as u64 + 1);
+        }
+        end = start;
     }
-    let mut last = [0u8; 1];
-    match File::open(path).and_then(|f| f.read_exact_at(&mut last, len - 1)) {
-        Ok(()) => last[0] != b'\n',
-        Err(_) => false,
-    }
+    len
 }
 
 /// daemontools' open_append: write-only, appending, created with `mode`.

@@ -50,15 +50,18 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
             .map_err(|e| Fail::unable(&e, &[b"write ", name]))?;
         status.push((name.clone(), file));
     }
-    let mut dirs = Vec::new();
-    for spec in &script.dirs {
-        dirs.push(LogDir::open(spec)?);
-    }
-    let mut lines = Lines::new(&script, dirs, status);
     // Leaked once: the reader lives as long as the process.
     let handle: &'static std::io::Stdin = Box::leak(Box::new(std::io::stdin()));
     let stdin: BorrowedFd<'static> = handle.as_fd();
-    match pipe::Pipe::open(stdin) {
+    // (peeks only: nothing is read before the directories are open)
+    let pipe = pipe::Pipe::open(stdin);
+    let unconsumed_below = pipe.as_ref().map(pipe::Pipe::stream_at);
+    let mut dirs = Vec::new();
+    for spec in &script.dirs {
+        dirs.push(LogDir::open(spec, unconsumed_below)?);
+    }
+    let mut lines = Lines::new(&script, dirs, status);
+    match pipe {
         Some(input) => pump::pipe(&mut lines, &mut signals, input),
         None => pump::plain(&mut lines, &mut signals, plain::Plain::new(stdin)),
     }

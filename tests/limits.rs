@@ -11,7 +11,7 @@ use vigil_proto::status::{self, Want};
 
 use crate::util::observe::{json_field, wakeups};
 use crate::util::supervise::{alive, lines, Supervised};
-use crate::util::{bin, eventually, Sandbox};
+use crate::util::{bin, eventually, procfs, Sandbox};
 
 const LIMIT: Duration = Duration::from_secs(15);
 
@@ -364,6 +364,9 @@ fn a_limit_file_added_later_counts_from_the_next_control_command() {
     let dir = sb.service("svc", "exec sleep 100");
     let sup = ours(&dir);
     let pid = sup.wait_up();
+    // supervise reads the limit files at the loop turn after the one whose status shows the
+    // run up: once it sleeps in poll again, it has, and files written now are new to it.
+    assert!(eventually(LIMIT, || procfs::sleeps_in_poll(sup.pid())));
     sb.write("svc/on-limit", "notify\n");
     sb.write("svc/limit-interval", "100\n");
     sb.write("svc/max-memory", "1K\n");
@@ -373,10 +376,13 @@ fn a_limit_file_added_later_counts_from_the_next_control_command() {
     assert_eq!(wait_breaches(&sup, 1).count, 1);
     // Removed: the next sample sees none, and supervise sleeps again.
     fs::remove_file(sb.join("svc/max-memory")).expect("rm");
-    std::thread::sleep(Duration::from_millis(400));
-    let before = wakeups(sup.pid());
-    std::thread::sleep(Duration::from_millis(600));
-    assert_eq!(wakeups(sup.pid()), before);
+    // (the sample that sees the file gone may come late under load)
+    let quiet = || {
+        let before = wakeups(sup.pid());
+        std::thread::sleep(Duration::from_millis(600));
+        wakeups(sup.pid()) == before
+    };
+    assert!(eventually(LIMIT, quiet), "supervise still samples");
     assert_eq!(record(&dir).map(|r| r.count), Some(1));
     assert_eq!(sup.status().map(|s| s.pid), Some(pid));
 }

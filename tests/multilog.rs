@@ -684,6 +684,34 @@ fn a_current_left_mid_line_is_completed_by_the_next_input() {
     assert!(lines[1].ends_with(" next") && lines[1].starts_with("@4000"));
 }
 
+/// A multilog SIGKILLed in the middle of its write(2) of a block leaves `current` ending in
+/// part of a line whose block is still in the pipe (bytes leave it only once written). The
+/// next multilog must not join the replayed block to that half line (seen as a torn line in
+/// multilog::no_line_lost_or_torn_when_multilog_is_killed_repeatedly).
+#[test]
+fn a_half_line_a_killed_write_left_is_replaced_by_the_pipe_s_copy() {
+    let sb = Sandbox::new();
+    let pad = "abcdefghijklmnopqrstuvwxyz";
+    sb.write(
+        "d/current",
+        format!("@400000006b06d8b414c530d0 00000001 {pad}\n@400000006b06d8b414c530d0 00000002 abc"),
+    );
+    let script = format!(
+        "printf '00000002 {pad}\\n00000003 {pad}\\n' | {} t ./d",
+        bin("multilog").display()
+    );
+    let mut spawned = Spawned::start(
+        Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(sb.path())
+            .stdin(Stdio::null()),
+    );
+    let status = spawned.wait_timeout(Duration::from_secs(30));
+    assert!(status.is_some_and(|s| s.success()), "multilog did not end");
+    assert_every_number_once_or_more(&log_text(&sb.join("d")), 3, pad);
+}
+
 #[test]
 fn a_failing_processor_is_reported_and_run_again_after_a_pause() {
     // Fails the first time (exit 1), then works: multilog warns, pauses 5 s, runs it again.

@@ -524,11 +524,13 @@ fn example_listener_reports_a_crash() {
         "svc",
         "[ -e crashed ] && exec sleep 100\ntouch crashed\nexit 3",
     );
-    fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/notify/notify"),
-        dir.join("notify"),
-    )
-    .expect("copy example");
+    // Through Sandbox::script, not fs::copy: a file this process wrote can be held open by a
+    // child another test thread forks, and supervise's exec of it would fail (ETXTBSY).
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/notify/notify");
+    sb.script(
+        "svc/notify",
+        &fs::read_to_string(example).expect("read example"),
+    );
     sb.write("svc/backoff", "1 1 0\n");
     // The example finds svwatch on PATH.
     let bin_dir = crate::util::bin("svwatch")

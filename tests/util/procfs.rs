@@ -83,3 +83,21 @@ pub fn cpu_ticks(pid: i32) -> Option<u64> {
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
 }
+
+/// The system calls a sleeping poll shows in `/proc/PID/syscall`.
+#[cfg(target_arch = "x86_64")]
+const POLLS: [libc::c_long; 2] = [libc::SYS_poll, libc::SYS_ppoll];
+#[cfg(not(target_arch = "x86_64"))]
+const POLLS: [libc::c_long; 1] = [libc::SYS_ppoll];
+
+/// Whether the process sleeps in poll(2) (`/proc/PID/syscall` starts with the number of the
+/// system call it is blocked in; "running" otherwise). A supervisor there has done all it had
+/// to do since its last wake-up.
+pub fn sleeps_in_poll(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|text| {
+        text.split_whitespace()
+            .next()
+            .and_then(|nr| nr.parse::<libc::c_long>().ok())
+            .is_some_and(|nr| POLLS.contains(&nr))
+    })
+}

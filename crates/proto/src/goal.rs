@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use crate::event::Event;
 use crate::follow::{self, Follower, Item};
+use crate::journal;
 use crate::status::{self, State, Status};
 
 /// A state to wait for.
@@ -111,9 +112,20 @@ fn status_of(dir: &OsStr) -> io::Result<Option<Status>> {
 impl Target {
     fn new(i: usize, dir: &OsStr, goal: Goal) -> Result<Target, WaitError> {
         let follower = Follower::new(dir, None).map_err(|e| WaitError::Subscribe(i, e))?;
-        let reached = status_of(dir)
-            .map_err(|e| WaitError::Status(i, e))?
-            .is_some_and(|s| goal.reached_by(&s));
+        let status = status_of(dir).map_err(|e| WaitError::Status(i, e))?;
+        let mut reached = status.is_some_and(|s| goal.reached_by(&s));
+        // supervise journals an event before it writes the status that shows it: the
+        // follower may start after an event the status read just now does not show yet (its
+        // letter, when it comes, brings nothing new). The events after the status's own
+        // sequence number are what the status misses.
+        let behind = status.and_then(|s| s.ext).map(|e| e.seq);
+        if let Some(seq) = behind.filter(|seq| !reached && *seq < follower.last_seq()) {
+            let missed = journal::read_since(dir, seq).map_err(|e| WaitError::Journal(i, e))?;
+            reached = missed
+                .records
+                .iter()
+                .any(|r| r.event() == Some(goal.event()));
+        }
         Ok(Target {
             follower,
             reached,
@@ -254,6 +266,38 @@ mod tests {
             true,
             Some(Instant::now() + std::time::Duration::from_millis(30)),
         );
+        assert_eq!(outcome.ok(), Some(Outcome::TimedOut));
+    }
+
+    /// supervise journals `U`, then writes the status that shows it: a svwait that starts
+    /// in between reads the journal with `U` in it and the status without. It must still
+    /// see readiness (it used to wait for a letter that brought nothing new: timed out).
+    #[test]
+    fn an_event_journaled_before_its_status_is_written_counts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let os = dir.path().as_os_str();
+        std::fs::create_dir(dir.path().join("supervise")).expect("mkdir");
+        let mut journal = journal::Journal::open(os).expect("journal");
+        journal
+            .append(journal::Record::new(Event::Start, 1))
+            .1
+            .expect("s");
+        let (up, r) = journal.append(journal::Record::new(Event::Up, 5));
+        r.expect("u");
+        let mut starting = status(5, Some(State::Starting), false);
+        if let Some(ext) = &mut starting.ext {
+            ext.seq = up;
+        }
+        status::write(os, &starting).expect("status");
+        journal
+            .append(journal::Record::new(Event::Ready, 5))
+            .1
+            .expect("U");
+        let soon = || Some(Instant::now() + std::time::Duration::from_millis(50));
+        let outcome = wait(&[os], Goal::Ready, true, soon());
+        assert_eq!(outcome.ok(), Some(Outcome::Reached));
+        // Only the goal's own event counts: nothing says this run went down.
+        let outcome = wait(&[os], Goal::Down, true, soon());
         assert_eq!(outcome.ok(), Some(Outcome::TimedOut));
     }
 }
