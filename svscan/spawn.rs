@@ -54,7 +54,11 @@ impl Supervise {
 
     fn command(&self) -> Command {
         let mut cmd = Command::new(&self.program);
-        cmd.arg0("supervise");
+        // Each supervise leads a process group of its own: a Ctrl-C at svscan's terminal (or
+        // a signal to svscan's group) reaches svscan alone, which stops the services in order,
+        // main before logger. Were the supervise processes in svscan's group, each would stop
+        // its own service at once and a logger could exit before the last lines reached it.
+        cmd.arg0("supervise").process_group(0);
         cmd
     }
 }
