@@ -80,11 +80,7 @@ fn main() {
         ("svstat", "svstat DIR", vec!["s0"]),
         ("svstat", "svstat 20 DIRs", all.clone()),
     ];
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    let date = util::date_utc();
     println!(
         "Client latency, median of {RUNS} runs ({date}; {}):\n",
         machine()

@@ -143,12 +143,7 @@ fn main() {
         &service(&base, "vigil"),
         &[&[svwait, "-d"], &[svwatch]],
     );
-    let date = Command::new("date")
-        .arg("-u")
-        .arg("+%Y-%m-%d %H:%M UTC")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    let date = util::date_utc();
     println!("Event latency, control byte to letter in a listener's FIFO; median of {ROUNDS}.");
     println!("{date}, {}\n", machine());
     let s6 = Path::new("/usr/bin/s6-supervise");

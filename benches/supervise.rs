@@ -8,6 +8,8 @@
 //! not tmpfs). The `run` of each service is this very binary (a symlink): started as `./run` it
 //! records CLOCK_MONOTONIC at start and at exit in `times`.
 
+mod util;
+
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::symlink;
@@ -345,12 +347,7 @@ fn caption() -> String {
             .unwrap_or_default()
             .trim()
     );
-    let date = Command::new("date")
-        .arg("-u")
-        .arg("+%Y-%m-%d %H:%M UTC")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    let date = util::date_utc();
     format!("{date}, {machine}")
 }
 

@@ -8,6 +8,9 @@
 //!
 //! Prints a Markdown table with the date and machine; copy it into docs/bench.md.
 
+mod util;
+use util::machine;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::os::fd::AsFd;
@@ -284,19 +287,6 @@ fn tree(suite: &Suite, base: &Path) -> Tree {
     }
 }
 
-fn machine() -> String {
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cpu}, {cores} cores")
-}
-
 fn main() {
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-svscan");
     let _ = fs::remove_dir_all(&root);
@@ -311,11 +301,7 @@ fn main() {
         rows.push((suite.name, pick, t));
     }
     let _ = fs::remove_dir_all(&root);
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    let date = util::date_utc();
     println!("svscan and peers ({date}; {}):\n", machine());
     println!("| scanner | pick-up median | ratio | {SERVICES} services up | ratio | scanner PSS | PSS per service (scanner + supervisors) | ratio | scanner wake-ups / {}s idle | supervisor wake-ups / {}s idle (all {SERVICES}) |", IDLE.as_secs(), IDLE.as_secs());
     println!("|---|---|---|---|---|---|---|---|---|---|");
