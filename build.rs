@@ -1,19 +1,39 @@
-//! Links the unwinder statically into release builds, so vigil's binaries need libc alone.
+//! Link-time choices per binary that Cargo has no setting for (docs/bench.md, "Start-up cost"
+//! and "Memory per supervise").
 //!
-//! std names `libgcc_s.so.1` for its unwinder (backtraces, landing pads in the precompiled std),
-//! and loading it costs every short-lived program (svok, envdir, ...) about 0.1 ms at start-up:
-//! ld.so opens, maps and relocates a second library. `libgcc_eh.a` is the same unwinder as an
-//! archive (gcc's `-static-libgcc`). Listed before std's `-lgcc_s`, it resolves the `_Unwind_*`
-//! symbols of the LTO object, and `--as-needed` (rustc's default) then drops libgcc_s.
+//! **Static unwinder** (release): std names `libgcc_s.so.1` for its unwinder (backtraces,
+//! landing pads in the precompiled std), and loading it costs every short-lived program (svok,
+//! envdir, ...) about 0.1 ms at start-up: ld.so opens, maps and relocates a second library.
+//! `libgcc_eh.a` is the same unwinder as an archive (gcc's `-static-libgcc`). Listed before
+//! std's `-lgcc_s`, it resolves the `_Unwind_*` symbols of the LTO object, and `--as-needed`
+//! (rustc's default) then drops libgcc_s.
 //!
-//! supervise is also linked with `-z separate-loadable-segments` (lld; GNU ld ignores it with
-//! a warning): each segment starts on a page of its own, so the relocated read-only data (7 kB)
-//! takes 2 pages and data with bss (3 kB) 1, instead of 3 and 2 when they straddle page
-//! boundaries where the text happens to end. Those pages are dirty in every supervise, one per
-//! service; the padding is in the file only (docs/bench.md, "Memory per supervise").
+//! **supervise as a static PIE** (every profile, so the tests run what ships): one supervise
+//! runs per service, and a dynamically linked one keeps about 20 kB of private pages that are
+//! ld.so's and libc.so's own (their relocated data, GOTs and link maps) besides its own. Linked
+//! with glibc's archive, supervise maps no shared library and relocates itself: about 20 kB less
+//! private memory per service. The executable stays position-independent, so ASLR still moves
+//! it. Cargo can only make every binary of a package static (`+crt-static`), and that would
+//! break setuidgid and envuidgid: a static glibc's getpwnam loads the NSS modules of
+//! /etc/nsswitch.conf, which need the shared libc (libnss_systemd crashes). So supervise alone
+//! is linked with `-static-pie`, and a directory of linker scripts named like the shared
+//! libraries (`libc.so` reads `GROUP(libc.a ...)`) comes first in its library search path, so
+//! the `-lc -lm ...` that rustc passes for a dynamic link pick the archives. Where glibc's
+//! archive is missing (no libc6-dev), supervise is linked dynamically, with a warning.
 //!
-//! Release only: debug builds (tests) keep the default, and a `+crt-static` build already links
-//! gcc_eh. See docs/bench.md, "Start-up cost".
+//! **Hot text first** for supervise: `supervise/hot-text.ld` (made by `tools/hot-text`) packs
+//! the functions a running supervise executes into one output section, so each supervise maps
+//! a few 64 kB windows of its code rather than most of it. A list made with another rustc still
+//! links (its globs ignore hashes; what they miss stays in the cold part), with a warning.
+//!
+//! **Page-aligned segments** for supervise (lld's `-z separate-loadable-segments`; GNU ld
+//! ignores it with a warning): each segment starts on a page of its own, so relocated data and
+//! data with bss take as few pages as their size needs instead of straddling page boundaries
+//! wherever the text ends. Those pages are dirty in every supervise, one set per service; the
+//! padding is in the file only.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
@@ -22,9 +42,96 @@ fn main() {
     let crt_static = var("CARGO_CFG_TARGET_FEATURE")
         .split(',')
         .any(|f| f == "crt-static");
-    if gnu_linux && !crt_static && var("PROFILE") == "release" {
+    if !gnu_linux || crt_static {
+        return;
+    }
+    if var("PROFILE") == "release" {
         // The root package has no library target, so Cargo passes this to every binary.
         println!("cargo::rustc-link-lib=static:-bundle=gcc_eh");
         println!("cargo::rustc-link-arg-bin=supervise=-Wl,-z,separate-loadable-segments");
+    }
+    let hot_text = Path::new(&var("CARGO_MANIFEST_DIR")).join("supervise/hot-text.ld");
+    println!("cargo::rerun-if-changed={}", hot_text.display());
+    if let Ok(script) = std::fs::read_to_string(&hot_text) {
+        println!(
+            "cargo::rustc-link-arg-bin=supervise=-Wl,-T,{}",
+            hot_text.display()
+        );
+        stale_warning(&script);
+    }
+    let out_dir = PathBuf::from(var("OUT_DIR"));
+    match archive_shims(&out_dir.join("static-glibc")) {
+        Ok(dir) => {
+            println!("cargo::rustc-link-arg-bin=supervise=-L{}", dir.display());
+            println!("cargo::rustc-link-arg-bin=supervise=-static-pie");
+        }
+        Err(why) => println!("cargo::warning=supervise is linked dynamically: {why}"),
+    }
+}
+
+/// The shared libraries rustc links a std binary against on linux-gnu (`-lgcc_s -lutil -lrt
+/// -lpthread -lm -ldl -lc`), each with the archives that stand in for it.
+const SHIMS: [(&str, &[&str]); 7] = [
+    ("c", &["libc.a", "libgcc_eh.a", "libgcc.a"]),
+    ("m", &["libm.a"]),
+    ("pthread", &["libpthread.a"]),
+    ("rt", &["librt.a"]),
+    ("dl", &["libdl.a"]),
+    ("util", &["libutil.a"]),
+    ("gcc_s", &["libgcc_eh.a", "libgcc.a"]),
+];
+
+/// Writes `libNAME.so` linker scripts into `dir`, each a `GROUP` of the archives the C
+/// compiler finds for it; `dir` then goes first on a static link's search path.
+fn archive_shims(dir: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("unable to create {}: {e}", dir.display()))?;
+    for (name, archives) in SHIMS {
+        let mut paths = Vec::new();
+        for archive in archives {
+            paths.push(format!("\"{}\"", find_archive(archive)?));
+        }
+        let script = format!(
+            "/* {name}: the static archive, for a -static-pie link (build.rs) */\nGROUP ( {} )\n",
+            paths.join(" ")
+        );
+        let shim = dir.join(format!("lib{name}.so"));
+        std::fs::write(&shim, script)
+            .map_err(|e| format!("unable to write {}: {e}", shim.display()))?;
+    }
+    Ok(dir.to_path_buf())
+}
+
+/// The path of `archive` as the C compiler (rustc's linker driver) would find it.
+fn find_archive(archive: &str) -> Result<String, String> {
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new(&cc)
+        .arg(format!("-print-file-name={archive}"))
+        .output()
+        .map_err(|e| format!("unable to run {cc}: {e}"))?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    // Not found, cc prints the name back unchanged.
+    if !out.status.success() || !Path::new(&path).is_absolute() || !Path::new(&path).exists() {
+        return Err(format!("{cc} finds no {archive}"));
+    }
+    Ok(path)
+}
+
+/// Warns when the hot-text list was made with another compiler than this build's.
+fn stale_warning(script: &str) {
+    let made_with = script
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("made with: "))
+        .unwrap_or("")
+        .trim();
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let Ok(out) = Command::new(rustc).arg("--version").output() else {
+        return;
+    };
+    let this = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !made_with.is_empty() && made_with != this {
+        println!(
+            "cargo::warning=supervise/hot-text.ld was made with {made_with}, this is {this}: \
+             rerun tools/hot-text (supervise works either way; only its memory grows)"
+        );
     }
 }

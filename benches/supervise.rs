@@ -103,9 +103,12 @@ fn service(base: &Path, name: &str, mode: &str) -> PathBuf {
     dir
 }
 
+/// A supervisor as svscan would start it: without the LD_LIBRARY_PATH cargo sets for benches
+/// (ld.so, and vigil's static glibc, would parse it at every start).
 fn start(peer: &Peer, dir: &Path) -> Child {
     Command::new(&peer.program)
         .arg(dir)
+        .env_remove("LD_LIBRARY_PATH")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
