@@ -8,8 +8,9 @@ use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use vigil_proc::clock;
 use vigil_proc::usage::{Reader, Table, Usage};
 use vigil_proto::breach::Record;
 use vigil_proto::errstr::io_errstr;
@@ -92,6 +93,9 @@ struct Look<'a> {
     /// daemontools' text after `DIR: ` for the step that stopped it.
     stopped: Option<Vec<u8>>,
     now: SystemTime,
+    /// Unix seconds now as daemontools reads them (`time()`, the kernel's coarse clock, which
+    /// can trail `now` into the previous second): for the seconds of the plain line.
+    now_secs: u64,
 }
 
 fn because(what: &[u8], e: &io::Error) -> Option<Vec<u8>> {
@@ -108,10 +112,12 @@ impl<'a> Look<'a> {
             breaches: None,
             stopped: None,
             now: SystemTime::now(),
+            now_secs: 0,
         };
         look.steps();
         // compat: daemontools reads the clock after the status file.
         look.now = SystemTime::now();
+        look.now_secs = clock::time_now();
         look
     }
 
@@ -142,12 +148,7 @@ impl<'a> Look<'a> {
 
     /// TAI64 seconds now, as daemontools' tai_now (whole seconds of time()).
     fn now_label(&self) -> u64 {
-        let secs = self
-            .now
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        UNIX_EPOCH_LABEL.wrapping_add(secs)
+        UNIX_EPOCH_LABEL.wrapping_add(self.now_secs)
     }
 
     /// Seconds since `when`, as daemontools computes them: TAI64 seconds only, a time in the
@@ -412,6 +413,7 @@ impl<'a> Look<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn args(words: &[&str]) -> Vec<OsString> {
         words.iter().map(OsString::from).collect()
@@ -439,6 +441,7 @@ mod tests {
             breaches: None,
             stopped: None,
             now: UNIX_EPOCH + Duration::new(1_700_000_000, 999_999_999),
+            now_secs: 1_700_000_000,
         };
         let now = Tai64n::from_unix(1_700_000_000, 0);
         assert_eq!(look.seconds_since(now), 0);

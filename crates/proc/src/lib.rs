@@ -4,6 +4,7 @@
 //! reason it is sound.
 #![deny(missing_docs)]
 
+pub mod clock;
 pub mod entry;
 pub mod exec;
 pub mod fdmap;
