@@ -23,9 +23,9 @@
 //! that rustc passes for a dynamic link pick the archives. Where glibc's archive is missing (no
 //! libc6-dev), they are linked dynamically, with a warning.
 //!
-//! **Hot text first** for supervise: `supervise/hot-text.ld` (made by `tools/hot-text`) packs
-//! the functions a running supervise executes into one output section, so each supervise maps
-//! a few 64 kB windows of its code rather than most of it. A list made with another rustc still
+//! **Hot text first** for supervise and multilog: `PROGRAM/hot-text.ld` (made by
+//! `tools/hot-text`) packs the functions the running program executes into one output section,
+//! so each process maps a few 64 kB windows of its code rather than most of it. A list made with another rustc still
 //! links (its globs ignore hashes; what they miss stays in the cold part), with a warning.
 //!
 //! **Page-aligned segments** for supervise (lld's `-z separate-loadable-segments`; GNU ld
@@ -52,14 +52,16 @@ fn main() {
         println!("cargo::rustc-link-lib=static:-bundle=gcc_eh");
         println!("cargo::rustc-link-arg-bin=supervise=-Wl,-z,separate-loadable-segments");
     }
-    let hot_text = Path::new(&var("CARGO_MANIFEST_DIR")).join("supervise/hot-text.ld");
-    println!("cargo::rerun-if-changed={}", hot_text.display());
-    if let Ok(script) = std::fs::read_to_string(&hot_text) {
-        println!(
-            "cargo::rustc-link-arg-bin=supervise=-Wl,-T,{}",
-            hot_text.display()
-        );
-        stale_warning(&script);
+    for bin in HOT_TEXT {
+        let hot_text = Path::new(&var("CARGO_MANIFEST_DIR")).join(format!("{bin}/hot-text.ld"));
+        println!("cargo::rerun-if-changed={}", hot_text.display());
+        if let Ok(script) = std::fs::read_to_string(&hot_text) {
+            println!(
+                "cargo::rustc-link-arg-bin={bin}=-Wl,-T,{}",
+                hot_text.display()
+            );
+            stale_warning(&hot_text, &script);
+        }
     }
     let out_dir = PathBuf::from(var("OUT_DIR"));
     match archive_shims(&out_dir.join("static-glibc")) {
@@ -73,11 +75,15 @@ fn main() {
     }
 }
 
+/// The programs that run once per service, linked with their `PROGRAM/hot-text.ld`.
+const HOT_TEXT: [&str; 2] = ["supervise", "multilog"];
+
 /// The binaries linked as static PIEs: supervise, and the short-lived programs that scripts
-/// run over and over, which then start without ld.so. Not setuidgid and envuidgid (getpwnam
-/// needs NSS), nor the programs that start once (svscan, multilog, readproctitle, svwait,
-/// svwatch, svtop).
-const STATIC: [&str; 11] = [
+/// run over and over, which then start without ld.so, and multilog, which runs once per
+/// logged service as supervise does. Not setuidgid and envuidgid (getpwnam needs NSS), nor the
+/// programs that run once per machine or per person (svscan, readproctitle, svwait, svwatch,
+/// svtop).
+const STATIC: [&str; 12] = [
     "supervise",
     "svc",
     "svstat",
@@ -89,6 +95,7 @@ const STATIC: [&str; 11] = [
     "pgrphack",
     "setlock",
     "softlimit",
+    "multilog",
 ];
 
 /// The shared libraries rustc links a std binary against on linux-gnu (`-lgcc_s -lutil -lrt
@@ -138,8 +145,8 @@ fn find_archive(archive: &str) -> Result<String, String> {
     Ok(path)
 }
 
-/// Warns when the hot-text list was made with another compiler than this build's.
-fn stale_warning(script: &str) {
+/// Warns when a hot-text list was made with another compiler than this build's.
+fn stale_warning(path: &Path, script: &str) {
     let made_with = script
         .lines()
         .find_map(|l| l.trim().strip_prefix("made with: "))
@@ -152,8 +159,9 @@ fn stale_warning(script: &str) {
     let this = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !made_with.is_empty() && made_with != this {
         println!(
-            "cargo::warning=supervise/hot-text.ld was made with {made_with}, this is {this}: \
-             rerun tools/hot-text (supervise works either way; only its memory grows)"
+            "cargo::warning={} was made with {made_with}, this is {this}: rerun tools/hot-text \
+             (the program works either way; only its memory grows)",
+            path.display()
         );
     }
 }

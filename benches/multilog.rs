@@ -2,19 +2,23 @@
 //! multilog and the installed peers (daemontools' multilog, s6-log, svlogd), each with
 //! timestamps, 1,000,000-byte files, 10 files kept (so each fsyncs at every rotation).
 //! Prints a Markdown table: MB/s (best of 3 runs), peak RSS, and how many times faster vigil is.
+//! Then the memory of idle loggers (one runs per logged service): 20 of each kind at once, one
+//! line logged, input held open; mean PSS and private from /proc/PID/smaps_rollup.
 //!
-//! `cargo bench --bench multilog`
+//! `cargo bench --bench multilog` (`VIGIL_BENCH_MEMORY_ONLY=1`: the memory table alone)
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
 const LINES: u64 = 1_000_000;
 const RUNS: usize = 3;
+/// Idle loggers of each kind for the memory table.
+const FLEET: usize = 20;
 
 /// Writes the input: lines shaped like a web service's (level, worker, request id, path,
 /// status, duration), 60-160 bytes, from a fixed pseudo-random sequence.
@@ -151,6 +155,107 @@ fn measure(logger: &Logger, input: &Path, work: &Path, run: usize) -> Result<Cos
     })
 }
 
+/// Mean PSS and private KB of FLEET idle loggers of each kind, all running at once (so the
+/// shared libraries are shared as on a machine with many services), each with one line logged
+/// and its input held open. Started without cargo's LD_LIBRARY_PATH, as svscan would start them.
+fn idle_memory(loggers: &[Logger], work: &Path) -> Result<Vec<(f64, f64)>> {
+    let mut running = Vec::new();
+    for logger in loggers {
+        let mut kids = Vec::new();
+        for i in 0..FLEET {
+            let dir = work.join(format!("idle-{}-{i}", logger.name.replace(' ', "-")));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir)?;
+            if let Some(config) = logger.config {
+                fs::create_dir_all(dir.join("log"))?;
+                fs::write(dir.join("log/config"), config)?;
+            }
+            let mut kid = Command::new(&logger.program)
+                .args(&logger.args)
+                .arg("./log")
+                .current_dir(&dir)
+                .env_remove("LD_LIBRARY_PATH")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .with_context(|| format!("{}", logger.program.display()))?;
+            kid.stdin
+                .as_mut()
+                .context("stdin")?
+                .write_all(b"one line\n")?;
+            kids.push((kid, dir));
+        }
+        running.push(kids);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut out = Vec::new();
+    for kids in &running {
+        let (mut pss, mut private) = (0.0, 0.0);
+        for (kid, _) in kids {
+            let (p, q) = rollup(kid.id());
+            pss += p / FLEET as f64;
+            private += q / FLEET as f64;
+        }
+        out.push((pss, private));
+    }
+    for kids in running {
+        for (mut kid, dir) in kids {
+            drop(kid.stdin.take()); // end of input: the logger finishes and exits
+            let _ = kid.wait();
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+    Ok(out)
+}
+
+/// PSS and private (clean + dirty) KB of a process, from /proc/PID/smaps_rollup.
+fn rollup(pid: u32) -> (f64, f64) {
+    let text = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    let (mut pss, mut private) = (0.0, 0.0);
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(key), Some(kb)) = (
+            words.next(),
+            words.next().and_then(|v| v.parse::<f64>().ok()),
+        ) else {
+            continue;
+        };
+        match key {
+            "Pss:" => pss += kb,
+            "Private_Clean:" | "Private_Dirty:" => private += kb,
+            _ => {}
+        }
+    }
+    (pss, private)
+}
+
+/// Prints the idle-memory table.
+fn print_memory(loggers: &[Logger], memory: &[(f64, f64)]) {
+    println!(
+        "\nIdle loggers, {FLEET} of each kind at once, one line logged, input held open; mean per \
+         logger from /proc/PID/smaps_rollup. Date: {}\n",
+        String::from_utf8_lossy(
+            &Command::new("date")
+                .arg("-u")
+                .output()
+                .map(|o| o.stdout)
+                .unwrap_or_default()
+        )
+        .trim()
+    );
+    println!("| logger | PSS, KB | private, KB | PSS / vigil's |");
+    println!("|---|---:|---:|---:|");
+    let ours = memory[0].0;
+    for (logger, (pss, private)) in loggers.iter().zip(memory) {
+        println!(
+            "| {} | {pss:.1} | {private:.1} | {:.2} |",
+            logger.name,
+            pss / ours
+        );
+    }
+}
+
 fn machine() -> String {
     let cpu = fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -170,8 +275,6 @@ fn main() -> Result<()> {
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-multilog");
     fs::create_dir_all(&work)?;
     let input = work.join("input.log");
-    let bytes = make_input(&input)?;
-    let mb = bytes as f64 / 1e6;
     let caps = || vec!["t".to_string(), "s1000000".into(), "n10".into()];
     let mut loggers = vec![Logger {
         name: "vigil multilog",
@@ -201,6 +304,14 @@ fn main() -> Result<()> {
             eprintln!("skipped: {program} is not installed");
         }
     }
+    if std::env::var_os("VIGIL_BENCH_MEMORY_ONLY").is_some() {
+        let memory = idle_memory(&loggers, &work)?;
+        println!("Machine: {}", machine());
+        print_memory(&loggers, &memory);
+        return Ok(());
+    }
+    let bytes = make_input(&input)?;
+    let mb = bytes as f64 / 1e6;
     // Runs alternate between loggers, so a burst of load elsewhere hits them alike.
     let mut results: Vec<(&Logger, Option<Cost>)> = loggers.iter().map(|l| (l, None)).collect();
     for run in 0..RUNS {
@@ -249,6 +360,8 @@ fn main() -> Result<()> {
             rss
         );
     }
+    let memory = idle_memory(&loggers, &work)?;
+    print_memory(&loggers, &memory);
     fs::remove_file(&input)?;
     Ok(())
 }

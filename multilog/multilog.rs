@@ -1,6 +1,7 @@
 //! multilog: reads lines from stdin and appends the selected ones to automatically rotated
 //! logs (daemontools' multilog), without losing a line when it is killed (NEW).
 #![forbid(unsafe_code)]
+#![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod cuts;
 mod finisher;
@@ -27,6 +28,11 @@ use vigil_proto::msg::{self, Fail};
 
 use crate::lines::Lines;
 use crate::logdir::{append_file, LogDir};
+
+// Lean start-up (see vigil_proc::entry): one multilog runs per logged service, and std's
+// main-thread guard set-up reads /proc/self/maps with glibc's fopen and sscanf, code and
+// pages each multilog would keep (docs/bench.md, "Memory per supervise").
+vigil_proc::main!(main);
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
