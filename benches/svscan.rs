@@ -137,10 +137,13 @@ fn service(dir: &Path, beacon: &Path) {
     fs::set_permissions(&run, fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
+/// A scanner as a boot script would start it: without the LD_LIBRARY_PATH cargo sets for
+/// benches, which every supervisor would inherit (and ld.so, or a static glibc, parse).
 fn start(suite: &Suite, scan: &Path) -> Child {
     Command::new(&suite.scanner)
         .args(suite.args)
         .arg(scan)
+        .env_remove("LD_LIBRARY_PATH")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
