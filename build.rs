@@ -25,8 +25,9 @@
 //!
 //! **Hot text first** for supervise and multilog: `PROGRAM/hot-text.ld` (made by
 //! `tools/hot-text`) packs the functions the running program executes into one output section,
-//! so each process maps a few 64 kB windows of its code rather than most of it. A list made with another rustc still
-//! links (its globs ignore hashes; what they miss stays in the cold part), with a warning.
+//! so each process maps a few 64 kB windows of its code rather than most of it. A list made
+//! with another rustc still links (its globs ignore hashes; what they miss stays in the cold
+//! part), with a warning.
 //!
 //! **Page-aligned segments** for supervise (lld's `-z separate-loadable-segments`; GNU ld
 //! ignores it with a warning): each segment starts on a page of its own, so relocated data and
@@ -52,6 +53,7 @@ fn main() {
         println!("cargo::rustc-link-lib=static:-bundle=gcc_eh");
         println!("cargo::rustc-link-arg-bin=supervise=-Wl,-z,separate-loadable-segments");
     }
+    let rustc = rustc_version();
     for bin in HOT_TEXT {
         let hot_text = Path::new(&var("CARGO_MANIFEST_DIR")).join(format!("{bin}/hot-text.ld"));
         println!("cargo::rerun-if-changed={}", hot_text.display());
@@ -60,12 +62,12 @@ fn main() {
                 "cargo::rustc-link-arg-bin={bin}=-Wl,-T,{}",
                 hot_text.display()
             );
-            stale_warning(&hot_text, &script);
+            stale_warning(&hot_text, &script, &rustc);
         }
     }
-    let out_dir = PathBuf::from(var("OUT_DIR"));
-    match archive_shims(&out_dir.join("static-glibc")) {
-        Ok(dir) => {
+    let dir = PathBuf::from(var("OUT_DIR")).join("static-glibc");
+    match archive_shims(&dir) {
+        Ok(()) => {
             for bin in STATIC {
                 println!("cargo::rustc-link-arg-bin={bin}=-L{}", dir.display());
                 println!("cargo::rustc-link-arg-bin={bin}=-static-pie");
@@ -112,12 +114,16 @@ const SHIMS: [(&str, &[&str]); 7] = [
 
 /// Writes `libNAME.so` linker scripts into `dir`, each a `GROUP` of the archives the C
 /// compiler finds for it; `dir` then goes first on a static link's search path.
-fn archive_shims(dir: &Path) -> Result<PathBuf, String> {
+fn archive_shims(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("unable to create {}: {e}", dir.display()))?;
+    let mut found = std::collections::HashMap::new();
     for (name, archives) in SHIMS {
         let mut paths = Vec::new();
-        for archive in archives {
-            paths.push(format!("\"{}\"", find_archive(archive)?));
+        for &archive in archives {
+            if !found.contains_key(archive) {
+                found.insert(archive, find_archive(archive)?);
+            }
+            paths.push(format!("\"{}\"", found[archive]));
         }
         let script = format!(
             "/* {name}: the static archive, for a -static-pie link (build.rs) */\nGROUP ( {} )\n",
@@ -127,7 +133,7 @@ fn archive_shims(dir: &Path) -> Result<PathBuf, String> {
         std::fs::write(&shim, script)
             .map_err(|e| format!("unable to write {}: {e}", shim.display()))?;
     }
-    Ok(dir.to_path_buf())
+    Ok(())
 }
 
 /// The path of `archive` as the C compiler (rustc's linker driver) would find it.
@@ -145,21 +151,26 @@ fn find_archive(archive: &str) -> Result<String, String> {
     Ok(path)
 }
 
-/// Warns when a hot-text list was made with another compiler than this build's.
-fn stale_warning(path: &Path, script: &str) {
+/// This build's `rustc --version`, empty if it cannot be run.
+fn rustc_version() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    Command::new(rustc)
+        .arg("--version")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Warns when a hot-text list was made with another compiler than this build's (`rustc`).
+fn stale_warning(path: &Path, script: &str, rustc: &str) {
     let made_with = script
         .lines()
         .find_map(|l| l.trim().strip_prefix("made with: "))
         .unwrap_or("")
         .trim();
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let Ok(out) = Command::new(rustc).arg("--version").output() else {
-        return;
-    };
-    let this = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if !made_with.is_empty() && made_with != this {
+    if !made_with.is_empty() && !rustc.is_empty() && made_with != rustc {
         println!(
-            "cargo::warning={} was made with {made_with}, this is {this}: rerun tools/hot-text \
+            "cargo::warning={} was made with {made_with}, this is {rustc}: rerun tools/hot-text \
              (the program works either way; only its memory grows)",
             path.display()
         );

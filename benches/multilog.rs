@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+mod util;
+
 const LINES: u64 = 1_000_000;
 const RUNS: usize = 3;
 /// Idle loggers of each kind for the memory table.
@@ -193,7 +195,7 @@ fn idle_memory(loggers: &[Logger], work: &Path) -> Result<Vec<(f64, f64)>> {
     for kids in &running {
         let (mut pss, mut private) = (0.0, 0.0);
         for (kid, _) in kids {
-            let (p, q) = rollup(kid.id());
+            let (p, q) = util::pss_and_private_kb(kid.id());
             pss += p / FLEET as f64;
             private += q / FLEET as f64;
         }
@@ -209,40 +211,12 @@ fn idle_memory(loggers: &[Logger], work: &Path) -> Result<Vec<(f64, f64)>> {
     Ok(out)
 }
 
-/// PSS and private (clean + dirty) KB of a process, from /proc/PID/smaps_rollup.
-fn rollup(pid: u32) -> (f64, f64) {
-    let text = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-    let (mut pss, mut private) = (0.0, 0.0);
-    for line in text.lines() {
-        let mut words = line.split_whitespace();
-        let (Some(key), Some(kb)) = (
-            words.next(),
-            words.next().and_then(|v| v.parse::<f64>().ok()),
-        ) else {
-            continue;
-        };
-        match key {
-            "Pss:" => pss += kb,
-            "Private_Clean:" | "Private_Dirty:" => private += kb,
-            _ => {}
-        }
-    }
-    (pss, private)
-}
-
 /// Prints the idle-memory table.
 fn print_memory(loggers: &[Logger], memory: &[(f64, f64)]) {
     println!(
         "\nIdle loggers, {FLEET} of each kind at once, one line logged, input held open; mean per \
          logger from /proc/PID/smaps_rollup. Date: {}\n",
-        String::from_utf8_lossy(
-            &Command::new("date")
-                .arg("-u")
-                .output()
-                .map(|o| o.stdout)
-                .unwrap_or_default()
-        )
-        .trim()
+        util::date_utc()
     );
     println!("| logger | PSS, KB | private, KB | PSS / vigil's |");
     println!("|---|---:|---:|---:|");
@@ -254,21 +228,6 @@ fn print_memory(loggers: &[Logger], memory: &[(f64, f64)]) {
             pss / ours
         );
     }
-}
-
-fn machine() -> String {
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!("{cpu}, {cores} cores, Linux {}", kernel.trim())
 }
 
 fn main() -> Result<()> {
@@ -306,7 +265,7 @@ fn main() -> Result<()> {
     }
     if std::env::var_os("VIGIL_BENCH_MEMORY_ONLY").is_some() {
         let memory = idle_memory(&loggers, &work)?;
-        println!("Machine: {}", machine());
+        println!("Machine: {}", util::machine());
         print_memory(&loggers, &memory);
         return Ok(());
     }
@@ -328,13 +287,12 @@ fn main() -> Result<()> {
         .map(|(l, c)| (l, c.expect("at least one run")))
         .collect();
     let ours = results[0].1;
-    let date = Command::new("date").arg("-u").output()?;
     println!(
         "{} lines, {:.1} MB through a pipe; caps s1000000 n10 with timestamps; best of {RUNS}.",
         LINES, mb
     );
-    println!("Date: {}", String::from_utf8_lossy(&date.stdout).trim());
-    println!("Machine: {}\n", machine());
+    println!("Date: {}", util::date_utc());
+    println!("Machine: {}\n", util::machine());
     println!(
         "| logger | command | MB/s | vigil faster by | CPU s | vigil uses less CPU by | peak RSS |"
     );

@@ -338,18 +338,7 @@ fn total(usage: &Usage) -> (f64, f64) {
 
 /// The machine and the time, for the tables' captions.
 fn caption() -> String {
-    let machine = format!(
-        "{}, {} cores, Linux {}",
-        fs::read_to_string("/proc/cpuinfo")
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("model name\t: "))
-            .unwrap_or("unknown cpu"),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        fs::read_to_string("/proc/sys/kernel/osrelease")
-            .unwrap_or_default()
-            .trim()
-    );
+    let machine = util::machine();
     let date = util::date_utc();
     format!("{date}, {machine}")
 }

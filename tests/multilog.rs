@@ -422,15 +422,20 @@ fn pipeline(writer: &str, args: &str) -> (Sandbox, Spawned) {
         "{writer} | {{ until {} {args}; do :; done; }}",
         bin("multilog").display()
     );
-    let spawned = Spawned::start(
+    let spawned = shell_in(&sb, &script);
+    (sb, spawned)
+}
+
+/// `/bin/sh -c SCRIPT` in the sandbox, its stderr in SANDBOX/stderr.
+fn shell_in(sb: &Sandbox, script: &str) -> Spawned {
+    Spawned::start(
         Command::new("/bin/sh")
             .arg("-c")
             .arg(script)
             .current_dir(sb.path())
             .stdin(Stdio::null())
             .stderr(File::create(sb.join("stderr")).expect("stderr")),
-    );
-    (sb, spawned)
+    )
 }
 
 /// The multilog processes running in the sandbox (found by pid through /proc).
@@ -630,20 +635,11 @@ fn disk_full_pauses_and_resumes_without_loss() {
     const COUNT: u32 = 10_000;
     let padding = "disk full test line";
     let writer = format!("seq -f '%08g {padding}' 1 {COUNT}");
-    let (_, mut spawned) = {
-        let script = format!(
-            "{writer} | {} t s1000000 n10 ./small/log",
-            bin("multilog").display()
-        );
-        let spawned = Spawned::start(
-            Command::new("/bin/sh")
-                .arg("-c")
-                .arg(script)
-                .current_dir(sb.path())
-                .stderr(File::create(sb.join("stderr")).expect("stderr")),
-        );
-        ((), spawned)
-    };
+    let script = format!(
+        "{writer} | {} t s1000000 n10 ./small/log",
+        bin("multilog").display()
+    );
+    let mut spawned = shell_in(&sb, &script);
     assert!(
         eventually(Duration::from_secs(20), || fs::read(sb.join("stderr"))
             .is_ok_and(|e| text(&e).contains("out of disk space"))),

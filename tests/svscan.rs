@@ -105,6 +105,22 @@ fn svscan(sb: &Sandbox, args: &[&OsStr]) -> Spawned {
     )
 }
 
+/// `SANDBOX/scan`, created empty.
+fn empty_scan(sb: &Sandbox) -> PathBuf {
+    let scan = sb.join("scan");
+    fs::create_dir(&scan).expect("mkdir scan");
+    scan
+}
+
+/// The service started `born` after svscan did, sooner than its periodic rescan: inotify.
+fn assert_picked_up_by_inotify(born: Instant) {
+    let took = born.elapsed();
+    assert!(
+        took < BEFORE_RESCAN,
+        "picked up {took:?} after svscan started"
+    );
+}
+
 fn stderr_of(sb: &Sandbox) -> String {
     fs::read_to_string(sb.join("svscan.err")).unwrap_or_default()
 }
@@ -190,8 +206,7 @@ fn illegal_option_is_a_usage_error() {
 #[test]
 fn logged_service_end_to_end_loses_no_line() {
     let sb = Sandbox::new();
-    let scan = sb.join("scan");
-    fs::create_dir(&scan).unwrap();
+    let scan = empty_scan(&sb);
     let stage = staged(&sb, "numbers", NUMBERED, true);
     let born = Instant::now();
     let mut sv = svscan(&sb, &[scan.as_os_str()]);
@@ -203,11 +218,7 @@ fn logged_service_end_to_end_loses_no_line() {
     fs::rename(&stage, &dir).unwrap();
     let main = new_pid(&dir, None);
     let logger = new_pid(&log, None);
-    let took = born.elapsed();
-    assert!(
-        took < BEFORE_RESCAN,
-        "picked up {took:?} after svscan started"
-    );
+    assert_picked_up_by_inotify(born);
     assert!(
         eventually(LIMIT, || logged(&log).len() >= 20),
         "no output logged"
@@ -328,8 +339,7 @@ fn children_get_only_stdin_stdout_stderr() {
 #[test]
 fn ctrl_c_to_the_whole_process_group_stops_cleanly() {
     let sb = Sandbox::new();
-    let scan = sb.join("scan");
-    fs::create_dir(&scan).unwrap();
+    let scan = empty_scan(&sb);
     let stage = staged(&sb, "numbers", NUMBERED, true);
     fs::rename(&stage, scan.join("numbers")).unwrap();
     let dir = scan.join("numbers");
@@ -344,27 +354,21 @@ fn ctrl_c_to_the_whole_process_group_stops_cleanly() {
 #[test]
 fn service_is_picked_up_by_symlink() {
     let sb = Sandbox::new();
-    let scan = sb.join("scan");
-    fs::create_dir(&scan).unwrap();
+    let scan = empty_scan(&sb);
     let target = staged(&sb, "linked", "exec sleep 1000", false);
     let born = Instant::now();
     let _sv = svscan(&sb, &[scan.as_os_str()]);
     std::thread::sleep(Duration::from_millis(100));
     symlink(&target, scan.join("linked")).unwrap();
     new_pid(&target, None);
-    let took = born.elapsed();
-    assert!(
-        took < BEFORE_RESCAN,
-        "picked up {took:?} after svscan started"
-    );
+    assert_picked_up_by_inotify(born);
     assert_eq!(stderr_of(&sb), "");
 }
 
 #[test]
 fn service_made_in_place_starts_once_run_is_executable() {
     let sb = Sandbox::new();
-    let scan = sb.join("scan");
-    fs::create_dir(&scan).unwrap();
+    let scan = empty_scan(&sb);
     let born = Instant::now();
     let _sv = svscan(&sb, &[scan.as_os_str()]);
     std::thread::sleep(Duration::from_millis(100));
@@ -378,11 +382,7 @@ fn service_made_in_place_starts_once_run_is_executable() {
     );
     sb.script("scan/inplace/run", "#!/bin/sh\nexec sleep 1000\n");
     new_pid(&scan.join("inplace"), None);
-    let took = born.elapsed();
-    assert!(
-        took < BEFORE_RESCAN,
-        "picked up {took:?} after svscan started"
-    );
+    assert_picked_up_by_inotify(born);
     // No supervise ever saw a run it could not execute.
     assert_eq!(stderr_of(&sb), "");
 }
@@ -390,8 +390,7 @@ fn service_made_in_place_starts_once_run_is_executable() {
 #[test]
 fn removed_service_is_stopped_and_its_logger_drained() {
     let sb = Sandbox::new();
-    let scan = sb.join("scan");
-    fs::create_dir(&scan).unwrap();
+    let scan = empty_scan(&sb);
     let mut sv = svscan(&sb, &[scan.as_os_str()]);
     let target = staged(&sb, "gone", NUMBERED, true);
     symlink(&target, scan.join("gone")).unwrap();

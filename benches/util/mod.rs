@@ -1,5 +1,5 @@
-//! What every benchmark prints beside its table: the machine and date; and the median it
-//! reports.
+//! What every benchmark prints beside its table: the machine and date; the median it reports;
+//! a process's memory.
 // Each bench is its own crate and uses only some of these.
 #![allow(dead_code)]
 
@@ -12,7 +12,7 @@ pub fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// `CPU model, N cores`, for the table's heading.
+/// `CPU model, N cores, Linux RELEASE`, for the table's heading.
 pub fn machine() -> String {
     let cpu = fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -24,7 +24,30 @@ pub fn machine() -> String {
         })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cpu}, {cores} cores")
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cpu}, {cores} cores, Linux {}", kernel.trim())
+}
+
+/// PSS and private (clean + dirty) memory of a process in KB, from /proc/PID/smaps_rollup
+/// (zeros if it is gone).
+pub fn pss_and_private_kb(pid: u32) -> (f64, f64) {
+    let text = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    let (mut pss, mut private) = (0.0, 0.0);
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(key), Some(kb)) = (
+            words.next(),
+            words.next().and_then(|v| v.parse::<f64>().ok()),
+        ) else {
+            continue;
+        };
+        match key {
+            "Pss:" => pss += kb,
+            "Private_Clean:" | "Private_Dirty:" => private += kb,
+            _ => {}
+        }
+    }
+    (pss, private)
 }
 
 /// Now, as `2026-11-25 13:03 UTC`.
