@@ -179,6 +179,30 @@ impl<'a> Service<'a> {
             {
                 terminate |= signo != libc::SIGCHLD;
             }
+            // Control bytes before exits: bytes queued while supervise could not run (stopped,
+            // descheduled) were written before it saw the exit, so a `d` among them must hold
+            // the restart back (issue 12: restarted, then the new copy killed).
+            // Every byte queued (at most a pipe's 64 KiB), not the first 64 alone.
+            let mut rounds = if control_ready { 1024 } else { 0 };
+            let mut reloaded = false;
+            while rounds > 0 {
+                rounds -= 1;
+                let n = fifo::read_pending(control, &mut bytes).map_err(|e| {
+                    Fail::unable(&e, &[b"read ", self.dir, b"/", paths::CONTROL.as_bytes()])
+                })?;
+                if n > 0 && !reloaded {
+                    reloaded = true;
+                    sup.config = config::read(self.dir);
+                    self.monitor.reload(self.dir, Instant::now());
+                }
+                // compat: daemontools ignores bytes it does not know.
+                for c in bytes[..n].iter().filter_map(|&b| Control::from_byte(b)) {
+                    self.dispatch(sup, Input::Control(c));
+                }
+                if n < bytes.len() {
+                    rounds = 0;
+                }
+            }
             while let Some((pid, status)) = reap::reap_one() {
                 if !self.observer.reaped(pid) {
                     self.dispatch(sup, Input::Exited(pid, Exit::Status(status)));
@@ -195,19 +219,6 @@ impl<'a> Service<'a> {
             }
             if terminate {
                 self.dispatch(sup, Input::Terminate);
-            }
-            if control_ready {
-                let n = fifo::read_pending(control, &mut bytes).map_err(|e| {
-                    Fail::unable(&e, &[b"read ", self.dir, b"/", paths::CONTROL.as_bytes()])
-                })?;
-                if n > 0 {
-                    sup.config = config::read(self.dir);
-                    self.monitor.reload(self.dir, Instant::now());
-                }
-                // compat: daemontools ignores bytes it does not know.
-                for c in bytes[..n].iter().filter_map(|&b| Control::from_byte(b)) {
-                    self.dispatch(sup, Input::Control(c));
-                }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 self.dispatch(sup, Input::Timeout);

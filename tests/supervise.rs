@@ -675,3 +675,37 @@ fn idle_supervise_never_wakes() {
     assert_eq!(switches(), before, "supervise woke while idle");
     assert_eq!(sup.stop(), 0);
 }
+
+/// Issue 12, item 8: `svc -d` queued while supervise is stopped, then the run dies: on SIGCONT
+/// the `d` is applied before the exit, so the service is not started again (and then killed).
+#[test]
+fn down_queued_while_stopped_is_applied_before_the_exit_issue_12() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", RECORD_AND_SLEEP);
+    // No run is a quick exit: the exit alone would restart the service at once.
+    sb.write("svc/backoff", "1000 60000 0\n");
+    let s = ours(&dir);
+    let pid = s.wait_up();
+    assert_eq!(wait_starts(&sb, 1), [pid]);
+    s.signal(Signal::SIGSTOP);
+    assert!(eventually(LIMIT, || crate::util::procfs::state(s.pid()) == Some('T')));
+    s.send(b"d");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGTERM)
+        .expect("kill run");
+    // The run is dead, waiting for its stopped parent to reap it.
+    assert!(eventually(LIMIT, || crate::util::procfs::state(pid as i32)
+        == Some('Z')));
+    s.signal(Signal::SIGCONT);
+    let status = s.wait_for("down", |st| st.pid == 0 && st.want == Want::Down);
+    assert_eq!(status.want, Want::Down);
+    // The same poll brought the exit and the `d`: no second start (which the `d` then kills
+    // before its shell records it) is in the journal.
+    let starts = || {
+        let out = run(cmd("svwatch").arg("--no-follow").arg(&dir), LIMIT);
+        text(&out.stdout).matches("\"event\":\"up\"").count()
+    };
+    assert_eq!(starts(), 1, "started again: {}", s.stderr());
+    assert_eq!(s.stop(), 0);
+    assert_eq!(start_pids(&sb), [pid]);
+    assert_eq!(starts(), 1);
+}
