@@ -11,11 +11,11 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
-use vigil_proc::usage::{Reader, Usage};
 use vigil_proto::breach::{Breach, BreachKind, Detector, Record, Sample};
 use vigil_proto::limits::{Action, LimitFiles, Limits, RESTART_KILL_AFTER};
 use vigil_proto::msg;
 use vigil_proto::tai::Tai64n;
+use vigil_usage::{Reader, Usage};
 
 /// What the loop must do about the limits now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
