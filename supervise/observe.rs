@@ -23,6 +23,8 @@ use vigil_proto::ready::{self, NotifyPipe, NotifySocket, Readiness};
 use vigil_proto::status::Status;
 use vigil_proto::{fifodir, journal};
 
+use crate::config;
+
 const PROG: &str = "supervise";
 
 /// supervise's events, readiness channels and listener.
@@ -82,10 +84,12 @@ impl<'a> Observer<'a> {
     /// and the write end with the number it must have in the child.
     fn notification_pipe(&self) -> Option<(NotifyPipe, OwnedFd, i32)> {
         let number = match ready::notification_fd(OsStr::new(".")) {
-            Ok(n) => n?,
+            Ok(n) => {
+                config::settled(ready::NOTIFICATION_FD);
+                n?
+            }
             Err(e) => {
-                let what: &[&[u8]] = &[b"read ", self.dir, b"/", ready::NOTIFICATION_FD.as_bytes()];
-                msg::warn_unable(PROG, &e, what);
+                config::warn_once(self.dir, ready::NOTIFICATION_FD, config::reason(&e));
                 return None;
             }
         };
@@ -185,7 +189,17 @@ impl<'a> Observer<'a> {
         };
         match spawn::spawn_with(c"./notify", &[c"./notify", &word, &seq], &extra) {
             Ok(pid) => {
-                let limit = listener::timeout(OsStr::new("."));
+                let limit = match listener::timeout(OsStr::new(".")) {
+                    Ok(limit) => {
+                        config::settled(listener::NOTIFY_TIMEOUT);
+                        limit
+                    }
+                    Err(e) => {
+                        let why = config::reason(&e);
+                        config::warn_once(self.dir, listener::NOTIFY_TIMEOUT, why);
+                        Some(listener::DEFAULT_TIMEOUT)
+                    }
+                };
                 self.listener
                     .started(pid, limit.map(|t| Instant::now() + t));
             }

@@ -709,3 +709,116 @@ fn down_queued_while_stopped_is_applied_before_the_exit_issue_12() {
     assert_eq!(start_pids(&sb), [pid]);
     assert_eq!(starts(), 1);
 }
+
+/// Issue 12, item 2: FIFOs and links to `/dev/zero` or to a root-only file as settings: each
+/// is one warning naming it and counts as absent; supervise neither blocks nor grows nor reads
+/// through the link, the service starts and `svc` works.
+#[test]
+fn bad_setting_files_are_warned_once_and_ignored_issue_12() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    sb.script("svc/notify", "#!/bin/sh\nexit 0\n");
+    let secret = sb.write("shadow", "root:secret-hash:19000\n");
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let fifos = [
+        "backoff",
+        "notification-fd",
+        "notify-timeout",
+        "limit-interval",
+        "on-limit",
+    ];
+    for name in fifos {
+        nix::unistd::mkfifo(&dir.join(name), nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    }
+    let zeros = [
+        "max-memory",
+        "timeout-kill",
+        "timeout-finish",
+        "max-threads",
+    ];
+    for name in zeros {
+        symlink("/dev/zero", dir.join(name)).expect("symlink");
+    }
+    symlink(&secret, dir.join("max-cpu")).expect("symlink");
+    sb.write("svc/max-files", "x".repeat(5000));
+    let s = ours(&dir);
+    let pid = s.wait_up();
+    s.send(b"d");
+    s.wait_for("down", |st| st.pid == 0 && st.want == Want::Down);
+    s.send(b"u");
+    let again = s.wait_up();
+    assert_ne!(pid, again);
+    let rss_kb: u64 = crate::util::procfs::status_field(s.pid(), "VmRSS")
+        .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .expect("VmRSS");
+    assert!(rss_kb < 20_000, "supervise grew to {rss_kb} kB");
+    let d = dir.display();
+    let expect = |name: &str, reason: &str| -> String {
+        match name {
+            n if n.starts_with("max-") || n == "on-limit" || n == "limit-interval" => {
+                format!("supervise: warning: {d}/{name}: unable to read: {reason}; ignored")
+            }
+            _ => format!("supervise: warning: unable to read {d}/{name}: {reason}"),
+        }
+    };
+    let mut wanted: Vec<String> = fifos
+        .iter()
+        .map(|n| expect(n, "not a regular file"))
+        .chain(
+            zeros
+                .iter()
+                .chain(&["max-cpu"])
+                .map(|n| expect(n, "is a symbolic link")),
+        )
+        .chain([expect("max-files", "file too big")])
+        .collect();
+    // notify-timeout is read when `notify` runs, after the first event.
+    assert!(
+        eventually(LIMIT, || s.stderr().lines().count() >= wanted.len()),
+        "{}",
+        s.stderr()
+    );
+    let mut got: Vec<String> = s.stderr().lines().map(str::to_owned).collect();
+    got.sort();
+    wanted.sort();
+    assert_eq!(got, wanted);
+    assert!(!s.stderr().contains("secret"));
+    assert_eq!(s.stop(), 0);
+}
+
+/// Issue 12, item 2: a bad value in a regular setting file is one warning naming the file (a
+/// `notify-timeout` of garbage was silently replaced by the default), and the default holds.
+#[test]
+fn bad_setting_values_are_warned_once_issue_12() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    sb.script("svc/notify", "#!/bin/sh\nexit 0\n");
+    sb.write("svc/notify-timeout", "soon\n");
+    sb.write("svc/notification-fd", "two\n");
+    sb.write("svc/backoff", "1 2 3 4\n");
+    let s = ours(&dir);
+    let pid = s.wait_up();
+    s.send(b"k");
+    s.wait_for("restarted", |st| st.pid != 0 && st.pid != pid);
+    let d = dir.display();
+    let mut wanted: Vec<String> = ["backoff", "notification-fd", "notify-timeout"]
+        .iter()
+        .map(|n| format!("supervise: warning: unable to read {d}/{n}: bad format"))
+        .collect();
+    assert!(
+        eventually(LIMIT, || s.stderr().lines().count() >= wanted.len()),
+        "{}",
+        s.stderr()
+    );
+    let mut got: Vec<String> = s.stderr().lines().map(str::to_owned).collect();
+    got.sort();
+    wanted.sort();
+    assert_eq!(got, wanted);
+    let err = dir.with_extension("err");
+    assert_eq!(s.stop(), 0);
+    assert_eq!(
+        fs::read_to_string(err).expect("stderr").lines().count(),
+        wanted.len()
+    );
+}

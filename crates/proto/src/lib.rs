@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod announce;
+pub mod bounded;
 pub mod breach;
 pub mod control;
 pub mod errstr;

@@ -22,6 +22,7 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -372,7 +373,8 @@ fn apply(limits: &mut Limits, name: &str, content: &[u8]) -> Result<(), String> 
 
 /// Re-reads `path` into `watched` if its stamp changed.
 fn refresh(watched: &mut Watched, path: &OsStr) {
-    let stamp = match fs::metadata(path) {
+    // The link itself, not its target: a link is refused below, and its stamp stays put.
+    let stamp = match fs::symlink_metadata(path) {
         Ok(meta) => Some(Stamp {
             dev: meta.dev(),
             ino: meta.ino(),
@@ -397,10 +399,12 @@ fn refresh(watched: &mut Watched, path: &OsStr) {
     if stamp.is_none() {
         return;
     }
-    // A limit file is a line: more than 4 KiB is not one.
-    match fs::read(path) {
-        Ok(bytes) => watched.content = Some(bytes.into_iter().take(4096).collect()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => watched.stamp = None,
+    // A limit file is a line: more than 4 KiB is not one. A FIFO, a device or a link is
+    // refused at once (crate::bounded), never waited on or read without end.
+    let mut buf = [0u8; crate::bounded::SETTING_MAX];
+    match crate::bounded::read(Path::new(path), crate::bounded::Links::Refuse, &mut buf) {
+        Ok(Some(bytes)) => watched.content = Some(bytes.to_vec()),
+        Ok(None) => watched.stamp = None,
         Err(e) => {
             watched.stamp = None;
             watched.error = Some(format!("unable to read: {}", crate::errstr::io_errstr(&e)));

@@ -20,6 +20,7 @@
 //!   limit) is killed (KILL to its process group); the queue then goes on.
 
 use std::ffi::{CString, OsStr};
+use std::io;
 use std::time::{Duration, Instant};
 
 use crate::event::Event;
@@ -93,19 +94,29 @@ fn cstring(bytes: &[u8]) -> CString {
     CString::new(&bytes[..end]).expect("no NUL before end")
 }
 
-/// Reads `dir/notify-timeout` (ms; 0: none); the default when missing or malformed.
-pub fn timeout(dir: &OsStr) -> Option<Duration> {
-    let Ok(text) = std::fs::read(paths::join(dir, NOTIFY_TIMEOUT)) else {
-        return Some(DEFAULT_TIMEOUT);
+/// Reads `dir/notify-timeout` (ms; 0: none): `Ok(None)` for no limit, the default when the
+/// file is missing; an error for a file that cannot be read (through [`crate::bounded`]: a
+/// FIFO, a device or a link is refused at once) and `InvalidData` for a value that does not
+/// parse. The caller warns and uses [`DEFAULT_TIMEOUT`].
+pub fn timeout(dir: &OsStr) -> io::Result<Option<Duration>> {
+    let mut buf = [0u8; crate::bounded::SETTING_MAX];
+    let path = paths::join(dir, NOTIFY_TIMEOUT);
+    let Some(text) = crate::bounded::read(
+        std::path::Path::new(&path),
+        crate::bounded::Links::Refuse,
+        &mut buf,
+    )?
+    else {
+        return Ok(Some(DEFAULT_TIMEOUT));
     };
-    let text = text.strip_suffix(b"\n").unwrap_or(&text);
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
     match std::str::from_utf8(text)
         .ok()
         .and_then(|t| t.parse::<u64>().ok())
     {
-        Some(0) => None,
-        Some(ms) => Some(Duration::from_millis(ms)),
-        None => Some(DEFAULT_TIMEOUT),
+        Some(0) => Ok(None),
+        Some(ms) => Ok(Some(Duration::from_millis(ms))),
+        None => Err(io::Error::from(io::ErrorKind::InvalidData)),
     }
 }
 
@@ -257,10 +268,13 @@ mod tests {
     fn timeout_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let os = dir.path().as_os_str();
-        assert_eq!(timeout(os), Some(DEFAULT_TIMEOUT));
+        let read = |os| timeout(os).map_err(|e| e.kind());
+        assert_eq!(read(os), Ok(Some(DEFAULT_TIMEOUT)));
         std::fs::write(dir.path().join(NOTIFY_TIMEOUT), "250\n").expect("write");
-        assert_eq!(timeout(os), Some(Duration::from_millis(250)));
+        assert_eq!(read(os), Ok(Some(Duration::from_millis(250))));
         std::fs::write(dir.path().join(NOTIFY_TIMEOUT), "0").expect("write");
-        assert_eq!(timeout(os), None);
+        assert_eq!(read(os), Ok(None));
+        std::fs::write(dir.path().join(NOTIFY_TIMEOUT), "soon").expect("write");
+        assert_eq!(read(os), Err(io::ErrorKind::InvalidData));
     }
 }

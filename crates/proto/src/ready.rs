@@ -30,13 +30,16 @@ pub const NOTIFY_SOCKET: &str = "supervise/notify";
 
 /// Reads `dir/notification-fd`: `Ok(None)` when the file is missing, the number when it is
 /// a line of digits (3 or more: 0, 1 and 2 are the service's stdio), `InvalidData` otherwise.
+/// Read through [`crate::bounded`]: a FIFO, a device or a link there is an error, at once.
 pub fn notification_fd(dir: &OsStr) -> io::Result<Option<i32>> {
-    let text = match fs::read(paths::under(dir, NOTIFICATION_FD)) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+    let mut buf = [0u8; crate::bounded::SETTING_MAX];
+    let path = paths::under(dir, NOTIFICATION_FD);
+    let Some(text) =
+        crate::bounded::read(Path::new(&path), crate::bounded::Links::Refuse, &mut buf)?
+    else {
+        return Ok(None);
     };
-    parse_fd(&text)
+    parse_fd(text)
         .map(Some)
         .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))
 }
