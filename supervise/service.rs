@@ -18,12 +18,12 @@ use vigil_proto::event::Event;
 use vigil_proto::msg::{self, Fail};
 use vigil_proto::status::{BackoffCause, Extension, Status};
 use vigil_proto::tai::Tai64n;
-use vigil_proto::{breach, fifo, lock, paths, status};
+use vigil_proto::{fifo, lock, paths, status};
 
 use crate::adopt;
 use crate::config;
-use crate::monitor::{Monitor, Todo};
-use crate::observe::{self, Observer};
+use crate::events::{self, Observer};
+use crate::limits::{Monitor, Todo};
 use crate::state::{Effect, Exit, Input, Supervisor, Want};
 
 const PROG: &str = "supervise";
@@ -166,8 +166,8 @@ impl<'a> Service<'a> {
                     ready_pipe,
                     ready_socket,
                 ],
-                observe::earliest(
-                    observe::earliest(deadline, self.observer.deadline()),
+                events::earliest(
+                    events::earliest(deadline, self.observer.deadline()),
                     self.monitor.deadline(),
                 ),
             )
@@ -366,7 +366,7 @@ impl<'a> Service<'a> {
         self.observer.before_write(&mut status);
         // In arrays, not Vecs: supervise keeps no heap page (docs/bench.md).
         let (encoded, len) = status.encode_fixed();
-        let mut bytes = [0u8; breach::RECORD_END];
+        let mut bytes = [0u8; status::RECORD_END];
         bytes[..len].copy_from_slice(&encoded[..len]);
         let len = self.monitor.record.append_in(&mut bytes, len);
         self.write_status(&bytes[..len]);

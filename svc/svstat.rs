@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use vigil_proc::clock;
-use vigil_proto::breach::Record;
+use vigil_proto::status::BreachRecord as Record;
 use vigil_proto::errstr::io_errstr;
 use vigil_proto::json::Value;
 use vigil_proto::msg::{self, Fail};

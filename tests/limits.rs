@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use vigil_proto::breach::{BreachKind, Record};
+use vigil_proto::status::{BreachKind, BreachRecord as Record};
 use vigil_proto::status::{self, Want};
 
 use crate::util::observe::{json_field, wakeups};
@@ -406,15 +406,6 @@ fn files_and_threads_caps_count_the_whole_service() {
         let r = wait_breaches(sup, 1);
         assert_eq!(r.last.map(|(_, k)| k), Some(kind), "{}", sup.stderr());
     }
-}
-
-#[test]
-fn the_example_limit_files_parse() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/limits/worker");
-    let (limits, problems) = vigil_proto::limits::LimitFiles::new().load(dir.as_os_str());
-    assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(limits.memory_bytes, Some(64 << 20));
-    assert!(limits.cpu.is_some() && limits.any());
 }
 
 #[test]

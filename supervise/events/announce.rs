@@ -16,11 +16,11 @@ use std::ffi::OsStr;
 use std::io;
 use std::path::Path;
 
-use crate::event::Event;
-use crate::fifodir;
-use crate::journal::{Journal, Record};
-use crate::status::{State, Status};
-use crate::tai::Tai64n;
+use vigil_proto::event::Event;
+use vigil_proto::fifodir;
+use vigil_proto::journal::{Journal, Record};
+use vigil_proto::status::{State, Status};
+use vigil_proto::tai::Tai64n;
 
 /// At most this many events come out of one status change.
 pub const MAX_EVENTS: usize = 12;
@@ -53,6 +53,7 @@ impl Changes {
     }
 
     /// Their letters, in order.
+    #[cfg(test)]
     pub fn letters(&self) -> Vec<u8> {
         self.iter().map(|r| r.letter).collect()
     }
@@ -174,6 +175,7 @@ impl Announcer {
     }
 
     /// The sequence number of the last event.
+    #[cfg(test)]
     pub fn last_seq(&self) -> u64 {
         self.last_seq
     }
@@ -271,7 +273,7 @@ impl Announcer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::{BackoffCause, Extension, Want};
+    use vigil_proto::status::{BackoffCause, Extension, Want};
 
     fn snap(pid: u32, state: State) -> Status {
         Status {
@@ -376,7 +378,7 @@ mod tests {
         assert_eq!(&a.pending[3..a.pending_len], b"dDuU");
         let recent: Vec<(u64, u8)> = a.recent().map(|r| (r.seq, r.letter)).collect();
         assert_eq!(recent, [(4, b'd'), (5, b'D'), (6, b'u'), (7, b'U')]);
-        let journal = crate::journal::read(dir.path().as_os_str()).expect("journal");
+        let journal = vigil_proto::journal::read(dir.path().as_os_str()).expect("journal");
         assert_eq!(journal.len(), 7);
         assert_eq!(journal.last().map(|r| (r.seq, r.letter)), Some((7, b'U')));
     }
@@ -395,7 +397,7 @@ mod tests {
         let (b, _) = Announcer::open(os, None);
         assert_eq!(b.last_seq(), 2);
         // A journal removed: numbering goes on from the status file's.
-        std::fs::remove_file(dir.path().join(crate::journal::EVENTS)).expect("rm");
+        std::fs::remove_file(dir.path().join(vigil_proto::journal::EVENTS)).expect("rm");
         let mut s = snap(0, State::Down);
         if let Some(ext) = &mut s.ext {
             ext.seq = 40;

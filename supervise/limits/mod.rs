@@ -4,18 +4,23 @@
 //! Without a limit file there is no sampling deadline at all: supervise stays asleep.
 //!
 //! The limit files are read when `run` starts, at each control command and at each sample.
-//! The decisions are [`vigil_proto::breach::Detector`]'s; this file only schedules samples,
+//! The decisions are [`breach::Detector`]'s; this file only schedules samples,
 //! reads /proc and turns breaches into what the loop must do.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
-use vigil_proto::breach::{Breach, BreachKind, Detector, Record, Sample};
-use vigil_proto::limits::{Action, LimitFiles, Limits, RESTART_KILL_AFTER};
+use vigil_proto::status::{BreachKind, BreachRecord};
 use vigil_proto::msg;
 use vigil_proto::tai::Tai64n;
 use vigil_usage::{Reader, Usage};
+
+mod breach;
+mod files;
+
+use breach::{Breach, Detector, Sample};
+use files::{Action, LimitFiles, Limits, RESTART_KILL_AFTER};
 
 /// What the loop must do about the limits now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +51,7 @@ pub struct Monitor {
     /// A restart under way: the old run's group and when to KILL it.
     kill_at: Option<(i32, Instant)>,
     /// The breaches so far, for the status file.
-    pub record: Record,
+    pub record: BreachRecord,
 }
 
 impl Monitor {
@@ -57,7 +62,7 @@ impl Monitor {
 
     /// When the loop must wake for the limits; `None` without limit files.
     pub fn deadline(&self) -> Option<Instant> {
-        crate::observe::earliest(self.next, self.kill_at.map(|(_, at)| at))
+        crate::events::earliest(self.next, self.kill_at.map(|(_, at)| at))
     }
 
     /// Follows the run supervise shows (call after each round of inputs): a new pid starts a

@@ -19,7 +19,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
-use crate::paths;
+use vigil_proto::paths;
 
 /// The file naming the service's notification descriptor.
 pub const NOTIFICATION_FD: &str = "notification-fd";
@@ -30,12 +30,12 @@ pub const NOTIFY_SOCKET: &str = "supervise/notify";
 
 /// Reads `dir/notification-fd`: `Ok(None)` when the file is missing, the number when it is
 /// a line of digits (3 or more: 0, 1 and 2 are the service's stdio), `InvalidData` otherwise.
-/// Read through [`crate::bounded`]: a FIFO, a device or a link there is an error, at once.
+/// Read through [`vigil_proto::bounded`]: a FIFO, a device or a link there is an error, at once.
 pub fn notification_fd(dir: &OsStr) -> io::Result<Option<i32>> {
-    let mut buf = [0u8; crate::bounded::SETTING_MAX];
+    let mut buf = [0u8; vigil_proto::bounded::SETTING_MAX];
     let path = paths::under(dir, NOTIFICATION_FD);
     let Some(text) =
-        crate::bounded::read(Path::new(&path), crate::bounded::Links::Refuse, &mut buf)?
+        vigil_proto::bounded::read(Path::new(&path), vigil_proto::bounded::Links::Refuse, &mut buf)?
     else {
         return Ok(None);
     };

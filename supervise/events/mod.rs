@@ -16,14 +16,18 @@ use std::time::Instant;
 
 use vigil_proc::kill;
 use vigil_proc::spawn::{self, Extra};
-use vigil_proto::announce::Announcer;
-use vigil_proto::listener::{self, Listener};
 use vigil_proto::msg;
-use vigil_proto::ready::{self, NotifyPipe, NotifySocket, Readiness};
 use vigil_proto::status::Status;
 use vigil_proto::{fifodir, journal};
 
 use crate::config;
+use crate::ready::{self, NotifyPipe, NotifySocket, Readiness};
+
+mod announce;
+mod listener;
+
+use announce::Announcer;
+use listener::Listener;
 
 const PROG: &str = "supervise";
 
