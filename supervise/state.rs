@@ -8,7 +8,10 @@
 use std::time::{Duration, Instant};
 
 use vigil_proto::control::Control;
+use vigil_proto::event::Event;
 use vigil_proto::status::{self, BackoffCause};
+
+use crate::limits::{Action, RESTART_KILL_AFTER};
 
 /// A process id.
 pub type Pid = i32;
@@ -121,6 +124,10 @@ pub enum Input {
     Timeout,
     /// SIGTERM, SIGHUP or SIGINT to supervise: bring the service down, then exit.
     Terminate,
+    /// The run said it is ready (`notification-fd`, `NOTIFY_SOCKET`).
+    Ready,
+    /// A sample passed a limit; `on-limit` says what to do (one input per limit passed).
+    Breach(Action),
 }
 
 /// What the loop must do after a transition, in order.
@@ -141,6 +148,9 @@ pub enum Effect {
     ProbeStrays(Pid),
     /// Write the status file.
     Announce,
+    /// Publish this event about the run with the next status write (one no state change
+    /// shows, as a limit breach).
+    Publish(Event),
 }
 
 /// The effects of one input (at most a handful; kept on the stack).
@@ -185,6 +195,8 @@ pub struct Supervisor {
     /// A dead run's process group being cleaned up: (group, when to KILL it; `None` until the
     /// TERM is known to have reached someone).
     strays: Option<(Pid, Option<Instant>)>,
+    /// A restart after a limit breach: the run's group and when to KILL it if it lingers.
+    limit_kill: Option<(Pid, Instant)>,
     rng: u64,
 }
 
@@ -203,6 +215,7 @@ impl Supervisor {
             started_once: false,
             quick_exits: 0,
             strays: None,
+            limit_kill: None,
             rng: seed | 1,
         }
     }
@@ -236,10 +249,8 @@ impl Supervisor {
             State::Down | State::Starting | State::Up { .. } => None,
         };
         let strays = self.strays.and_then(|(_, at)| at);
-        match (state, strays) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let limit_kill = self.limit_kill.map(|(_, at)| at);
+        crate::events::earliest(crate::events::earliest(state, strays), limit_kill)
     }
 
     /// True once supervise should exit: told to, the service is down and no strays are left.
@@ -293,6 +304,8 @@ impl Supervisor {
                 self.exiting = true;
                 self.go_down(now, &mut fx);
             }
+            Input::Ready => self.ready(&mut fx),
+            Input::Breach(action) => self.breach(action, now, &mut fx),
         }
         fx
     }
@@ -419,6 +432,8 @@ impl Supervisor {
     /// `run` ended: finish first (if any), then restart, back off or stay down; leftovers of its
     /// process group are stopped after the next start, which comes first for a short gap.
     fn run_exited(&mut self, pid: Pid, since: Instant, exit: Exit, now: Instant, fx: &mut Effects) {
+        // A limit restart's KILL is for this run only; its leftovers are the strays' now.
+        self.limit_kill = None;
         if let Exit::Status(status) = exit {
             self.last_exit = Some(status);
         }
@@ -577,6 +592,51 @@ impl Supervisor {
                 self.strays = None;
                 fx.push(Effect::SignalGroup(group, libc::SIGKILL));
             }
+        }
+        if let Some((group, at)) = self.limit_kill {
+            if at <= now {
+                self.limit_kill = None;
+                // Only if that run is still the one shown: else it has gone already.
+                if self.pid() == Some(group) {
+                    fx.push(Effect::SignalGroup(group, libc::SIGKILL));
+                }
+            }
+        }
+    }
+
+    /// The run notified readiness: the status shows it (the announcer records `U` and the
+    /// time), while a run is there to be ready.
+    fn ready(&mut self, fx: &mut Effects) {
+        match self.state {
+            State::Up { .. } | State::Stopping { .. } => fx.push(Effect::Announce),
+            State::Down | State::Starting | State::Finishing { .. } | State::Backoff { .. } => {}
+        }
+    }
+
+    /// A sample of the run passed a limit: publish it, then do what `on-limit` says.
+    fn breach(&mut self, action: Action, now: Instant, fx: &mut Effects) {
+        let pid = match self.state {
+            State::Up { pid, .. } | State::Stopping { pid, .. } => pid,
+            // Sampling follows the pid shown: without one there is nothing to breach.
+            State::Down | State::Starting | State::Finishing { .. } | State::Backoff { .. } => {
+                return
+            }
+        };
+        fx.push(Effect::Publish(Event::Limit));
+        fx.push(Effect::Announce);
+        match action {
+            Action::Restart => {
+                if self.limit_kill.is_none() {
+                    let after = self.config.timeout_kill.unwrap_or(RESTART_KILL_AFTER);
+                    self.limit_kill = Some((pid, now + after));
+                    fx.push(Effect::SignalGroup(pid, libc::SIGTERM));
+                    fx.push(Effect::SignalGroup(pid, libc::SIGCONT));
+                }
+                // else: already restarting
+            }
+            Action::Stop => self.go_down(now, fx),
+            Action::Signal(signal) => fx.push(Effect::SignalGroup(pid, signal as i32)),
+            Action::Notify => {}
         }
     }
 }
@@ -889,5 +949,129 @@ mod tests {
         fx(&mut s, Input::FinishStarted(None), t0);
         assert_eq!(fx(&mut s, Input::Control(Control::Down), t0), [Announce]);
         assert_eq!(s.state, State::Down);
+    }
+
+    #[test]
+    fn ready_is_announced_while_a_run_is_there_only() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        assert_eq!(fx(&mut s, Input::Ready, t0), [Announce]);
+        assert_eq!(s.state, State::Up { pid: 10, since: t0 });
+        // A late message (a stray holding the pipe) after the run exited changes nothing.
+        let t1 = t0 + secs(2);
+        fx(&mut s, Input::Exited(10, Exit::Status(0)), t1);
+        assert!(matches!(s.state, State::Finishing { .. }));
+        assert_eq!(fx(&mut s, Input::Ready, t1), []);
+        let mut down = Supervisor::new(Config::default(), Want::Down, 1);
+        assert_eq!(fx(&mut down, Input::Ready, t0), []);
+    }
+
+    #[test]
+    fn breach_notify_publishes_and_announces_only() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        assert_eq!(
+            fx(&mut s, Input::Breach(Action::Notify), t0),
+            [Publish(Event::Limit), Announce]
+        );
+        assert_eq!(s.state, State::Up { pid: 10, since: t0 });
+        assert_eq!(s.deadline(), None);
+    }
+
+    #[test]
+    fn breach_restart_terms_the_group_once_then_kills_it_after_the_timeout() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        let t1 = t0 + secs(1);
+        assert_eq!(
+            fx(&mut s, Input::Breach(Action::Restart), t1),
+            [
+                Publish(Event::Limit),
+                Announce,
+                SignalGroup(10, TERM),
+                SignalGroup(10, CONT)
+            ]
+        );
+        assert_eq!(s.deadline(), Some(t1 + RESTART_KILL_AFTER));
+        // Another breach while restarting: published, no second TERM nor a later KILL.
+        assert_eq!(
+            fx(&mut s, Input::Breach(Action::Restart), t1 + secs(1)),
+            [Publish(Event::Limit), Announce]
+        );
+        assert_eq!(s.deadline(), Some(t1 + RESTART_KILL_AFTER));
+        let t2 = t1 + RESTART_KILL_AFTER;
+        assert_eq!(fx(&mut s, Input::Timeout, t2), [SignalGroup(10, KILL)]);
+        assert_eq!(s.deadline(), None);
+    }
+
+    #[test]
+    fn breach_restart_waits_timeout_kill_and_forgets_the_kill_once_the_run_exits() {
+        let t0 = Instant::now();
+        let config = Config {
+            timeout_kill: Some(Duration::from_millis(300)),
+            ..Config::default()
+        };
+        let mut s = Supervisor::new(config, Want::Up, 7);
+        s.boot();
+        fx(&mut s, Input::Started(Ok(10)), t0);
+        let t1 = t0 + secs(2);
+        fx(&mut s, Input::Breach(Action::Restart), t1);
+        assert_eq!(s.deadline(), Some(t1 + Duration::from_millis(300)));
+        // It exits on the TERM: restarted at once, and no KILL is left for anyone.
+        let t2 = t1 + Duration::from_millis(100);
+        assert_eq!(
+            fx(&mut s, Input::Exited(10, Exit::Status(TERM)), t2),
+            [Finish(Exit::Status(TERM)), StopStrays(10)]
+        );
+        fx(&mut s, Input::FinishStarted(None), t2);
+        fx(&mut s, Input::Started(Ok(11)), t2);
+        fx(&mut s, Input::StraysLeft(false), t2);
+        assert_eq!(s.deadline(), None);
+        assert_eq!(fx(&mut s, Input::Timeout, t1 + secs(1)), []);
+    }
+
+    #[test]
+    fn breach_stop_takes_the_service_down_as_svc_d() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        assert_eq!(
+            fx(&mut s, Input::Breach(Action::Stop), t0),
+            [
+                Publish(Event::Limit),
+                Announce,
+                Signal(10, TERM),
+                Signal(10, CONT),
+                Announce
+            ]
+        );
+        assert_eq!(s.want, Want::Down);
+        assert!(matches!(s.state, State::Stopping { pid: 10, .. }));
+    }
+
+    #[test]
+    fn breach_signal_goes_to_the_group_and_nothing_else() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        assert_eq!(
+            fx(
+                &mut s,
+                Input::Breach(Action::Signal(nix::sys::signal::Signal::SIGUSR1)),
+                t0
+            ),
+            [
+                Publish(Event::Limit),
+                Announce,
+                SignalGroup(10, libc::SIGUSR1)
+            ]
+        );
+        assert_eq!(s.state, State::Up { pid: 10, since: t0 });
+    }
+
+    #[test]
+    fn breach_without_a_run_is_ignored() {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Config::default(), Want::Down, 1);
+        assert_eq!(fx(&mut s, Input::Breach(Action::Restart), t0), []);
+        assert_eq!(s.deadline(), None);
     }
 }

@@ -6,8 +6,8 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use vigil_proto::status::{BreachKind, BreachRecord as Record};
 use vigil_proto::status::{self, Want};
+use vigil_proto::status::{BreachKind, BreachRecord as Record};
 
 use crate::util::observe::{json_field, wakeups};
 use crate::util::supervise::{alive, lines, Supervised};

@@ -161,8 +161,8 @@ impl Detector {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::files::CpuLimit;
+    use super::*;
 
     const MB: u64 = 1 << 20;
 

@@ -387,7 +387,10 @@ fn refresh(watched: &mut Watched, path: &OsStr) {
         Err(e) => {
             watched.stamp = None;
             watched.content = None;
-            watched.error = Some(format!("unable to read: {}", vigil_proto::errstr::io_errstr(&e)));
+            watched.error = Some(format!(
+                "unable to read: {}",
+                vigil_proto::errstr::io_errstr(&e)
+            ));
             return;
         }
     };
@@ -403,12 +406,19 @@ fn refresh(watched: &mut Watched, path: &OsStr) {
     // A limit file is a line: more than 4 KiB is not one. A FIFO, a device or a link is
     // refused at once (vigil_proto::bounded), never waited on or read without end.
     let mut buf = [0u8; vigil_proto::bounded::SETTING_MAX];
-    match vigil_proto::bounded::read(Path::new(path), vigil_proto::bounded::Links::Refuse, &mut buf) {
+    match vigil_proto::bounded::read(
+        Path::new(path),
+        vigil_proto::bounded::Links::Refuse,
+        &mut buf,
+    ) {
         Ok(Some(bytes)) => watched.content = Some(bytes.to_vec()),
         Ok(None) => watched.stamp = None,
         Err(e) => {
             watched.stamp = None;
-            watched.error = Some(format!("unable to read: {}", vigil_proto::errstr::io_errstr(&e)));
+            watched.error = Some(format!(
+                "unable to read: {}",
+                vigil_proto::errstr::io_errstr(&e)
+            ));
         }
     }
 }

@@ -34,8 +34,11 @@ pub const NOTIFY_SOCKET: &str = "supervise/notify";
 pub fn notification_fd(dir: &OsStr) -> io::Result<Option<i32>> {
     let mut buf = [0u8; vigil_proto::bounded::SETTING_MAX];
     let path = paths::under(dir, NOTIFICATION_FD);
-    let Some(text) =
-        vigil_proto::bounded::read(Path::new(&path), vigil_proto::bounded::Links::Refuse, &mut buf)?
+    let Some(text) = vigil_proto::bounded::read(
+        Path::new(&path),
+        vigil_proto::bounded::Links::Refuse,
+        &mut buf,
+    )?
     else {
         return Ok(None);
     };

@@ -617,7 +617,7 @@ mod tests {
 
     #[test]
     fn record_appends_to_a_v1_status_and_reads_back() {
-                let status = Status {
+        let status = Status {
             when: Tai64n::from_unix(1_700_000_000, 0),
             pid: 42,
             paused: false,
@@ -647,7 +647,10 @@ mod tests {
         // No breach yet: zeros, read back as none.
         let mut bytes = status.encode();
         BreachRecord::default().append_to(&mut bytes);
-        assert_eq!(BreachRecord::read_from(&bytes), Some(BreachRecord::default()));
+        assert_eq!(
+            BreachRecord::read_from(&bytes),
+            Some(BreachRecord::default())
+        );
         // A daemontools file is left alone.
         let mut short = status.encode()[..18].to_vec();
         BreachRecord::default().append_to(&mut short);
