@@ -126,7 +126,8 @@ impl<'a> Service<'a> {
         let pid = old.pid as i32;
         match PidFd::open(pid) {
             Ok(pidfd) => {
-                sup.adopt(pid, Instant::now());
+                let adopted = sup.adopt(pid, Instant::now());
+                self.apply_all(sup, adopted.as_slice());
                 sup.paused = old.paused;
                 sup.want = match old.want {
                     vigil_proto::status::Want::Down => Want::Down,

@@ -30,6 +30,15 @@ pub enum Want {
     Once,
 }
 
+/// Whether the run has said it is ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// It notifies (`notification-fd`, `notify-socket`) and has not yet: shown as starting.
+    Waiting,
+    /// It said so, or it has no way to (ready once started).
+    Ready,
+}
+
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -114,8 +123,9 @@ pub enum Input {
     Control(Control),
     /// A child was reaped (or the adopted process exited).
     Exited(Pid, Exit),
-    /// Answer to `Effect::Start`: the new pid, or the errno of the failed start.
-    Started(Result<Pid, i32>),
+    /// Answer to `Effect::Start`: the new pid and whether it will notify readiness
+    /// (`Waiting`) or not (`Ready`), or the errno of the failed start.
+    Started(Result<(Pid, Readiness), i32>),
     /// Answer to `Effect::Finish`: finish's pid, or `None` (no executable finish, or it failed).
     FinishStarted(Option<Pid>),
     /// Answer to `Effect::StopStrays`/`ProbeStrays`: whether the group still has processes.
@@ -182,6 +192,8 @@ pub struct Supervisor {
     pub want: Want,
     /// Paused with `p` (and not continued).
     pub paused: bool,
+    /// Whether the run shown has said it is ready: `starting` until it has.
+    pub readiness: Readiness,
     /// `x` or a terminating signal: exit once the service is down.
     pub exiting: bool,
     /// Starts of `run` after the first.
@@ -208,6 +220,7 @@ impl Supervisor {
             state: State::Down,
             want,
             paused: false,
+            readiness: Readiness::Ready,
             exiting: false,
             restarts: 0,
             last_exit: None,
@@ -220,10 +233,15 @@ impl Supervisor {
         }
     }
 
-    /// Takes over a run left by a previous supervise (its pid, checked by the caller).
-    pub fn adopt(&mut self, pid: Pid, now: Instant) {
+    /// Takes over a run left by a previous supervise (its pid, checked by the caller). It is
+    /// ready: whatever it would have said went to the previous supervise.
+    pub fn adopt(&mut self, pid: Pid, now: Instant) -> Effects {
         self.state = State::Up { pid, since: now };
         self.started_once = true;
+        self.readiness = Readiness::Ready;
+        let mut fx = Effects::default();
+        fx.push(Effect::Publish(Event::Ready));
+        fx
     }
 
     /// What to do first: start the service unless it is wanted down.
@@ -271,7 +289,10 @@ impl Supervisor {
         match self.state {
             State::Down => status::State::Down,
             State::Starting => status::State::Starting,
-            State::Up { .. } => status::State::Up,
+            State::Up { .. } => match self.readiness {
+                Readiness::Waiting => status::State::Starting,
+                Readiness::Ready => status::State::Up,
+            },
             State::Stopping { .. } => status::State::Stopping,
             State::Finishing { .. } => status::State::Finishing,
             State::Backoff { .. } => status::State::Backoff,
@@ -518,14 +539,20 @@ impl Supervisor {
         Duration::from_micros(self.rng % (span + 1))
     }
 
-    fn started(&mut self, result: Result<Pid, i32>, now: Instant, fx: &mut Effects) {
+    fn started(&mut self, result: Result<(Pid, Readiness), i32>, now: Instant, fx: &mut Effects) {
         match (self.state, result) {
-            (State::Starting, Ok(pid)) => {
+            (State::Starting, Ok((pid, readiness))) => {
                 if self.started_once {
                     self.restarts = self.restarts.saturating_add(1);
                 }
                 self.started_once = true;
                 self.state = State::Up { pid, since: now };
+                self.readiness = readiness;
+                match readiness {
+                    // Published after the `u` this announce shows.
+                    Readiness::Ready => fx.push(Effect::Publish(Event::Ready)),
+                    Readiness::Waiting => {}
+                }
                 fx.push(Effect::Announce);
             }
             (State::Starting, Err(_)) => match self.want {
@@ -604,12 +631,20 @@ impl Supervisor {
         }
     }
 
-    /// The run notified readiness: the status shows it (the announcer records `U` and the
-    /// time), while a run is there to be ready.
+    /// The run notified readiness: news only while it was waiting, and while a run is there
+    /// to be ready; then `U` is published and the status shows it up.
     fn ready(&mut self, fx: &mut Effects) {
-        match self.state {
-            State::Up { .. } | State::Stopping { .. } => fx.push(Effect::Announce),
-            State::Down | State::Starting | State::Finishing { .. } | State::Backoff { .. } => {}
+        match (self.state, self.readiness) {
+            (State::Up { .. } | State::Stopping { .. }, Readiness::Waiting) => {
+                self.readiness = Readiness::Ready;
+                fx.push(Effect::Publish(Event::Ready));
+                fx.push(Effect::Announce);
+            }
+            (State::Up { .. } | State::Stopping { .. }, Readiness::Ready)
+            | (State::Down, _)
+            | (State::Starting, _)
+            | (State::Finishing { .. }, _)
+            | (State::Backoff { .. }, _) => {}
         }
     }
 
@@ -661,7 +696,10 @@ mod tests {
     fn up(pid: Pid, t0: Instant) -> Supervisor {
         let mut s = Supervisor::new(Config::default(), Want::Up, 7);
         assert_eq!(s.boot().as_slice().collect::<Vec<_>>(), [Start]);
-        assert_eq!(fx(&mut s, Input::Started(Ok(pid)), t0), [Announce]);
+        assert_eq!(
+            fx(&mut s, Input::Started(Ok((pid, Readiness::Ready))), t0),
+            [Publish(Event::Ready), Announce]
+        );
         s
     }
 
@@ -683,7 +721,10 @@ mod tests {
             [Finish(Exit::Status(0)), StopStrays(10)]
         );
         assert_eq!(fx(&mut s, Input::FinishStarted(None), t1), [Start]);
-        assert_eq!(fx(&mut s, Input::Started(Ok(11)), t1), [Announce]);
+        assert_eq!(
+            fx(&mut s, Input::Started(Ok((11, Readiness::Ready))), t1),
+            [Publish(Event::Ready), Announce]
+        );
         assert_eq!(s.state, State::Up { pid: 11, since: t1 });
         assert_eq!(s.restarts, 1);
         assert_eq!(s.last_exit, Some(0));
@@ -718,7 +759,7 @@ mod tests {
             assert_eq!(fx(&mut s, Input::Timeout, until), [Start]);
             pid += 1;
             now = until;
-            fx(&mut s, Input::Started(Ok(pid)), now);
+            fx(&mut s, Input::Started(Ok((pid, Readiness::Ready))), now);
         }
         // a run of at least 1 s resets the sequence
         now += secs(1);
@@ -795,7 +836,7 @@ mod tests {
         let mut s = Supervisor::new(Config::default(), Want::Down, 1);
         let t0 = Instant::now();
         assert_eq!(fx(&mut s, Input::Control(Control::Once), t0), [Start]);
-        fx(&mut s, Input::Started(Ok(5)), t0);
+        fx(&mut s, Input::Started(Ok((5, Readiness::Ready))), t0);
         fx(&mut s, Input::Exited(5, Exit::Status(0)), t0 + secs(5));
         assert_eq!(
             fx(&mut s, Input::FinishStarted(None), t0 + secs(5)),
@@ -906,7 +947,7 @@ mod tests {
         let t1 = t0 + secs(2);
         fx(&mut s, Input::Exited(10, Exit::Status(0)), t1);
         fx(&mut s, Input::FinishStarted(None), t1);
-        fx(&mut s, Input::Started(Ok(11)), t1);
+        fx(&mut s, Input::Started(Ok((11, Readiness::Ready))), t1);
         fx(&mut s, Input::StraysLeft(true), t1);
         assert_eq!(s.deadline(), Some(t1 + STRAY_GRACE));
         // a reaped stray: probe whether the group is empty yet
@@ -937,7 +978,11 @@ mod tests {
             fx(&mut s, Input::FinishStarted(None), t0 + secs(3)),
             [Start]
         );
-        fx(&mut s, Input::Started(Ok(43)), t0 + secs(3));
+        fx(
+            &mut s,
+            Input::Started(Ok((43, Readiness::Ready))),
+            t0 + secs(3),
+        );
         assert_eq!(s.restarts, 1);
     }
 
@@ -952,18 +997,66 @@ mod tests {
     }
 
     #[test]
-    fn ready_is_announced_while_a_run_is_there_only() {
+    fn a_run_that_notifies_is_starting_until_it_says_ready() {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Config::default(), Want::Up, 7);
+        s.boot();
+        assert_eq!(
+            fx(&mut s, Input::Started(Ok((10, Readiness::Waiting))), t0),
+            [Announce]
+        );
+        assert_eq!(s.word(), status::State::Starting);
+        assert_eq!(s.pid(), Some(10));
+        assert_eq!(
+            fx(&mut s, Input::Ready, t0 + secs(1)),
+            [Publish(Event::Ready), Announce]
+        );
+        assert_eq!(s.word(), status::State::Up);
+        // Said again (NOTIFY_SOCKET): no news.
+        assert_eq!(fx(&mut s, Input::Ready, t0 + secs(2)), []);
+        // The next run waits again.
+        let t3 = t0 + secs(3);
+        fx(&mut s, Input::Exited(10, Exit::Status(0)), t3);
+        fx(&mut s, Input::FinishStarted(None), t3);
+        fx(&mut s, Input::Started(Ok((11, Readiness::Waiting))), t3);
+        assert_eq!(s.word(), status::State::Starting);
+        // Told to stop before it is ready, then up again: still starting until it says so.
+        fx(&mut s, Input::Control(Control::Down), t3);
+        assert_eq!(s.word(), status::State::Stopping);
+        fx(&mut s, Input::Control(Control::Up), t3);
+        assert_eq!(s.word(), status::State::Starting);
+        assert_eq!(
+            fx(&mut s, Input::Ready, t3),
+            [Publish(Event::Ready), Announce]
+        );
+        assert_eq!(s.word(), status::State::Up);
+    }
+
+    #[test]
+    fn a_run_without_a_protocol_is_ready_once_started_and_late_messages_are_ignored() {
         let t0 = Instant::now();
         let mut s = up(10, t0);
-        assert_eq!(fx(&mut s, Input::Ready, t0), [Announce]);
-        assert_eq!(s.state, State::Up { pid: 10, since: t0 });
-        // A late message (a stray holding the pipe) after the run exited changes nothing.
+        assert_eq!(s.word(), status::State::Up);
+        assert_eq!(fx(&mut s, Input::Ready, t0), []);
+        // A message after the run exited (a stray holding the socket) changes nothing.
         let t1 = t0 + secs(2);
         fx(&mut s, Input::Exited(10, Exit::Status(0)), t1);
         assert!(matches!(s.state, State::Finishing { .. }));
+        s.readiness = Readiness::Waiting;
         assert_eq!(fx(&mut s, Input::Ready, t1), []);
         let mut down = Supervisor::new(Config::default(), Want::Down, 1);
+        down.readiness = Readiness::Waiting;
         assert_eq!(fx(&mut down, Input::Ready, t0), []);
+    }
+
+    #[test]
+    fn an_adopted_run_is_ready() {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Config::default(), Want::Up, 7);
+        let adopted: Vec<Effect> = s.adopt(42, t0).as_slice().collect();
+        assert_eq!(adopted, [Publish(Event::Ready)]);
+        assert_eq!((s.word(), s.pid()), (status::State::Up, Some(42)));
+        assert_eq!(s.boot(), Effects::default());
     }
 
     #[test]
@@ -1013,7 +1106,7 @@ mod tests {
         };
         let mut s = Supervisor::new(config, Want::Up, 7);
         s.boot();
-        fx(&mut s, Input::Started(Ok(10)), t0);
+        fx(&mut s, Input::Started(Ok((10, Readiness::Ready))), t0);
         let t1 = t0 + secs(2);
         fx(&mut s, Input::Breach(Action::Restart), t1);
         assert_eq!(s.deadline(), Some(t1 + Duration::from_millis(300)));
@@ -1024,7 +1117,7 @@ mod tests {
             [Finish(Exit::Status(TERM)), StopStrays(10)]
         );
         fx(&mut s, Input::FinishStarted(None), t2);
-        fx(&mut s, Input::Started(Ok(11)), t2);
+        fx(&mut s, Input::Started(Ok((11, Readiness::Ready))), t2);
         fx(&mut s, Input::StraysLeft(false), t2);
         assert_eq!(s.deadline(), None);
         assert_eq!(fx(&mut s, Input::Timeout, t1 + secs(1)), []);
