@@ -9,8 +9,9 @@ use vigil_proto::msg;
 
 mod adopt;
 mod config;
-mod monitor;
-mod observe;
+mod events;
+mod limits;
+mod ready;
 mod service;
 mod state;
 

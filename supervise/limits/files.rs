@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::paths;
+use vigil_proto::paths;
 
 /// File: resident memory cap of the whole service.
 pub const MAX_MEMORY: &str = "max-memory";
@@ -318,6 +318,7 @@ pub struct LimitFiles {
 
 impl LimitFiles {
     /// A watcher that has read nothing yet.
+    #[cfg(test)]
     pub fn new() -> LimitFiles {
         LimitFiles::default()
     }
@@ -386,7 +387,10 @@ fn refresh(watched: &mut Watched, path: &OsStr) {
         Err(e) => {
             watched.stamp = None;
             watched.content = None;
-            watched.error = Some(format!("unable to read: {}", crate::errstr::io_errstr(&e)));
+            watched.error = Some(format!(
+                "unable to read: {}",
+                vigil_proto::errstr::io_errstr(&e)
+            ));
             return;
         }
     };
@@ -400,14 +404,21 @@ fn refresh(watched: &mut Watched, path: &OsStr) {
         return;
     }
     // A limit file is a line: more than 4 KiB is not one. A FIFO, a device or a link is
-    // refused at once (crate::bounded), never waited on or read without end.
-    let mut buf = [0u8; crate::bounded::SETTING_MAX];
-    match crate::bounded::read(Path::new(path), crate::bounded::Links::Refuse, &mut buf) {
+    // refused at once (vigil_proto::bounded), never waited on or read without end.
+    let mut buf = [0u8; vigil_proto::bounded::SETTING_MAX];
+    match vigil_proto::bounded::read(
+        Path::new(path),
+        vigil_proto::bounded::Links::Refuse,
+        &mut buf,
+    ) {
         Ok(Some(bytes)) => watched.content = Some(bytes.to_vec()),
         Ok(None) => watched.stamp = None,
         Err(e) => {
             watched.stamp = None;
-            watched.error = Some(format!("unable to read: {}", crate::errstr::io_errstr(&e)));
+            watched.error = Some(format!(
+                "unable to read: {}",
+                vigil_proto::errstr::io_errstr(&e)
+            ));
         }
     }
 }
@@ -552,5 +563,14 @@ mod tests {
         assert_eq!(limits.threads, None);
         assert_eq!(problems.len(), 1);
         assert!(files.load(dir.path().as_os_str()).1.is_empty());
+    }
+
+    #[test]
+    fn the_example_limit_files_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/limits/worker");
+        let (limits, problems) = LimitFiles::new().load(dir.as_os_str());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(limits.memory_bytes, Some(64 << 20));
+        assert!(limits.cpu.is_some() && limits.any());
     }
 }

@@ -23,9 +23,9 @@ use std::ffi::{CString, OsStr};
 use std::io;
 use std::time::{Duration, Instant};
 
-use crate::event::Event;
-use crate::journal::Record;
-use crate::{paths, rfc3339};
+use vigil_proto::event::Event;
+use vigil_proto::journal::Record;
+use vigil_proto::{paths, rfc3339};
 
 /// The listener program in the service directory.
 pub const NOTIFY: &str = "notify";
@@ -95,15 +95,15 @@ fn cstring(bytes: &[u8]) -> CString {
 }
 
 /// Reads `dir/notify-timeout` (ms; 0: none): `Ok(None)` for no limit, the default when the
-/// file is missing; an error for a file that cannot be read (through [`crate::bounded`]: a
+/// file is missing; an error for a file that cannot be read (through [`vigil_proto::bounded`]: a
 /// FIFO, a device or a link is refused at once) and `InvalidData` for a value that does not
 /// parse. The caller warns and uses [`DEFAULT_TIMEOUT`].
 pub fn timeout(dir: &OsStr) -> io::Result<Option<Duration>> {
-    let mut buf = [0u8; crate::bounded::SETTING_MAX];
+    let mut buf = [0u8; vigil_proto::bounded::SETTING_MAX];
     let path = paths::join(dir, NOTIFY_TIMEOUT);
-    let Some(text) = crate::bounded::read(
+    let Some(text) = vigil_proto::bounded::read(
         std::path::Path::new(&path),
-        crate::bounded::Links::Refuse,
+        vigil_proto::bounded::Links::Refuse,
         &mut buf,
     )?
     else {
@@ -191,7 +191,7 @@ impl Listener {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tai::Tai64n;
+    use vigil_proto::tai::Tai64n;
 
     fn record(seq: u64, event: Event) -> Record {
         Record {
