@@ -4,32 +4,29 @@
 //! `cargo +nightly fuzz run TARGET` (fuzz/fuzz_targets/TARGET.rs) runs them under libFuzzer;
 //! tests/fuzz.rs runs them with every stable `cargo test`, over the seeds in fuzz/seeds/TARGET/
 //! and a few thousand generated inputs. The modules they test are the programs' own source
-//! files, included by path beside this one (`super::state` is supervise/state.rs, and so on).
+//! files, included by path beside this one (`super::script` is multilog/script.rs, and so on).
+//! The control target, which needs supervise's whole module tree, is control.rs.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
-use std::time::{Duration, Instant};
 
-use vigil_proto::control::Control;
 use vigil_proto::journal::{self, Record};
-use vigil_proto::status::Status;
+use vigil_proto::rfc3339;
+use vigil_proto::status::{BreachRecord, Status};
 use vigil_proto::tai::Tai64n;
-use vigil_proto::{breach, rfc3339};
 
 use super::envdir_value;
 use super::pattern;
 use super::script::{self, Action};
-use super::state::{Config, Effect, Exit, Input, Pid, Supervisor, Want};
 
 /// A target's body.
 pub type Body = fn(&[u8]);
 
 /// The names of the targets, as fuzz/fuzz_targets/ and fuzz/seeds/ call them, with their
-/// bodies.
-pub const TARGETS: [(&str, Body); 5] = [
+/// bodies (control's is control.rs).
+pub const TARGETS: [(&str, Body); 4] = [
     ("status", status),
     ("journal", journal),
-    ("control", control),
     ("multilog_script", multilog_script),
     ("envdir_entry", envdir_entry),
 ];
@@ -37,7 +34,7 @@ pub const TARGETS: [(&str, Body); 5] = [
 /// A status file as svstat, svwait and supervise (adopting) read it: decoding never panics,
 /// what decodes encodes to bytes that decode to the same, its times format.
 pub fn status(data: &[u8]) {
-    let breaches = breach::Record::read_from(data);
+    let breaches = BreachRecord::read_from(data);
     let Ok(status) = Status::decode(data) else {
         return;
     };
@@ -58,7 +55,7 @@ pub fn status(data: &[u8]) {
     if let (Some(record), true) = (breaches, status.ext.is_some()) {
         let mut with = bytes.clone();
         record.append_to(&mut with);
-        assert_eq!(breach::Record::read_from(&with), Some(record));
+        assert_eq!(BreachRecord::read_from(&with), Some(record));
         assert_eq!(Status::decode(&with).map(|s| s.ext), Ok(status.ext));
     }
 }
@@ -110,161 +107,6 @@ pub fn journal(data: &[u8]) {
     assert!(since.records.windows(2).all(|w| w[0].seq <= w[1].seq));
     if let Some((first, last)) = since.lost {
         assert!(first <= last && first == after + 1);
-    }
-}
-
-/// The control bytes (and everything else that wakes supervise) through supervise's state
-/// machine: each byte of `data` is a control byte if it is one, else a child's exit, a timeout,
-/// a terminating signal or time passing; the answers to its effects (a start that works or
-/// fails, strays left or not) come from the next bytes. Never a panic (no more effects than
-/// `Effects` holds, no time overflow), never a start while the service is wanted down or a
-/// run lives, never a signal to a process that is not the run or finish.
-pub fn control(data: &[u8]) {
-    let mut bytes = data.iter().copied();
-    let mut next = move || bytes.next().unwrap_or(0);
-    const MS: [u64; 6] = [0, 1, 1000, 60_000, u32::MAX as u64, u64::MAX];
-    let pick = |b: u8| MS[usize::from(b) % MS.len()];
-    let first = pick(next()).max(1);
-    let config = Config {
-        backoff_first: Duration::from_millis(first),
-        backoff_max: Duration::from_millis(pick(next()).max(first)),
-        quick: Duration::from_millis(pick(next())),
-        timeout_kill: Some(pick(next()))
-            .filter(|&ms| ms != 0)
-            .map(Duration::from_millis),
-        timeout_finish: Some(pick(next()))
-            .filter(|&ms| ms != 0)
-            .map(Duration::from_millis),
-    };
-    let want = match next() % 3 {
-        0 => Want::Up,
-        1 => Want::Down,
-        _ => Want::Once,
-    };
-    let mut sim = Sim {
-        sup: Supervisor::new(config, want, u64::from(next())),
-        now: Instant::now(),
-        next_pid: 100,
-        run: None,
-        finish: None,
-    };
-    let boot = sim.sup.boot();
-    sim.apply(boot.as_slice().collect(), &mut next);
-    for _ in 0..data.len() {
-        let b = next();
-        let input = match Control::from_byte(b) {
-            Some(c) => Input::Control(c),
-            None => match b % 8 {
-                0 | 1 => match sim.run.or(sim.finish) {
-                    Some(pid) => {
-                        // The run (or finish) ends: an exit code or a signal.
-                        let how = next();
-                        let code = i32::from(how & 0x7f);
-                        let wstatus = if how & 0x80 != 0 { code } else { code << 8 };
-                        Input::Exited(pid, Exit::Status(wstatus))
-                    }
-                    None => continue,
-                },
-                2 => match sim.sup.deadline() {
-                    Some(at) => {
-                        sim.now = sim.now.max(at);
-                        Input::Timeout
-                    }
-                    None => continue,
-                },
-                3 => Input::Terminate,
-                4 => match sim.run {
-                    Some(pid) => Input::Exited(pid, Exit::Unknown),
-                    None => continue,
-                },
-                5 => Input::Exited(7, Exit::Status(0)), // a stray of the run's group
-                _ => {
-                    sim.now += Duration::from_millis(u64::from(next()) * 50);
-                    continue;
-                }
-            },
-        };
-        if let Input::Exited(pid, _) = input {
-            if sim.run == Some(pid) {
-                sim.run = None;
-            }
-            if sim.finish == Some(pid) {
-                sim.finish = None;
-            }
-        }
-        let fx = sim.sup.on(input, sim.now);
-        sim.apply(fx.as_slice().collect(), &mut next);
-        let _ = sim.sup.deadline();
-        let _ = sim.sup.word();
-        if sim.sup.finished() {
-            return;
-        }
-    }
-}
-
-/// The outside of supervise's state machine, as supervise/service.rs drives it.
-struct Sim {
-    sup: Supervisor,
-    now: Instant,
-    next_pid: Pid,
-    /// The run's pid while it lives (reaped: `None`).
-    run: Option<Pid>,
-    /// finish's pid while it lives.
-    finish: Option<Pid>,
-}
-
-impl Sim {
-    /// Applies effects as the loop does, answering those that wait for an answer.
-    fn apply(&mut self, effects: Vec<Effect>, next: &mut impl FnMut() -> u8) {
-        let mut queue = effects;
-        let mut answers = 0;
-        while !queue.is_empty() {
-            let effect = queue.remove(0);
-            let answer = match effect {
-                Effect::Start => {
-                    // `u` or `o` after `x` does start it, as daemontools does: `exiting` only
-                    // keeps an exit from restarting it.
-                    assert!(
-                        self.sup.want != Want::Down,
-                        "started while wanted down: {:?}",
-                        self.sup
-                    );
-                    assert_eq!(self.run, None, "a second run started");
-                    if next() % 4 == 0 {
-                        Input::Started(Err(libc::ENOENT))
-                    } else {
-                        self.next_pid += 1;
-                        self.run = Some(self.next_pid);
-                        Input::Started(Ok(self.next_pid))
-                    }
-                }
-                Effect::Finish(_) => {
-                    if next() % 2 == 0 {
-                        Input::FinishStarted(None)
-                    } else {
-                        self.next_pid += 1;
-                        self.finish = Some(self.next_pid);
-                        Input::FinishStarted(Some(self.next_pid))
-                    }
-                }
-                Effect::Signal(pid, _) => {
-                    assert!(
-                        self.sup.pid() == Some(pid) || self.finish == Some(pid),
-                        "signal to {pid}, not the run: {:?}",
-                        self.sup
-                    );
-                    continue;
-                }
-                Effect::SignalGroup(..) | Effect::Announce => continue,
-                Effect::StopStrays(_) | Effect::ProbeStrays(_) => {
-                    Input::StraysLeft(next() % 2 == 0)
-                }
-            };
-            answers += 1;
-            assert!(answers < 32, "effects answered without end: {:?}", self.sup);
-            let fx = self.sup.on(answer, self.now);
-            queue.extend(fx.as_slice());
-        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! cargo +nightly fuzz run control fuzz/work/control fuzz/seeds/control (see fuzz/README.md).
+//! `cd fuzz && cargo +nightly fuzz run -O -a control work/control seeds/control` (see fuzz/README.md).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_fuzz::targets::control(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_fuzz::control::control(data));
