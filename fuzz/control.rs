@@ -49,6 +49,7 @@ pub fn control(data: &[u8]) {
         run: None,
         finish: None,
     };
+    let end_of_time = sim.now + Duration::from_secs(1000 * 365 * 86_400);
     let boot = sim.sup.boot();
     sim.apply(boot.as_slice().collect(), &mut next);
     for _ in 0..data.len() {
@@ -66,12 +67,15 @@ pub fn control(data: &[u8]) {
                     }
                     None => continue,
                 },
+                // Time only reaches deadlines a monotonic clock can: settings of up to 2^64 ms
+                // put them 584 million years ahead, and timing out at each in turn would add
+                // them up past what `Instant` holds, which no supervise lives to see.
                 2 => match sim.sup.deadline() {
-                    Some(at) => {
+                    Some(at) if at <= end_of_time => {
                         sim.now = sim.now.max(at);
                         Input::Timeout
                     }
-                    None => continue,
+                    Some(_) | None => continue,
                 },
                 3 => Input::Terminate,
                 4 => match sim.run {
