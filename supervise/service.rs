@@ -363,10 +363,7 @@ impl<'a> Service<'a> {
         let mut status = status;
         self.observer.before_write(&mut status);
         // In arrays, not Vecs: supervise keeps no heap page (docs/bench.md).
-        let (encoded, len) = status.encode_fixed();
-        let mut bytes = [0u8; status::RECORD_END];
-        bytes[..len].copy_from_slice(&encoded[..len]);
-        let len = self.monitor.record.append_in(&mut bytes, len);
+        let (bytes, len) = status.encode_with_breaches(&self.monitor.record);
         self.write_status(&bytes[..len]);
         self.observer.after_write();
     }

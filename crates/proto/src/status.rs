@@ -286,6 +286,17 @@ impl Status {
         (out, len)
     }
 
+    /// The status as supervise writes it: [`Status::encode_fixed`] with the breach record
+    /// appended to the extension (bytes 66..84, [`BreachRecord`]); without the extension, the
+    /// 18 bytes alone. In an array, no allocation.
+    pub fn encode_with_breaches(&self, breaches: &BreachRecord) -> ([u8; RECORD_END], usize) {
+        let (encoded, len) = self.encode_fixed();
+        let mut out = [0u8; RECORD_END];
+        out[..len].copy_from_slice(&encoded[..len]);
+        let len = breaches.append_in(&mut out, len);
+        (out, len)
+    }
+
     /// Reads a status file's bytes; an 18-byte (daemontools) file has no extension.
     pub fn decode(bytes: &[u8]) -> Result<Status, DecodeError> {
         if bytes.len() < DAEMONTOOLS_LEN {
@@ -656,6 +667,17 @@ mod tests {
         BreachRecord::default().append_to(&mut short);
         assert_eq!(short.len(), 18);
         assert_eq!(BreachRecord::read_from(&short), None);
+        // What supervise writes: the same bytes from one call, in an array.
+        let (fixed, len) = status.encode_with_breaches(&record);
+        let mut appended = status.encode();
+        record.append_to(&mut appended);
+        assert_eq!(&fixed[..len], &appended[..]);
+        let daemontools = Status {
+            ext: None,
+            ..status
+        };
+        let (fixed, len) = daemontools.encode_with_breaches(&record);
+        assert_eq!(&fixed[..len], &daemontools.encode()[..]);
     }
 
     #[test]
