@@ -11,14 +11,14 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use vigil_proc::clock;
-use vigil_proc::usage::{Reader, Table, Usage};
-use vigil_proto::breach::Record;
 use vigil_proto::errstr::io_errstr;
 use vigil_proto::json::Value;
 use vigil_proto::msg::{self, Fail};
 use vigil_proto::service::{decode_lenient, signal_name, LastExit, Service};
+use vigil_proto::status::BreachRecord as Record;
 use vigil_proto::status::{BackoffCause, Extension, State, Status, Want};
 use vigil_proto::tai::{Tai64n, UNIX_EPOCH_LABEL};
+use vigil_usage::{Reader, Table, Usage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {

@@ -19,12 +19,12 @@ use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifier
 use crossterm::style::{Attribute, Color, Print, SetAttribute, SetForegroundColor};
 use crossterm::terminal::{self, ClearType};
 use crossterm::{cursor, queue};
-use vigil_proc::usage::{Reader, Table};
-use vigil_proto::breach::Record;
 use vigil_proto::msg::{self, Fail};
 use vigil_proto::service::{decode_lenient, Service};
+use vigil_proto::status::BreachRecord as Record;
 use vigil_proto::status::State;
 use vigil_proto::tai::Tai64n;
+use vigil_usage::{Reader, Table};
 
 /// What the rows are sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,5 +1,6 @@
 //! svwait: blocks until one or all services reach a state (s6-svwait's interface), without
 //! polling: it sleeps on its own FIFO in each `DIR/event/` and reads the journal when woken.
+#![forbid(unsafe_code)]
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;

@@ -4,6 +4,7 @@
 //! last line: nothing is lost to a slow consumer (up to the journal's bound, and then a `lost`
 //! line says what), `--since` or a cursor file replays what a consumer missed, and it goes on
 //! across supervise restarts (same FIFO directory, journal numbering continued).
+#![forbid(unsafe_code)]
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Write};

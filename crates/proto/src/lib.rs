@@ -7,8 +7,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod announce;
-pub mod breach;
+pub mod bounded;
 pub mod control;
 pub mod errstr;
 pub mod event;
@@ -19,12 +18,9 @@ pub mod getopt;
 pub mod goal;
 pub mod journal;
 pub mod json;
-pub mod limits;
-pub mod listener;
 pub mod lock;
 pub mod msg;
 pub mod paths;
-pub mod ready;
 pub mod rfc3339;
 pub mod service;
 pub mod status;

@@ -22,11 +22,12 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::paths;
+use vigil_proto::paths;
 
 /// File: resident memory cap of the whole service.
 pub const MAX_MEMORY: &str = "max-memory";
@@ -317,6 +318,7 @@ pub struct LimitFiles {
 
 impl LimitFiles {
     /// A watcher that has read nothing yet.
+    #[cfg(test)]
     pub fn new() -> LimitFiles {
         LimitFiles::default()
     }
@@ -371,8 +373,12 @@ fn apply(limits: &mut Limits, name: &str, content: &[u8]) -> Result<(), String> 
 }
 
 /// Re-reads `path` into `watched` if its stamp changed.
+// Never inlined: its 4 KiB buffer stays a leaf frame, off the path to posix_spawn, so no
+// supervise keeps more stack pages for it (docs/bench.md, "Memory per supervise").
+#[inline(never)]
 fn refresh(watched: &mut Watched, path: &OsStr) {
-    let stamp = match fs::metadata(path) {
+    // The link itself, not its target: a link is refused below, and its stamp stays put.
+    let stamp = match fs::symlink_metadata(path) {
         Ok(meta) => Some(Stamp {
             dev: meta.dev(),
             ino: meta.ino(),
@@ -384,7 +390,10 @@ fn refresh(watched: &mut Watched, path: &OsStr) {
         Err(e) => {
             watched.stamp = None;
             watched.content = None;
-            watched.error = Some(format!("unable to read: {}", crate::errstr::io_errstr(&e)));
+            watched.error = Some(format!(
+                "unable to read: {}",
+                vigil_proto::errstr::io_errstr(&e)
+            ));
             return;
         }
     };
@@ -397,13 +406,22 @@ fn refresh(watched: &mut Watched, path: &OsStr) {
     if stamp.is_none() {
         return;
     }
-    // A limit file is a line: more than 4 KiB is not one.
-    match fs::read(path) {
-        Ok(bytes) => watched.content = Some(bytes.into_iter().take(4096).collect()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => watched.stamp = None,
+    // A limit file is a line: more than 4 KiB is not one. A FIFO, a device or a link is
+    // refused at once (vigil_proto::bounded), never waited on or read without end.
+    let mut buf = [0u8; vigil_proto::bounded::SETTING_MAX];
+    match vigil_proto::bounded::read(
+        Path::new(path),
+        vigil_proto::bounded::Links::Refuse,
+        &mut buf,
+    ) {
+        Ok(Some(bytes)) => watched.content = Some(bytes.to_vec()),
+        Ok(None) => watched.stamp = None,
         Err(e) => {
             watched.stamp = None;
-            watched.error = Some(format!("unable to read: {}", crate::errstr::io_errstr(&e)));
+            watched.error = Some(format!(
+                "unable to read: {}",
+                vigil_proto::errstr::io_errstr(&e)
+            ));
         }
     }
 }
@@ -548,5 +566,14 @@ mod tests {
         assert_eq!(limits.threads, None);
         assert_eq!(problems.len(), 1);
         assert!(files.load(dir.path().as_os_str()).1.is_empty());
+    }
+
+    #[test]
+    fn the_example_limit_files_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/limits/worker");
+        let (limits, problems) = LimitFiles::new().load(dir.as_os_str());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(limits.memory_bytes, Some(64 << 20));
+        assert!(limits.cpu.is_some() && limits.any());
     }
 }

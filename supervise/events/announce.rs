@@ -8,19 +8,19 @@
 //! [`Announcer::exit`] before it exits. A restart with no announce in between (the new child is
 //! started before the status is written) still gives `d`, `D`, `u`: the pid changed.
 //!
-//! Readiness: supervise says, when it spawns `run`, whether the run will notify
-//! ([`Announcer::expect_readiness`]) and, when it does, [`Announcer::ready`]. Until then the
-//! status shows `starting`; a run without a protocol is ready at once.
+//! Readiness is the state table's (state.rs): it publishes `U` ([`Announcer::note`]) when the
+//! run is ready, and the announcer records the time in the status (`ready_at`) until the run
+//! changes.
 
 use std::ffi::OsStr;
 use std::io;
 use std::path::Path;
 
-use crate::event::Event;
-use crate::fifodir;
-use crate::journal::{Journal, Record};
-use crate::status::{State, Status};
-use crate::tai::Tai64n;
+use vigil_proto::event::Event;
+use vigil_proto::fifodir;
+use vigil_proto::journal::{Journal, Record};
+use vigil_proto::status::{State, Status};
+use vigil_proto::tai::Tai64n;
 
 /// At most this many events come out of one status change.
 pub const MAX_EVENTS: usize = 12;
@@ -53,6 +53,7 @@ impl Changes {
     }
 
     /// Their letters, in order.
+    #[cfg(test)]
     pub fn letters(&self) -> Vec<u8> {
         self.iter().map(|r| r.letter).collect()
     }
@@ -113,10 +114,7 @@ pub struct Announcer {
     journal: Option<Journal>,
     last_seq: u64,
     prev: Option<Status>,
-    /// The current run notifies readiness.
-    notifies: bool,
-    /// It did, or has no protocol: `U` is due at the next record.
-    ready_due: bool,
+    /// When the run shown became ready (its `U`).
     ready_at: Option<Tai64n>,
     /// Letters recorded and not yet published: a fixed array, not a Vec, so supervise keeps
     /// no heap page for it (docs/bench.md, "Memory per supervise"). A record adds at most
@@ -148,8 +146,6 @@ impl Announcer {
             journal,
             last_seq,
             prev: None,
-            notifies: false,
-            ready_due: false,
             ready_at: None,
             pending: [0; 2 * MAX_EVENTS],
             pending_len: 0,
@@ -160,52 +156,37 @@ impl Announcer {
         (announcer, error)
     }
 
-    /// Says whether the run about to be spawned notifies readiness (`notification-fd` or
-    /// `notify-socket`); until [`Announcer::ready`] the status shows it as starting.
-    pub fn expect_readiness(&mut self, notifies: bool) {
-        self.notifies = notifies;
-    }
-
-    /// The run notified readiness: true if that is news (the caller then announces).
-    pub fn ready(&mut self) -> bool {
-        let news = self.notifies && self.ready_at.is_none() && !self.ready_due;
-        self.ready_due |= news;
-        news
-    }
-
     /// The sequence number of the last event.
+    #[cfg(test)]
     pub fn last_seq(&self) -> u64 {
         self.last_seq
     }
 
-    /// Before the status is written: works out the events since the previous status, sets
-    /// readiness (state `starting` until ready, `ready_at`) and the last sequence number in
-    /// `status`, and writes the events into the journal. The letters wait for
-    /// [`Announcer::publish`]. Returns the first journal write error, if any.
+    /// Before the status is written: works out the events since the previous status, adds
+    /// the events noted since ([`Announcer::note`]), sets readiness (`ready_at`) and the last
+    /// sequence number in `status`, and writes the events into the journal. The letters wait
+    /// for [`Announcer::publish`]. Returns the first journal write error, if any.
     pub fn record(&mut self, status: &mut Status) -> Option<io::Error> {
         let now = Tai64n::now();
         let mut changes = between(self.prev.as_ref(), status, self.supervise_pid, now);
-        if changes.iter().any(|r| r.letter == Event::Up.letter()) {
-            // A new run: ready at once unless it notifies.
+        if status.pid == 0 || changes.iter().any(|r| r.letter == Event::Up.letter()) {
+            // No run, or a new one: not ready (yet).
             self.ready_at = None;
-            self.ready_due = !self.notifies;
         }
-        if status.pid == 0 {
-            self.ready_at = None;
-            self.ready_due = false;
-        } else if self.ready_due {
-            self.ready_due = false;
-            self.ready_at = Some(now);
-            changes.push(Event::Ready, status.pid, now);
+        for noted in std::mem::take(&mut self.noted).iter() {
+            match noted.event().unwrap_or(Event::Limit) {
+                // Ready as of this status, which shows it.
+                Event::Ready => {
+                    self.ready_at = Some(now);
+                    changes.push(Event::Ready, noted.pid, now);
+                }
+                event => {
+                    changes.push(event, noted.pid, noted.time);
+                }
+            }
         }
         if let Some(ext) = &mut status.ext {
             ext.ready_at = self.ready_at;
-            if ext.state == State::Up && self.ready_at.is_none() {
-                ext.state = State::Starting;
-            }
-        }
-        for noted in std::mem::take(&mut self.noted).iter() {
-            changes.push(noted.event().unwrap_or(Event::Limit), noted.pid, noted.time);
         }
         let error = self.journal_all(&changes);
         if let Some(ext) = &mut status.ext {
@@ -215,8 +196,9 @@ impl Announcer {
         error
     }
 
-    /// An event that no status change shows (a resource-limit breach, `l`), about `pid`:
-    /// recorded and published with the next status write, after what that write changes.
+    /// An event that no status change shows (readiness `U`, a resource-limit breach `l`),
+    /// about `pid`: recorded and published with the next status write, after what that write
+    /// changes.
     pub fn note(&mut self, event: Event, pid: u32) {
         self.noted.push(event, pid, Tai64n::now());
     }
@@ -271,7 +253,7 @@ impl Announcer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::{BackoffCause, Extension, Want};
+    use vigil_proto::status::{BackoffCause, Extension, Want};
 
     fn snap(pid: u32, state: State) -> Status {
         Status {
@@ -347,38 +329,40 @@ mod tests {
     }
 
     #[test]
-    fn readiness_holds_the_state_at_starting_until_notified() {
+    fn readiness_is_recorded_with_the_status_that_shows_it() {
         let dir = service();
         let (mut a, error) = Announcer::open(dir.path().as_os_str(), None);
         assert!(error.is_none());
         let mut s = snap(0, State::Down);
         a.record(&mut s);
-        a.expect_readiness(true);
+        // A run that notifies: up, shown starting (the table's word), not ready.
+        let mut s = snap(10, State::Starting);
+        a.record(&mut s);
+        let ext = s.ext.expect("ext");
+        assert_eq!((ext.ready_at, ext.seq), (None, 2));
+        a.note(Event::Ready, 10);
         let mut s = snap(10, State::Up);
         a.record(&mut s);
         let ext = s.ext.expect("ext");
-        assert_eq!(
-            (ext.state, ext.ready_at, ext.seq),
-            (State::Starting, None, 2)
-        );
-        assert!(a.ready());
-        let mut s = snap(10, State::Up);
-        a.record(&mut s);
-        let ext = s.ext.expect("ext");
-        assert_eq!(ext.state, State::Up);
         assert!(ext.ready_at.is_some());
         assert_eq!(ext.seq, 3);
         assert_eq!(&a.pending[..a.pending_len], b"suU");
-        // Without a protocol the next run is ready at once.
-        a.expect_readiness(false);
+        // A new run without a protocol: ready in the status that shows it up.
+        a.note(Event::Ready, 11);
         let mut s = snap(11, State::Up);
         a.record(&mut s);
         assert_eq!(&a.pending[3..a.pending_len], b"dDuU");
         let recent: Vec<(u64, u8)> = a.recent().map(|r| (r.seq, r.letter)).collect();
         assert_eq!(recent, [(4, b'd'), (5, b'D'), (6, b'u'), (7, b'U')]);
-        let journal = crate::journal::read(dir.path().as_os_str()).expect("journal");
+        let ready_at = s.ext.and_then(|e| e.ready_at);
+        assert_eq!(a.recent().last().map(|r| Some(r.time)), Some(ready_at));
+        let journal = vigil_proto::journal::read(dir.path().as_os_str()).expect("journal");
         assert_eq!(journal.len(), 7);
         assert_eq!(journal.last().map(|r| (r.seq, r.letter)), Some((7, b'U')));
+        // Gone: not ready any more.
+        let mut s = snap(0, State::Down);
+        a.record(&mut s);
+        assert_eq!(s.ext.and_then(|e| e.ready_at), None);
     }
 
     #[test]
@@ -395,7 +379,7 @@ mod tests {
         let (b, _) = Announcer::open(os, None);
         assert_eq!(b.last_seq(), 2);
         // A journal removed: numbering goes on from the status file's.
-        std::fs::remove_file(dir.path().join(crate::journal::EVENTS)).expect("rm");
+        std::fs::remove_file(dir.path().join(vigil_proto::journal::EVENTS)).expect("rm");
         let mut s = snap(0, State::Down);
         if let Some(ext) = &mut s.ext {
             ext.seq = 40;

@@ -4,33 +4,25 @@
 //! Without a limit file there is no sampling deadline at all: supervise stays asleep.
 //!
 //! The limit files are read when `run` starts, at each control command and at each sample.
-//! The decisions are [`vigil_proto::breach::Detector`]'s; this file only schedules samples,
-//! reads /proc and turns breaches into what the loop must do.
+//! Whether a sample passes a limit is [`breach::Detector`]'s decision, what to do then is the
+//! state machine's (`Input::Breach`, state.rs); this file only schedules samples and reads
+//! /proc.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
-use vigil_proc::usage::{Reader, Usage};
-use vigil_proto::breach::{Breach, BreachKind, Detector, Record, Sample};
-use vigil_proto::limits::{Action, LimitFiles, Limits, RESTART_KILL_AFTER};
 use vigil_proto::msg;
+use vigil_proto::status::{BreachKind, BreachRecord};
 use vigil_proto::tai::Tai64n;
+use vigil_usage::{Reader, Usage};
 
-/// What the loop must do about the limits now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Todo {
-    /// A limit was passed (recorded in `record`): announce it, publish it.
-    Breached(Breach),
-    /// TERM then CONT to the process group (`on-limit restart`); a KILL follows if it lingers.
-    Restart(i32),
-    /// As `svc -d`.
-    Stop,
-    /// This signal to the process group.
-    Signal(i32, i32),
-    /// KILL the process group of a restart that did not finish in time.
-    Kill(i32),
-}
+mod breach;
+mod files;
+
+use breach::{Breach, Detector, Sample};
+pub use files::{Action, RESTART_KILL_AFTER};
+use files::{LimitFiles, Limits};
 
 /// The sampling of one service.
 #[derive(Debug, Default)]
@@ -43,10 +35,8 @@ pub struct Monitor {
     pid: Option<i32>,
     /// The next sample; `None` while no limit file exists or nothing runs.
     next: Option<Instant>,
-    /// A restart under way: the old run's group and when to KILL it.
-    kill_at: Option<(i32, Instant)>,
     /// The breaches so far, for the status file.
-    pub record: Record,
+    pub record: BreachRecord,
 }
 
 impl Monitor {
@@ -55,9 +45,9 @@ impl Monitor {
         Monitor::default()
     }
 
-    /// When the loop must wake for the limits; `None` without limit files.
+    /// When the loop must wake for the next sample; `None` without limit files.
     pub fn deadline(&self) -> Option<Instant> {
-        crate::observe::earliest(self.next, self.kill_at.map(|(_, at)| at))
+        self.next
     }
 
     /// Follows the run supervise shows (call after each round of inputs): a new pid starts a
@@ -70,8 +60,6 @@ impl Monitor {
         // Nothing allocated while there are no limits: the detector starts with sampling.
         self.detector = Detector::new();
         self.next = None;
-        // A restart's old group is gone or is supervise's strays cleanup's now.
-        self.kill_at = None;
         if pid.is_some() {
             self.reload(dir, now);
         }
@@ -105,32 +93,24 @@ impl Monitor {
         Some(reader.tree(pid, self.limits.files.is_some())).filter(|u| u.processes > 0)
     }
 
-    /// The deadline passed: sample if a sample is due, and say what to do.
-    pub fn due(&mut self, dir: &[u8], timeout_kill: Option<Duration>, now: Instant) -> Vec<Todo> {
-        let mut todo = Vec::new();
-        if let Some((group, at)) = self.kill_at {
-            if now >= at {
-                self.kill_at = None;
-                // Only if that run is still the one shown: else it has gone already.
-                if self.pid == Some(group) {
-                    todo.push(Todo::Kill(group));
-                }
-            }
-        }
+    /// The deadline passed: samples if a sample is due. Returns how many limits the sample
+    /// passed (each recorded in `record` and reported) and what `on-limit` says to do.
+    pub fn due(&mut self, dir: &[u8], now: Instant) -> (usize, Action) {
+        let none = (0, Action::Notify);
         let (Some(next), Some(pid)) = (self.next, self.pid) else {
-            return todo;
+            return none;
         };
         if now < next {
-            return todo;
+            return none;
         }
         self.limits = load(&mut self.files, dir);
         if !self.limits.any() {
             self.next = None;
-            return todo;
+            return none;
         }
         self.next = Some(now + self.limits.interval);
         let Some(usage) = self.usage(pid) else {
-            return todo; // gone between the exit and its reaping
+            return none; // gone between the exit and its reaping
         };
         let sample = Sample {
             at: now,
@@ -140,27 +120,12 @@ impl Monitor {
             files: usage.files.map(u64::from),
         };
         let breaches = self.detector.feed(&self.limits, &sample);
-        if breaches.is_empty() {
-            return todo;
-        }
         let wall = Tai64n::now();
-        for breach in breaches {
+        for breach in &breaches {
             self.record.add(wall, breach.kind);
-            report(dir, &breach, self.limits.action);
-            todo.push(Todo::Breached(breach));
+            report(dir, breach, self.limits.action);
         }
-        match self.limits.action {
-            Action::Restart if self.kill_at.is_none() => {
-                let after = timeout_kill.unwrap_or(RESTART_KILL_AFTER);
-                self.kill_at = Some((pid, now + after));
-                todo.push(Todo::Restart(pid));
-            }
-            Action::Restart => {} // already restarting
-            Action::Stop => todo.push(Todo::Stop),
-            Action::Signal(signal) => todo.push(Todo::Signal(pid, signal as i32)),
-            Action::Notify => {}
-        }
-        todo
+        (breaches.len(), self.limits.action)
     }
 }
 

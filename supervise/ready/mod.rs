@@ -19,7 +19,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
-use crate::paths;
+use vigil_proto::paths;
 
 /// The file naming the service's notification descriptor.
 pub const NOTIFICATION_FD: &str = "notification-fd";
@@ -30,13 +30,22 @@ pub const NOTIFY_SOCKET: &str = "supervise/notify";
 
 /// Reads `dir/notification-fd`: `Ok(None)` when the file is missing, the number when it is
 /// a line of digits (3 or more: 0, 1 and 2 are the service's stdio), `InvalidData` otherwise.
+/// Read through [`vigil_proto::bounded`]: a FIFO, a device or a link there is an error, at once.
+// Never inlined: its 4 KiB buffer stays a leaf frame, off the path to posix_spawn, so no
+// supervise keeps more stack pages for it (docs/bench.md, "Memory per supervise").
+#[inline(never)]
 pub fn notification_fd(dir: &OsStr) -> io::Result<Option<i32>> {
-    let text = match fs::read(paths::under(dir, NOTIFICATION_FD)) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+    let mut buf = [0u8; vigil_proto::bounded::SETTING_MAX];
+    let path = paths::under(dir, NOTIFICATION_FD);
+    let Some(text) = vigil_proto::bounded::read(
+        Path::new(&path),
+        vigil_proto::bounded::Links::Refuse,
+        &mut buf,
+    )?
+    else {
+        return Ok(None);
     };
-    parse_fd(&text)
+    parse_fd(text)
         .map(Some)
         .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))
 }
@@ -57,7 +66,7 @@ pub fn wants_notify_socket(dir: &OsStr) -> bool {
 
 /// What a look at a readiness channel found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Readiness {
+pub enum Heard {
     /// The service said it is ready.
     Ready,
     /// Nothing decisive yet; keep listening.
@@ -93,14 +102,14 @@ impl NotifyPipe {
 
     /// Reads what the service wrote; `Ready` at the first newline (what follows it is
     /// ignored), `Closed` at end of file without one. The caller drops the pipe after either.
-    pub fn read(&mut self) -> io::Result<Readiness> {
+    pub fn read(&mut self) -> io::Result<Heard> {
         let mut buf = [0u8; 512];
         loop {
             match self.reader.read(&mut buf) {
-                Ok(0) => return Ok(Readiness::Closed),
-                Ok(n) if buf[..n].contains(&b'\n') => return Ok(Readiness::Ready),
+                Ok(0) => return Ok(Heard::Closed),
+                Ok(n) if buf[..n].contains(&b'\n') => return Ok(Heard::Ready),
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Readiness::Pending),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Heard::Pending),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -149,14 +158,14 @@ impl NotifySocket {
     /// and every call below the loop would touch a stack page more, in every supervise
     /// (docs/bench.md, "Memory per supervise").
     #[inline(never)]
-    pub fn read(&mut self) -> io::Result<Readiness> {
+    pub fn read(&mut self) -> io::Result<Heard> {
         let mut buf = [0u8; 4096];
-        let mut seen = Readiness::Pending;
+        let mut seen = Heard::Pending;
         loop {
             match self.socket.recv(&mut buf) {
                 Ok(n) => {
                     if says_ready(&buf[..n]) {
-                        seen = Readiness::Ready;
+                        seen = Heard::Ready;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(seen),
@@ -209,11 +218,11 @@ mod tests {
     fn first_newline_on_the_pipe_is_readiness() {
         let (mut pipe, writer) = NotifyPipe::new().expect("pipe");
         let mut writer = File::from(writer);
-        assert_eq!(pipe.read().expect("read"), Readiness::Pending);
+        assert_eq!(pipe.read().expect("read"), Heard::Pending);
         writer.write_all(b"almost").expect("write");
-        assert_eq!(pipe.read().expect("read"), Readiness::Pending);
+        assert_eq!(pipe.read().expect("read"), Heard::Pending);
         writer.write_all(b" there\nmore").expect("write");
-        assert_eq!(pipe.read().expect("read"), Readiness::Ready);
+        assert_eq!(pipe.read().expect("read"), Heard::Ready);
     }
 
     #[test]
@@ -222,7 +231,7 @@ mod tests {
         let mut writer = File::from(writer);
         writer.write_all(b"no newline").expect("write");
         drop(writer);
-        assert_eq!(pipe.read().expect("read"), Readiness::Closed);
+        assert_eq!(pipe.read().expect("read"), Heard::Closed);
     }
 
     #[test]
@@ -237,12 +246,12 @@ mod tests {
         drop(UnixDatagram::bind(&socket_path).expect("stale"));
         let mut socket = NotifySocket::bind(&socket_path).expect("bind");
         let client = UnixDatagram::unbound().expect("client");
-        assert_eq!(socket.read().expect("read"), Readiness::Pending);
+        assert_eq!(socket.read().expect("read"), Heard::Pending);
         client
             .send_to(b"STATUS=loading", &socket_path)
             .expect("send");
-        assert_eq!(socket.read().expect("read"), Readiness::Pending);
+        assert_eq!(socket.read().expect("read"), Heard::Pending);
         client.send_to(b"READY=1\n", &socket_path).expect("send");
-        assert_eq!(socket.read().expect("read"), Readiness::Ready);
+        assert_eq!(socket.read().expect("read"), Heard::Ready);
     }
 }

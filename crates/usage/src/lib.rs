@@ -24,6 +24,12 @@
 //! short-lived helper exits. Memory is the sum of resident set sizes (shared pages count once
 //! per process, as `ps` adds them up).
 
+//!
+//! Safe code only: vigil-proc keeps what spawns, signals, waits or needs `unsafe`; this crate
+//! only reads files.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 use std::fs::{self, File};
 use std::io::Read;
 use std::time::Duration;

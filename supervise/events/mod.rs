@@ -16,12 +16,19 @@ use std::time::Instant;
 
 use vigil_proc::kill;
 use vigil_proc::spawn::{self, Extra};
-use vigil_proto::announce::Announcer;
-use vigil_proto::listener::{self, Listener};
 use vigil_proto::msg;
-use vigil_proto::ready::{self, NotifyPipe, NotifySocket, Readiness};
 use vigil_proto::status::Status;
 use vigil_proto::{fifodir, journal};
+
+use crate::config;
+use crate::ready::{self, Heard, NotifyPipe, NotifySocket};
+use crate::state::Readiness;
+
+mod announce;
+mod listener;
+
+use announce::Announcer;
+use listener::Listener;
 
 const PROG: &str = "supervise";
 
@@ -82,10 +89,12 @@ impl<'a> Observer<'a> {
     /// and the write end with the number it must have in the child.
     fn notification_pipe(&self) -> Option<(NotifyPipe, OwnedFd, i32)> {
         let number = match ready::notification_fd(OsStr::new(".")) {
-            Ok(n) => n?,
+            Ok(n) => {
+                config::settled(ready::NOTIFICATION_FD);
+                n?
+            }
             Err(e) => {
-                let what: &[&[u8]] = &[b"read ", self.dir, b"/", ready::NOTIFICATION_FD.as_bytes()];
-                msg::warn_unable(PROG, &e, what);
+                config::warn_once(self.dir, ready::NOTIFICATION_FD, config::reason(&e));
                 return None;
             }
         };
@@ -108,8 +117,9 @@ impl<'a> Observer<'a> {
     }
 
     /// Spawns `./run` with its readiness channel: the pipe at the `notification-fd` number,
-    /// NOTIFY_SOCKET for `notify-socket`.
-    pub fn spawn_run(&mut self) -> io::Result<i32> {
+    /// NOTIFY_SOCKET for `notify-socket`. Its pid, and `Waiting` if it has a channel to say
+    /// it is ready on.
+    pub fn spawn_run(&mut self) -> io::Result<(i32, Readiness)> {
         self.bind_socket();
         let pipe = self.notification_pipe();
         let env_entry: Option<&CStr> = self.socket_env.as_deref();
@@ -122,11 +132,13 @@ impl<'a> Observer<'a> {
             env,
         };
         let started = spawn::spawn_with(c"./run", &[c"./run"], &extra);
-        let notifies = started.is_ok() && (pipe.is_some() || self.socket.is_some());
-        self.announcer.expect_readiness(notifies);
+        let readiness = match pipe.is_some() || self.socket.is_some() {
+            true => Readiness::Waiting,
+            false => Readiness::Ready,
+        };
         // Our copy of the write end closes here: the run holds the only one.
         self.pipe = pipe.filter(|_| started.is_ok()).map(|(pipe, _, _)| pipe);
-        started
+        started.map(|pid| (pid, readiness))
     }
 
     /// Before the status file is written: readiness and the event number into `status`,
@@ -185,7 +197,17 @@ impl<'a> Observer<'a> {
         };
         match spawn::spawn_with(c"./notify", &[c"./notify", &word, &seq], &extra) {
             Ok(pid) => {
-                let limit = listener::timeout(OsStr::new("."));
+                let limit = match listener::timeout(OsStr::new(".")) {
+                    Ok(limit) => {
+                        config::settled(listener::NOTIFY_TIMEOUT);
+                        limit
+                    }
+                    Err(e) => {
+                        let why = config::reason(&e);
+                        config::warn_once(self.dir, listener::NOTIFY_TIMEOUT, why);
+                        Some(listener::DEFAULT_TIMEOUT)
+                    }
+                };
                 self.listener
                     .started(pid, limit.map(|t| Instant::now() + t));
             }
@@ -201,24 +223,24 @@ impl<'a> Observer<'a> {
         ]
     }
 
-    /// One of [`Observer::fds`] was readable: true if the run just became ready (the caller
-    /// announces).
+    /// One of [`Observer::fds`] was readable: true if the run said it is ready (news or not:
+    /// the state table decides).
     pub fn readable(&mut self) -> bool {
         let mut ready = false;
         if let Some(pipe) = &mut self.pipe {
             match pipe.read() {
-                Ok(Readiness::Pending) => {}
-                Ok(Readiness::Ready) => {
+                Ok(Heard::Pending) => {}
+                Ok(Heard::Ready) => {
                     ready = true;
                     self.pipe = None;
                 }
-                Ok(Readiness::Closed) | Err(_) => self.pipe = None,
+                Ok(Heard::Closed) | Err(_) => self.pipe = None,
             }
         }
         if let Some(socket) = &mut self.socket {
-            ready |= matches!(socket.read(), Ok(Readiness::Ready));
+            ready |= matches!(socket.read(), Ok(Heard::Ready));
         }
-        ready && self.announcer.ready()
+        ready
     }
 
     /// When the listener must be killed, if one runs with a time limit.
@@ -249,13 +271,5 @@ impl<'a> Observer<'a> {
             msg::warn_unable(PROG, &e, &[b"announce the exit of ", self.dir]);
         }
         self.queue_for_listener();
-    }
-}
-
-/// The earlier of two optional deadlines.
-pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }

@@ -20,11 +20,12 @@
 //!   limit) is killed (KILL to its process group); the queue then goes on.
 
 use std::ffi::{CString, OsStr};
+use std::io;
 use std::time::{Duration, Instant};
 
-use crate::event::Event;
-use crate::journal::Record;
-use crate::{paths, rfc3339};
+use vigil_proto::event::Event;
+use vigil_proto::journal::Record;
+use vigil_proto::{paths, rfc3339};
 
 /// The listener program in the service directory.
 pub const NOTIFY: &str = "notify";
@@ -93,19 +94,32 @@ fn cstring(bytes: &[u8]) -> CString {
     CString::new(&bytes[..end]).expect("no NUL before end")
 }
 
-/// Reads `dir/notify-timeout` (ms; 0: none); the default when missing or malformed.
-pub fn timeout(dir: &OsStr) -> Option<Duration> {
-    let Ok(text) = std::fs::read(paths::join(dir, NOTIFY_TIMEOUT)) else {
-        return Some(DEFAULT_TIMEOUT);
+/// Reads `dir/notify-timeout` (ms; 0: none): `Ok(None)` for no limit, the default when the
+/// file is missing; an error for a file that cannot be read (through [`vigil_proto::bounded`]: a
+/// FIFO, a device or a link is refused at once) and `InvalidData` for a value that does not
+/// parse. The caller warns and uses [`DEFAULT_TIMEOUT`].
+// Never inlined: its 4 KiB buffer stays a leaf frame, off the path to posix_spawn, so no
+// supervise keeps more stack pages for it (docs/bench.md, "Memory per supervise").
+#[inline(never)]
+pub fn timeout(dir: &OsStr) -> io::Result<Option<Duration>> {
+    let mut buf = [0u8; vigil_proto::bounded::SETTING_MAX];
+    let path = paths::join(dir, NOTIFY_TIMEOUT);
+    let Some(text) = vigil_proto::bounded::read(
+        std::path::Path::new(&path),
+        vigil_proto::bounded::Links::Refuse,
+        &mut buf,
+    )?
+    else {
+        return Ok(Some(DEFAULT_TIMEOUT));
     };
-    let text = text.strip_suffix(b"\n").unwrap_or(&text);
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
     match std::str::from_utf8(text)
         .ok()
         .and_then(|t| t.parse::<u64>().ok())
     {
-        Some(0) => None,
-        Some(ms) => Some(Duration::from_millis(ms)),
-        None => Some(DEFAULT_TIMEOUT),
+        Some(0) => Ok(None),
+        Some(ms) => Ok(Some(Duration::from_millis(ms))),
+        None => Err(io::Error::from(io::ErrorKind::InvalidData)),
     }
 }
 
@@ -180,7 +194,7 @@ impl Listener {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tai::Tai64n;
+    use vigil_proto::tai::Tai64n;
 
     fn record(seq: u64, event: Event) -> Record {
         Record {
@@ -257,10 +271,13 @@ mod tests {
     fn timeout_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let os = dir.path().as_os_str();
-        assert_eq!(timeout(os), Some(DEFAULT_TIMEOUT));
+        let read = |os| timeout(os).map_err(|e| e.kind());
+        assert_eq!(read(os), Ok(Some(DEFAULT_TIMEOUT)));
         std::fs::write(dir.path().join(NOTIFY_TIMEOUT), "250\n").expect("write");
-        assert_eq!(timeout(os), Some(Duration::from_millis(250)));
+        assert_eq!(read(os), Ok(Some(Duration::from_millis(250))));
         std::fs::write(dir.path().join(NOTIFY_TIMEOUT), "0").expect("write");
-        assert_eq!(timeout(os), None);
+        assert_eq!(read(os), Ok(None));
+        std::fs::write(dir.path().join(NOTIFY_TIMEOUT), "soon").expect("write");
+        assert_eq!(read(os), Err(io::ErrorKind::InvalidData));
     }
 }
