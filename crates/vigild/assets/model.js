@@ -53,15 +53,6 @@ export function fromApi(obj, now) {
   return s;
 }
 
-/** Merges a fresh API object into a record, keeping the usage history. */
-export function refresh(s, obj, now) {
-  const fresh = fromApi(obj, now);
-  fresh.cpuHistory = s.cpuHistory;
-  fresh.memoryHistory = s.memoryHistory;
-  if (fresh.cpu != null && s.cpu == null) pushSample(fresh.cpuHistory, fresh.cpu);
-  Object.assign(s, fresh);
-}
-
 const HISTORY = 150; // samples kept for a sparkline: five minutes at one sample per 2 s
 
 function pushSample(list, v) {
@@ -155,9 +146,17 @@ export function apply(s, ev) {
   }
 }
 
-function exitOf(ev) {
+/** "TERM" for 15, "SIGTERM" or "TERM". */
+export function signalName(x) {
+  if (typeof x === "number") return SIGNAL_NAMES[x] ?? String(x);
+  if (/^\d+$/.test(String(x))) return SIGNAL_NAMES[Number(x)] ?? String(x);
+  return String(x).replace(/^SIG/, "");
+}
+
+/** The exit an event reports ({ code } or { signal }), or null. */
+export function exitOf(ev) {
   if (ev.exitcode != null) return { code: ev.exitcode, signal: null };
-  if (ev.signal != null) return { code: null, signal: String(ev.signal).replace(/^SIG/, "") };
+  if (ev.signal != null) return { code: null, signal: signalName(ev.signal) };
   if (typeof ev.status === "number") {
     const st = ev.status;
     if ((st & 0x7f) === 0) return { code: (st >> 8) & 0xff, signal: null };
@@ -228,7 +227,7 @@ export function uptimeText(s, now) {
 /** "code 3", "signal KILL", or empty. */
 export function exitText(e) {
   if (!e) return "";
-  if (e.signal != null) return `signal ${String(e.signal).replace(/^SIG/, "")}`;
+  if (e.signal != null) return `signal ${signalName(e.signal)}`;
   if (e.code != null) return `code ${e.code}`;
   return "";
 }

@@ -1,7 +1,7 @@
 // The overview (GET /): one row per service, live from the one event stream.
 
 import {
-  apply, applyUsage, bytesText, cpuText, exitText, fromApi, nameOf, pagePath, refresh,
+  apply, applyUsage, bytesText, cpuText, exitText, fromApi, nameOf, pagePath,
   sparkPoints, stateOf, stateText, uptimeText,
 } from "./model.js";
 import { follow } from "./stream.js";
@@ -133,6 +133,8 @@ export async function showOverview(main, whoPromise) {
   const toolbar = h("div", { class: "toolbar" }, filter, count);
   main.replaceChildren(h("h1", {}, "Services"), toolbar, table);
   summarize();
+  // For measurements (docs/dashboard.md): the frame after the rows went in has been painted.
+  requestAnimationFrame(() => setTimeout(() => performance.mark("vigil:rows"), 0));
 
   function summarize() {
     const by = {};
@@ -157,14 +159,8 @@ export async function showOverview(main, whoPromise) {
     wireActions(
       tbody,
       (b) => b.closest("tr[data-service]")?.dataset.service ?? null,
-      (name, body) => {
-        // The API answers an action with the service's object: the row shows it at once.
-        const e = services.get(name);
-        if (e && body && typeof body === "object" && !Array.isArray(body) && "pid" in body) {
-          refresh(e.s, body, Date.now());
-          render(e, Date.now());
-        }
-      },
+      // What the action changed comes over the event stream, like a change made elsewhere.
+      () => {},
       (err) => notify(err.message),
     );
   }
@@ -189,8 +185,9 @@ export async function showOverview(main, whoPromise) {
     }
   }
 
-  // After a break the stream replays what the journals kept; the list is read again too, for
-  // services added or removed meanwhile and for state no event carries (usage, want).
+  // After a break the stream resumes with Last-Event-ID and replays what the journals kept, so
+  // the rows catch up from the events; the list is read again only for services added or
+  // removed meanwhile (a replayed event must not count twice on a fresher object).
   async function catchUp() {
     try {
       const fresh = await getJson("/v1/services");
@@ -200,11 +197,7 @@ export async function showOverview(main, whoPromise) {
       for (const obj of arr) {
         const name = nameOf(obj);
         seen.add(name);
-        const e = services.get(name);
-        if (e) {
-          refresh(e.s, obj, now);
-          render(e, now);
-        } else {
+        if (!services.has(name)) {
           const n = add(obj, now);
           if (n) insert(n);
         }

@@ -2,7 +2,7 @@
 // recent events as a timeline, its limits and readiness settings.
 
 import {
-  apiPath, apply, applyUsage, bytesText, cpuText, exitText, fromApi, nameOf, pagePath, refresh,
+  apiPath, apply, applyUsage, bytesText, cpuText, exitOf, exitText, fromApi, nameOf, pagePath,
   sparkPoints, stateOf, stateText, uptimeText,
 } from "./model.js";
 import { follow } from "./stream.js";
@@ -189,12 +189,13 @@ export async function showService(main, name, whoPromise) {
 
   // --- the timeline ---
   const timeline = h("ol", { class: "timeline", "data-events": name, "aria-label": `Recent events of ${name}` });
+  const noEvents = h("p", { class: "note" }, "No events since this page opened.");
   function addEvent(ev) {
     const seq = ev.seq != null ? String(ev.seq) : null;
     if (seq && timeline.querySelector(`li[data-seq="${seq}"]`)) return;
     let words = EVENT_WORDS[ev.event] ?? ev.event;
     if (ev.event === "down" || ev.event === "finish") {
-      const x = exitText(ev.exitcode != null ? { code: ev.exitcode } : ev.signal != null ? { signal: ev.signal } : null);
+      const x = exitText(exitOf(ev));
       if (x) words += `, ${x}`;
     }
     if (ev.pid != null && (ev.event === "up" || ev.event === "down")) words += ` (pid ${ev.pid})`;
@@ -202,6 +203,7 @@ export async function showService(main, name, whoPromise) {
     const li = h("li", { "data-event": ev.event, "data-seq": seq },
       h("time", { datetime: ev.time, title: ev.time }, localDateTime(ev.time)), words);
     timeline.prepend(li);
+    noEvents.remove();
     while (timeline.childElementCount > MAX_EVENTS) timeline.lastElementChild.remove();
   }
 
@@ -209,17 +211,18 @@ export async function showService(main, name, whoPromise) {
   const settingsEl = h("table", { class: "settings", "data-settings": name });
   const rows = [];
   if (settings && typeof settings === "object") {
+    // The files' first lines as written (docs/limits.md, docs/events.md "Readiness").
     const lim = settings.limits ?? {};
-    const say = (v) => (v == null ? "none" : String(v));
-    rows.push(["Readiness", say(settings.readiness ?? null)]);
-    rows.push(["Normally", say(settings.normally ?? s.normally)]);
-    rows.push(["Max memory", lim.max_memory_bytes != null ? bytesText(lim.max_memory_bytes) : "none"]);
-    rows.push(["Max CPU", lim.max_cpu ? `${lim.max_cpu.percent}% over ${lim.max_cpu.seconds}s` : "none"]);
-    rows.push(["Max open files", say(lim.max_files ?? null)]);
-    rows.push(["Max threads", say(lim.max_threads ?? null)]);
-    rows.push(["On limit", say(lim.on_limit ?? "restart")]);
-    rows.push(["Sample interval", lim.interval_ms != null ? `${lim.interval_ms} ms` : "2000 ms"]);
-    for (const p of settings.problems ?? []) rows.push(["Problem", String(p)]);
+    const or = (v, dflt) => (v == null || v === "" ? dflt : String(v));
+    rows.push(["Readiness", or(settings.readiness, "none: ready when started")]);
+    rows.push(["Starts", settings.normally === "down" ? "down (a down file)" : "up"]);
+    rows.push(["max-memory", or(lim["max-memory"], "none")]);
+    rows.push(["max-cpu", or(lim["max-cpu"], "none")]);
+    rows.push(["max-files", or(lim["max-files"], "none")]);
+    rows.push(["max-threads", or(lim["max-threads"], "none")]);
+    rows.push(["on-limit", or(lim["on-limit"], "restart (default)")]);
+    rows.push(["limit-interval", or(lim["limit-interval"], "2000 ms (default)")]);
+    rows.push(["timeout-kill", or(settings["timeout-kill"], "none")]);
   } else {
     rows.push(["Settings", "not available from this vigild"]);
   }
@@ -233,15 +236,12 @@ export async function showService(main, name, whoPromise) {
         h("div", { class: "toolbar" }, logFilter, pauseBtn, earlierBtn, logNote),
         logEl),
       h("div", {},
-        h("section", { "aria-labelledby": "ev-title" }, h("h2", { id: "ev-title" }, "Events"), timeline),
+        h("section", { "aria-labelledby": "ev-title" }, h("h2", { id: "ev-title" }, "Events"), noEvents, timeline),
         h("section", { "aria-labelledby": "set-title" }, h("h2", { id: "set-title" }, "Settings"), settingsEl))));
 
   if (actions) {
-    wireActions(box, () => name, (_n, body) => {
-      if (body && typeof body === "object" && "pid" in body) {
-        refresh(s, { ...body, name }, Date.now());
-        render();
-      }
+    // What the action changed comes over the event stream, like a change made elsewhere.
+    wireActions(box, () => name, () => {
     }, (err) => notify(err.message));
   }
 
@@ -277,14 +277,6 @@ export async function showService(main, name, whoPromise) {
   // The one event stream, for this service: its state, usage and the timeline.
   follow(`/v1/events?service=${encodeURIComponent(name)}&usage=1&history=1`, {
     onState: setConnection,
-    async onReconnect() {
-      try {
-        refresh(s, { ...(await getJson(apiPath(name))), name }, Date.now());
-        render();
-      } catch {
-        // the stream will break again and bring us back here
-      }
-    },
     onEvent(type, text) {
       let data;
       try {
