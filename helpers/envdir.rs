@@ -5,6 +5,7 @@
 #![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod chain;
+mod envdir_value;
 
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -12,6 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
 
+use envdir_value::VALUE_MAX;
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{chdir, fchdir};
@@ -70,41 +72,14 @@ fn usage() -> Fail {
     Fail::raw("usage: envdir dir child", EXIT_FAILURE)
 }
 
-/// The longest first line a file may hold: Linux's limit on one environment string
-/// (MAX_ARG_STRLEN, 32 pages), past which the child could not be started anyway.
-const VALUE_MAX: usize = 128 * 1024;
-
-/// The value a file gives its variable: `None` for an empty file (remove the variable), else
-/// its first line without trailing spaces and tabs, NULs turned into newlines.
-///
-/// A file that vanished (or a dangling symlink) counts as empty. Only the first line is read,
-/// through [`vigil_proto::bounded`] into `buf` ([`VALUE_MAX`] + 1 bytes, room for the newline):
-/// anything but a regular
-/// file (a FIFO, `/dev/zero`) is an error at once, and so is a first line longer than `buf`
-/// (`file too big`).
+/// The value a file gives its variable ([`envdir_value::value`]); a file that vanished (or a
+/// dangling symlink) counts as empty. Only the first line is read, through
+/// [`vigil_proto::bounded`] into `buf` ([`VALUE_MAX`] + 1 bytes, room for the newline): anything
+/// but a regular file (a FIFO, `/dev/zero`) is an error at once, and so is a first line longer
+/// than [`VALUE_MAX`] (`file too big`).
 fn first_line(path: &Path, buf: &mut [u8]) -> io::Result<Option<Vec<u8>>> {
     let Some(head) = bounded::read_head(path, Links::Follow, buf)? else {
         return Ok(None);
     };
-    let text = &buf[..head.len];
-    match text.iter().position(|&b| b == b'\n') {
-        Some(end) => Ok(Some(clean(text[..end].to_vec()))),
-        None if !head.whole || head.len > VALUE_MAX => {
-            Err(io::Error::from_raw_os_error(libc::EFBIG))
-        }
-        None => Ok((!text.is_empty()).then(|| clean(text.to_vec()))),
-    }
-}
-
-/// Trailing spaces and tabs go; NULs (which an environment cannot hold) become newlines.
-fn clean(mut line: Vec<u8>) -> Vec<u8> {
-    while matches!(line.last(), Some(b' ' | b'\t')) {
-        line.pop();
-    }
-    for b in &mut line {
-        if *b == 0 {
-            *b = b'\n';
-        }
-    }
-    line
+    envdir_value::value(&buf[..head.len], head.whole)
 }

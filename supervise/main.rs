@@ -15,6 +15,11 @@ mod ready;
 mod service;
 mod state;
 
+// The control fuzz target's body (fuzz/control.rs), run over its seeds by `cargo test`.
+#[cfg(test)]
+#[path = "../fuzz/control.rs"]
+mod fuzz_control;
+
 // Lean start-up: std's stack-guard set-up reads /proc/self/maps through a malloc'd FILE, the
 // one heap page supervise would otherwise keep (see docs/bench.md, "Memory per supervise").
 vigil_proc::main!(main);
