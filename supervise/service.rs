@@ -14,6 +14,7 @@ use vigil_proc::kill::{self, PidFd};
 use vigil_proc::signals::Signals;
 use vigil_proc::{reap, spawn, wait};
 use vigil_proto::control::Control;
+use vigil_proto::exit::LastExit;
 use vigil_proto::msg::{self, Fail};
 use vigil_proto::status::{BackoffCause, Extension, Status};
 use vigil_proto::tai::Tai64n;
@@ -313,7 +314,7 @@ impl<'a> Service<'a> {
     fn finish(&self, exit: Exit) -> Option<i32> {
         nix::unistd::access(paths::FINISH, nix::unistd::AccessFlags::X_OK).ok()?;
         let (code, signal) = match exit {
-            Exit::Status(status) => reap::exit_and_signal(status),
+            Exit::Status(status) => LastExit::from_wait_status(status).finish_args(),
             Exit::Unknown => (-1, -1),
         };
         let (mut a, mut b) = ([0u8; 16], [0u8; 16]);

@@ -326,70 +326,6 @@ pub fn decode_lenient(bytes: &[u8]) -> Result<Status, StatusError> {
     }
 }
 
-/// How the service's last run ended, from the wait status in vigil's status extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LastExit {
-    /// It exited with this code.
-    Code(u8),
-    /// A signal killed it.
-    Signal(i32),
-    /// A wait status that is neither (should not be recorded; shown raw).
-    Other(i32),
-}
-
-impl LastExit {
-    /// Reads a wait status as waitpid gives it.
-    pub fn from_wait_status(status: i32) -> LastExit {
-        let low = status & 0x7f;
-        if low == 0 {
-            LastExit::Code(((status >> 8) & 0xff) as u8)
-        } else if low != 0x7f {
-            LastExit::Signal(low)
-        } else {
-            LastExit::Other(status)
-        }
-    }
-}
-
-/// A signal's name without `SIG` (`TERM`), or its number for one this table lacks.
-pub fn signal_name(signal: i32) -> String {
-    const NAMES: &[(i32, &str)] = &[
-        (libc::SIGHUP, "HUP"),
-        (libc::SIGINT, "INT"),
-        (libc::SIGQUIT, "QUIT"),
-        (libc::SIGILL, "ILL"),
-        (libc::SIGTRAP, "TRAP"),
-        (libc::SIGABRT, "ABRT"),
-        (libc::SIGBUS, "BUS"),
-        (libc::SIGFPE, "FPE"),
-        (libc::SIGKILL, "KILL"),
-        (libc::SIGUSR1, "USR1"),
-        (libc::SIGSEGV, "SEGV"),
-        (libc::SIGUSR2, "USR2"),
-        (libc::SIGPIPE, "PIPE"),
-        (libc::SIGALRM, "ALRM"),
-        (libc::SIGTERM, "TERM"),
-        (libc::SIGCHLD, "CHLD"),
-        (libc::SIGCONT, "CONT"),
-        (libc::SIGSTOP, "STOP"),
-        (libc::SIGTSTP, "TSTP"),
-        (libc::SIGTTIN, "TTIN"),
-        (libc::SIGTTOU, "TTOU"),
-        (libc::SIGURG, "URG"),
-        (libc::SIGXCPU, "XCPU"),
-        (libc::SIGXFSZ, "XFSZ"),
-        (libc::SIGVTALRM, "VTALRM"),
-        (libc::SIGPROF, "PROF"),
-        (libc::SIGWINCH, "WINCH"),
-        (libc::SIGIO, "IO"),
-        (libc::SIGSYS, "SYS"),
-    ];
-    NAMES
-        .iter()
-        .find(|(n, _)| *n == signal)
-        .map_or_else(|| signal.to_string(), |(_, name)| (*name).to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,20 +371,6 @@ mod tests {
             StatusError::BadFormat.to_string(),
             "unable to read supervise/status: bad format"
         );
-    }
-
-    #[test]
-    fn wait_statuses_read_as_exit_or_signal() {
-        assert_eq!(LastExit::from_wait_status(0), LastExit::Code(0));
-        assert_eq!(LastExit::from_wait_status(3 << 8), LastExit::Code(3));
-        assert_eq!(
-            LastExit::from_wait_status(libc::SIGTERM),
-            LastExit::Signal(15)
-        );
-        assert_eq!(LastExit::from_wait_status(0x80 | 9), LastExit::Signal(9));
-        assert_eq!(LastExit::from_wait_status(0x137f), LastExit::Other(0x137f));
-        assert_eq!(signal_name(libc::SIGTERM), "TERM");
-        assert_eq!(signal_name(64), "64");
     }
 
     #[test]
