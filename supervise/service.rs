@@ -258,6 +258,10 @@ impl<'a> Service<'a> {
     }
 
     /// Does one effect; the answer the state machine waits for, if any.
+    // Never inlined: the effects' buffers (bounded reads of the settings, 4 KiB each) would
+    // otherwise sit in apply_all's frame, which recurses through dispatch for each answer,
+    // and every supervise would keep those stack pages (docs/bench.md, "Memory per supervise").
+    #[inline(never)]
     fn apply(&mut self, sup: &mut Supervisor, effect: Effect) -> Option<Input> {
         match effect {
             Effect::Start => {

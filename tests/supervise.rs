@@ -7,11 +7,23 @@ use nix::sys::signal::Signal;
 use vigil_proto::status::{BackoffCause, State, Want};
 
 use crate::util::supervise::{alive, lines, no_lasting_zombies, Supervised, SOON};
-use crate::util::{bin, cmd, eventually, peer, run, text, Sandbox};
+use crate::util::{bin, cmd, eventually, peer, procfs, run, text, Sandbox};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
 /// A run that records its pid and start time (ns) in `starts`, then stays up.
+/// Waits until supervise has woken since its wake-up count was `before` and sleeps in poll
+/// again: it has handled everything sent before that count was read.
+fn handled(sup: &Supervised, before: u64) {
+    assert!(
+        eventually(LIMIT, || {
+            procfs::wakeups(sup.pid()).unwrap_or(0) > before && procfs::sleeps_in_poll(sup.pid())
+        }),
+        "supervise did not wake for it or did not go back to sleep; stderr: {}",
+        sup.stderr()
+    );
+}
+
 const RECORD_AND_SLEEP: &str = "echo $$ $(date +%s%N) >> ../starts\nexec sleep 100";
 
 fn ours(dir: &std::path::Path) -> Supervised {
@@ -223,7 +235,8 @@ fn pause_continue_kill_down_once_exit() {
     wait_starts(&sb, 3);
     sup.send(b"k");
     sup.wait_for("once is not restarted", |s| s.pid == 0);
-    std::thread::sleep(Duration::from_millis(200));
+    // Back in poll after announcing it down: a restart would have come first.
+    assert!(eventually(LIMIT, || procfs::sleeps_in_poll(sup.pid())));
     assert_eq!(wait_starts(&sb, 3), [pid, second, third]);
     // x: exit once down
     sup.send(b"x");
@@ -236,8 +249,9 @@ fn exit_byte_waits_for_the_service_to_go_down() {
     let dir = sb.service("svc", RECORD_AND_SLEEP);
     let mut sup = ours(&dir);
     let pid = sup.wait_up();
+    let before = procfs::wakeups(sup.pid()).unwrap_or(0);
     sup.send(b"x");
-    std::thread::sleep(Duration::from_millis(200));
+    handled(&sup, before);
     assert!(sup.running());
     assert!(alive(pid as i32));
     sup.send(b"t");
@@ -461,9 +475,11 @@ fn malformed_control_bytes_are_ignored() {
     let garbage: Vec<u8> = (0u8..=255)
         .filter(|b| vigil_proto::control::Control::from_byte(*b).is_none())
         .collect();
+    assert!(eventually(LIMIT, || procfs::sleeps_in_poll(sup.pid())));
+    let before = procfs::wakeups(sup.pid()).unwrap_or(0);
     sup.send(&garbage);
     sup.send(&[0xff; 100]);
-    std::thread::sleep(Duration::from_millis(100));
+    handled(&sup, before);
     let st = sup.status().expect("status");
     assert_eq!((st.pid, st.want), (0, Want::Down));
     sup.send(b"zz\nu\0");
@@ -486,7 +502,7 @@ fn adopts_the_run_after_supervise_is_killed() {
     let st = second.status().expect("status");
     assert_eq!(st.pid, pid, "adopted, not restarted");
     assert_eq!(st.when, when, "uptime continues");
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(eventually(LIMIT, || procfs::sleeps_in_poll(second.pid())));
     assert_eq!(wait_starts(&sb, 1), [pid], "never a second copy");
     // signals reach it; its exit restarts the service
     second.send(b"k");
@@ -593,7 +609,11 @@ fn without_timeout_kill_a_stop_waits_as_daemontools() {
         s.ext.is_some_and(|e| e.state == State::Stopping)
     });
     assert_eq!((st.pid, st.want), (pid, Want::Down));
-    std::thread::sleep(Duration::from_millis(300));
+    // Without timeout-kill no KILL is due: supervise waits with no deadline at all.
+    assert!(
+        eventually(LIMIT, || procfs::sleeps_without_deadline(sup.pid())),
+        "a deadline is set while stopping"
+    );
     assert!(alive(pid as i32));
     sup.send(b"k");
     sup.wait_for("down", |s| s.pid == 0);

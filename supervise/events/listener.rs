@@ -98,6 +98,9 @@ fn cstring(bytes: &[u8]) -> CString {
 /// file is missing; an error for a file that cannot be read (through [`vigil_proto::bounded`]: a
 /// FIFO, a device or a link is refused at once) and `InvalidData` for a value that does not
 /// parse. The caller warns and uses [`DEFAULT_TIMEOUT`].
+// Never inlined: its 4 KiB buffer stays a leaf frame, off the path to posix_spawn, so no
+// supervise keeps more stack pages for it (docs/bench.md, "Memory per supervise").
+#[inline(never)]
 pub fn timeout(dir: &OsStr) -> io::Result<Option<Duration>> {
     let mut buf = [0u8; vigil_proto::bounded::SETTING_MAX];
     let path = paths::join(dir, NOTIFY_TIMEOUT);

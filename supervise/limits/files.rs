@@ -373,6 +373,9 @@ fn apply(limits: &mut Limits, name: &str, content: &[u8]) -> Result<(), String> 
 }
 
 /// Re-reads `path` into `watched` if its stamp changed.
+// Never inlined: its 4 KiB buffer stays a leaf frame, off the path to posix_spawn, so no
+// supervise keeps more stack pages for it (docs/bench.md, "Memory per supervise").
+#[inline(never)]
 fn refresh(watched: &mut Watched, path: &OsStr) {
     // The link itself, not its target: a link is refused below, and its stamp stays put.
     let stamp = match fs::symlink_metadata(path) {

@@ -31,6 +31,9 @@ pub const NOTIFY_SOCKET: &str = "supervise/notify";
 /// Reads `dir/notification-fd`: `Ok(None)` when the file is missing, the number when it is
 /// a line of digits (3 or more: 0, 1 and 2 are the service's stdio), `InvalidData` otherwise.
 /// Read through [`vigil_proto::bounded`]: a FIFO, a device or a link there is an error, at once.
+// Never inlined: its 4 KiB buffer stays a leaf frame, off the path to posix_spawn, so no
+// supervise keeps more stack pages for it (docs/bench.md, "Memory per supervise").
+#[inline(never)]
 pub fn notification_fd(dir: &OsStr) -> io::Result<Option<i32>> {
     let mut buf = [0u8; vigil_proto::bounded::SETTING_MAX];
     let path = paths::under(dir, NOTIFICATION_FD);
