@@ -21,9 +21,9 @@ use vigil_proto::{fifo, lock, paths, status};
 
 use crate::adopt;
 use crate::config;
-use crate::events::{self, Observer};
+use crate::events::Observer;
 use crate::limits::{Action, Monitor};
-use crate::state::{Effect, Exit, Input, Supervisor, Want};
+use crate::state::{self, Effect, Exit, Input, Supervisor, Want};
 
 const PROG: &str = "supervise";
 
@@ -166,8 +166,8 @@ impl<'a> Service<'a> {
                     ready_pipe,
                     ready_socket,
                 ],
-                events::earliest(
-                    events::earliest(deadline, self.observer.deadline()),
+                state::earliest(
+                    state::earliest(deadline, self.observer.deadline()),
                     self.monitor.deadline(),
                 ),
             )

@@ -30,6 +30,14 @@ pub enum Want {
     Once,
 }
 
+/// The earlier of two optional deadlines (`None`: no deadline).
+pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Whether the run has said it is ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Readiness {
@@ -268,7 +276,7 @@ impl Supervisor {
         };
         let strays = self.strays.and_then(|(_, at)| at);
         let limit_kill = self.limit_kill.map(|(_, at)| at);
-        crate::events::earliest(crate::events::earliest(state, strays), limit_kill)
+        earliest(earliest(state, strays), limit_kill)
     }
 
     /// True once supervise should exit: told to, the service is down and no strays are left.

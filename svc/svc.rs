@@ -6,9 +6,9 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
+use vigil_client::service::{SendError, Service};
 use vigil_proto::getopt::{Getopt, Opt};
 use vigil_proto::msg::{self, Fail, EXIT_USAGE};
-use vigil_proto::service::{SendError, Service};
 
 const PROG: &str = "svc";
 

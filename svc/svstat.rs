@@ -10,11 +10,11 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
+use vigil_client::json::Value;
+use vigil_client::service::{decode_lenient, signal_name, LastExit, Service};
 use vigil_proc::clock;
 use vigil_proto::errstr::io_errstr;
-use vigil_proto::json::Value;
 use vigil_proto::msg::{self, Fail};
-use vigil_proto::service::{decode_lenient, signal_name, LastExit, Service};
 use vigil_proto::status::BreachRecord as Record;
 use vigil_proto::status::{BackoffCause, Extension, State, Status, Want};
 use vigil_proto::tai::{Tai64n, UNIX_EPOCH_LABEL};

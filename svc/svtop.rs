@@ -19,8 +19,8 @@ use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifier
 use crossterm::style::{Attribute, Color, Print, SetAttribute, SetForegroundColor};
 use crossterm::terminal::{self, ClearType};
 use crossterm::{cursor, queue};
+use vigil_client::service::{decode_lenient, Service};
 use vigil_proto::msg::{self, Fail};
-use vigil_proto::service::{decode_lenient, Service};
 use vigil_proto::status::BreachRecord as Record;
 use vigil_proto::status::State;
 use vigil_proto::tai::Tai64n;

@@ -14,8 +14,8 @@ use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
 use nix::sys::signal::Signal;
+use vigil_client::follow::{self, Follower, Item};
 use vigil_proc::signals::Signals;
-use vigil_proto::follow::{self, Follower, Item};
 use vigil_proto::journal::{self, Record};
 use vigil_proto::msg::{self, Fail};
 use vigil_proto::{fifodir, paths, rfc3339};

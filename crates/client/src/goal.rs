@@ -10,10 +10,10 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::time::Instant;
 
-use crate::event::Event;
 use crate::follow::{self, Follower, Item};
-use crate::journal;
-use crate::status::{self, State, Status};
+use vigil_proto::event::Event;
+use vigil_proto::journal;
+use vigil_proto::status::{self, State, Status};
 
 /// A state to wait for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,8 +220,8 @@ pub fn wait_or_stop<D: AsRef<OsStr>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::{BackoffCause, Extension, Want};
-    use crate::tai::Tai64n;
+    use vigil_proto::status::{BackoffCause, Extension, Want};
+    use vigil_proto::tai::Tai64n;
 
     fn status(pid: u32, state: Option<State>, ready: bool) -> Status {
         Status {

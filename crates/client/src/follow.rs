@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-use crate::fifodir::Subscription;
-use crate::journal::{self, Record};
+use vigil_proto::fifodir::Subscription;
+use vigil_proto::journal::{self, Record};
 
 /// One thing a follower learns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,10 +153,10 @@ pub fn wait_readable(fds: &[BorrowedFd<'_>], deadline: Option<Instant>) -> io::R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Event;
-    use crate::fifodir;
-    use crate::journal::Journal;
     use std::time::Duration;
+    use vigil_proto::event::Event;
+    use vigil_proto::fifodir;
+    use vigil_proto::journal::Journal;
 
     fn service() -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -14,7 +14,7 @@
 //!
 //! ```no_run
 //! use vigil_proto::control::Control;
-//! use vigil_proto::service::Service;
+//! use vigil_client::service::Service;
 //!
 //! # fn main() -> std::io::Result<()> {
 //! let web = Service::at("/service/web")?;
@@ -38,8 +38,8 @@ use nix::fcntl::{fcntl, openat, FcntlArg, OFlag};
 use nix::sys::stat::{fstatat, Mode};
 use nix::unistd::{faccessat, AccessFlags};
 
-use crate::paths;
-use crate::status::{self, Status, DAEMONTOOLS_LEN};
+use vigil_proto::paths;
+use vigil_proto::status::{self, Status, DAEMONTOOLS_LEN};
 
 /// One service directory, entered.
 #[derive(Debug)]
@@ -63,7 +63,7 @@ impl fmt::Display for StatusError {
     /// `unable to open supervise/status: file does not exist`, `unable to read
     /// supervise/status: bad format`: svstat's text after `DIR: `.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::errstr::io_errstr;
+        use vigil_proto::errstr::io_errstr;
         match self {
             StatusError::Open(e) => write!(f, "unable to open supervise/status: {}", io_errstr(e)),
             StatusError::Read(e) => write!(f, "unable to read supervise/status: {}", io_errstr(e)),
@@ -96,7 +96,7 @@ pub enum SendError {
 
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::errstr::io_errstr;
+        use vigil_proto::errstr::io_errstr;
         match self {
             SendError::NotRunning => f.write_str("supervise not running"),
             SendError::Open(e) => write!(f, "unable to open supervise/control: {}", io_errstr(e)),
@@ -167,7 +167,7 @@ impl Service {
     ///
     /// ```no_run
     /// # fn main() -> std::io::Result<()> {
-    /// let running = vigil_proto::service::Service::at("/service/web")?.is_supervised()?;
+    /// let running = vigil_client::service::Service::at("/service/web")?.is_supervised()?;
     /// std::process::exit(if running { 0 } else { 100 }); // svok
     /// # }
     /// ```
@@ -209,7 +209,7 @@ impl Service {
     /// never looks past byte 18.
     ///
     /// ```no_run
-    /// use vigil_proto::service::Service;
+    /// use vigil_client::service::Service;
     /// use vigil_proto::status::State;
     ///
     /// # fn main() -> std::io::Result<()> {
@@ -223,7 +223,7 @@ impl Service {
         decode_lenient(&self.status_bytes()?)
     }
 
-    /// Writes `bytes` (control bytes, see [`crate::control::Control`]) to
+    /// Writes `bytes` (control bytes, see [`vigil_proto::control::Control`]) to
     /// `supervise/control` in one write, as daemontools' svc does: the FIFO is opened without
     /// blocking (so a missing supervise is reported, not waited for), then switched back to
     /// blocking for the write. With no bytes the FIFO is still opened: that alone reports
@@ -231,7 +231,7 @@ impl Service {
     ///
     /// ```no_run
     /// use vigil_proto::control::Control;
-    /// use vigil_proto::service::{SendError, Service};
+    /// use vigil_client::service::{SendError, Service};
     ///
     /// # fn main() -> std::io::Result<()> {
     /// let bytes: Vec<u8> = [Control::Down, Control::Exit].map(Control::byte).to_vec();
@@ -263,8 +263,8 @@ impl Service {
     /// restarts; dropping it removes the FIFO.
     ///
     /// ```no_run
-    /// use vigil_proto::follow::Item;
-    /// use vigil_proto::service::Service;
+    /// use vigil_client::follow::Item;
+    /// use vigil_client::service::Service;
     ///
     /// # fn main() -> std::io::Result<()> {
     /// let mut events = Service::at("/service/web")?.subscribe(None)?;
@@ -289,8 +289,8 @@ impl Service {
     /// ```no_run
     /// use std::time::Duration;
     /// use vigil_proto::control::Control;
-    /// use vigil_proto::goal::{Goal, Outcome};
-    /// use vigil_proto::service::Service;
+    /// use vigil_client::goal::{Goal, Outcome};
+    /// use vigil_client::service::Service;
     ///
     /// # fn main() -> std::io::Result<()> {
     /// let web = Service::at("/service/web")?;
@@ -393,8 +393,8 @@ pub fn signal_name(signal: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::{BackoffCause, Extension, State, Want};
-    use crate::tai::Tai64n;
+    use vigil_proto::status::{BackoffCause, Extension, State, Want};
+    use vigil_proto::tai::Tai64n;
 
     fn sample(ext: bool) -> Status {
         Status {
