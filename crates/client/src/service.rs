@@ -244,6 +244,29 @@ impl Service {
     /// # }
     /// ```
     pub fn send(&self, bytes: &[u8]) -> Result<(), SendError> {
+        self.write_control(bytes, true)
+    }
+
+    /// [`Service::send`] that never blocks: when the FIFO is full (a supervise that has not
+    /// read 64 KiB of control bytes, stopped or stuck), the write fails with `EAGAIN` instead
+    /// of waiting. svscan tells its supervise processes to stop this way.
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// let web = vigil_client::Service::at("/service/web")?;
+    /// if web.try_send(b"dx").is_err() {
+    ///     eprintln!("supervise of web not told");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn try_send(&self, bytes: &[u8]) -> Result<(), SendError> {
+        self.write_control(bytes, false)
+    }
+
+    /// The one place control bytes are written: opens `supervise/control` without blocking
+    /// (ENXIO: no supervise), then writes them in one write, blocking or not.
+    fn write_control(&self, bytes: &[u8], block: bool) -> Result<(), SendError> {
         let mut fifo =
             self.open(paths::CONTROL, OFlag::O_WRONLY)
                 .map_err(|e| match e.raw_os_error() {
@@ -253,7 +276,10 @@ impl Service {
         if bytes.is_empty() {
             return Ok(());
         }
-        fcntl(&fifo, FcntlArg::F_SETFL(OFlag::empty())).map_err(|e| SendError::Write(to_io(e)))?;
+        if block {
+            fcntl(&fifo, FcntlArg::F_SETFL(OFlag::empty()))
+                .map_err(|e| SendError::Write(to_io(e)))?;
+        }
         fifo.write_all(bytes).map_err(SendError::Write)
     }
 
