@@ -64,7 +64,7 @@ pub fn run(args: [Option<&OsStr>; 2]) -> Result<ExitCode, Fail> {
     let _control_write = fifo::open_write(paths::CONTROL)
         .map_err(|e| Fail::unable(&e, &[b"write ", dir, b"/", paths::CONTROL.as_bytes()]))?;
 
-    let mut service = Service::new(dir);
+    let mut service = Runner::new(dir);
     let mut sup = Supervisor::new(config::read(dir), want, seed());
     let previous = status::read_decoded(OsStr::new("."));
     let adopted = previous.and_then(|old| service.take_over(&old, &mut sup));
@@ -93,7 +93,11 @@ fn seed() -> u64 {
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
-struct Service<'a> {
+/// What the loop acts on: the service directory, the run a previous supervise left, the
+/// event observer and the limits monitor; it carries out the state table's effects.
+/// (Not `vigil_client::Service`, a client's handle on a directory, nor svscan's
+/// `ScannedService`.)
+struct Runner<'a> {
     dir: &'a [u8],
     /// When the announced pid last changed (status bytes 0..12).
     when: Tai64n,
@@ -106,9 +110,9 @@ struct Service<'a> {
     monitor: Monitor,
 }
 
-impl<'a> Service<'a> {
-    fn new(dir: &'a [u8]) -> Service<'a> {
-        Service {
+impl<'a> Runner<'a> {
+    fn new(dir: &'a [u8]) -> Runner<'a> {
+        Runner {
             dir,
             when: Tai64n::now(),
             announced_pid: 0,

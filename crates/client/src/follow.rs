@@ -174,15 +174,8 @@ impl Follower {
 /// restart it with the time left.
 pub fn wait_readable(fds: &[BorrowedFd<'_>], deadline: Option<Instant>) -> io::Result<Vec<usize>> {
     loop {
-        let timeout = match deadline {
-            None => PollTimeout::NONE,
-            Some(at) => {
-                let left = at.saturating_duration_since(Instant::now());
-                // Round up, so a deadline is never woken for early and polled again.
-                let ms = left.as_nanos().div_ceil(1_000_000);
-                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-            }
-        };
+        let timeout = PollTimeout::try_from(vigil_proc::wait::poll_timeout(deadline))
+            .unwrap_or(PollTimeout::NONE);
         let mut polled: Vec<PollFd<'_>> = fds
             .iter()
             .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
