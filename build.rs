@@ -9,25 +9,19 @@
 //! (rustc's default) then drops libgcc_s.
 //!
 //! **Static PIEs: supervise and the short-lived programs** (every profile, so the tests run
-//! what ships; [`STATIC`]). One supervise runs per service, and a dynamically linked one keeps
-//! about 20 kB of private pages that are ld.so's and libc.so's own (their relocated data, GOTs
+//! what ships; the list is `static-programs.txt`, which tests/startup.rs reads too). One
+//! supervise runs per service, and a dynamically linked one keeps about 20 kB of private pages that are ld.so's and libc.so's own (their relocated data, GOTs
 //! and link maps) besides its own; linked with glibc's archive it maps no shared library and
 //! relocates itself. svc, svstat, svok and the chain-loaders run over and over from scripts:
 //! without ld.so they start in 0.7 to 0.9 of daemontools' time instead of 1.05 to 1.1. The
 //! executables stay position-independent, so ASLR still moves them. Cargo can only make every
 //! binary of a package static (`+crt-static`), and that would break setuidgid and envuidgid: a
 //! static glibc's getpwnam loads the NSS modules of /etc/nsswitch.conf, which need the shared
-//! libc (libnss_systemd crashes). So the binaries of [`STATIC`] alone are linked with
+//! libc (libnss_systemd crashes). So the binaries of `static-programs.txt` alone are linked with
 //! `-static-pie`, and a directory of linker scripts named like the shared libraries (`libc.so`
 //! reads `GROUP(libc.a ...)`) comes first in their library search path, so the `-lc -lm ...`
 //! that rustc passes for a dynamic link pick the archives. Where glibc's archive is missing (no
 //! libc6-dev), they are linked dynamically, with a warning.
-//!
-//! **Hot text first** for supervise and multilog: `PROGRAM/hot-text.ld` (made by
-//! `tools/hot-text`) packs the functions the running program executes into one output section,
-//! so each process maps a few 64 kB windows of its code rather than most of it. A list made
-//! with another rustc still links (its globs ignore hashes; what they miss stays in the cold
-//! part), with a warning.
 //!
 //! **Page-aligned segments** for supervise (lld's `-z separate-loadable-segments`; GNU ld
 //! ignores it with a warning): each segment starts on a page of its own, so relocated data and
@@ -53,52 +47,38 @@ fn main() {
         println!("cargo::rustc-link-lib=static:-bundle=gcc_eh");
         println!("cargo::rustc-link-arg-bin=supervise=-Wl,-z,separate-loadable-segments");
     }
-    let rustc = rustc_version();
-    for bin in HOT_TEXT {
-        let hot_text = Path::new(&var("CARGO_MANIFEST_DIR")).join(format!("{bin}/hot-text.ld"));
-        println!("cargo::rerun-if-changed={}", hot_text.display());
-        if let Ok(script) = std::fs::read_to_string(&hot_text) {
-            println!(
-                "cargo::rustc-link-arg-bin={bin}=-Wl,-T,{}",
-                hot_text.display()
-            );
-            stale_warning(&hot_text, &script, &rustc);
-        }
-    }
     let dir = PathBuf::from(var("OUT_DIR")).join("static-glibc");
+    let list = Path::new(&var("CARGO_MANIFEST_DIR")).join("static-programs.txt");
+    println!("cargo::rerun-if-changed={}", list.display());
+    let text = match std::fs::read_to_string(&list) {
+        Ok(text) => text,
+        Err(e) => {
+            println!(
+                "cargo::warning=linking everything dynamically: unable to read {}: {e}",
+                list.display()
+            );
+            return;
+        }
+    };
+    let programs = static_programs(&text);
     match archive_shims(&dir) {
         Ok(()) => {
-            for bin in STATIC {
+            for bin in &programs {
                 println!("cargo::rustc-link-arg-bin={bin}=-L{}", dir.display());
                 println!("cargo::rustc-link-arg-bin={bin}=-static-pie");
             }
         }
-        Err(why) => println!("cargo::warning=linking {STATIC:?} dynamically: {why}"),
+        Err(why) => println!("cargo::warning=linking {programs:?} dynamically: {why}"),
     }
 }
 
-/// The programs that run once per service, linked with their `PROGRAM/hot-text.ld`.
-const HOT_TEXT: [&str; 2] = ["supervise", "multilog"];
-
-/// The binaries linked as static PIEs: supervise, and the short-lived programs that scripts
-/// run over and over, which then start without ld.so, and multilog, which runs once per
-/// logged service as supervise does. Not setuidgid and envuidgid (getpwnam needs NSS), nor the
-/// programs that run once per machine or per person (svscan, readproctitle, svwait, svwatch,
-/// svtop).
-const STATIC: [&str; 12] = [
-    "supervise",
-    "svc",
-    "svstat",
-    "svok",
-    "tai64n",
-    "tai64nlocal",
-    "envdir",
-    "fghack",
-    "pgrphack",
-    "setlock",
-    "softlimit",
-    "multilog",
-];
+/// The names of `static-programs.txt`: one a line, `#` starts a comment.
+fn static_programs(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
 
 /// The shared libraries rustc links a std binary against on linux-gnu (`-lgcc_s -lutil -lrt
 /// -lpthread -lm -ldl -lc`), each with the archives that stand in for it.
@@ -149,30 +129,4 @@ fn find_archive(archive: &str) -> Result<String, String> {
         return Err(format!("{cc} finds no {archive}"));
     }
     Ok(path)
-}
-
-/// This build's `rustc --version`, empty if it cannot be run.
-fn rustc_version() -> String {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    Command::new(rustc)
-        .arg("--version")
-        .output()
-        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        .unwrap_or_default()
-}
-
-/// Warns when a hot-text list was made with another compiler than this build's (`rustc`).
-fn stale_warning(path: &Path, script: &str, rustc: &str) {
-    let made_with = script
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("made with: "))
-        .unwrap_or("")
-        .trim();
-    if !made_with.is_empty() && !rustc.is_empty() && made_with != rustc {
-        println!(
-            "cargo::warning={} was made with {made_with}, this is {rustc}: rerun tools/hot-text \
-             (the program works either way; only its memory grows)",
-            path.display()
-        );
-    }
 }

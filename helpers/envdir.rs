@@ -5,17 +5,19 @@
 #![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
 mod chain;
+mod envdir_value;
 
 use std::ffi::{OsStr, OsString};
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
 
+use envdir_value::VALUE_MAX;
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{chdir, fchdir};
+use vigil_proto::bounded::{self, Links};
 use vigil_proto::msg::{self, Fail, EXIT_FAILURE};
 
 // Lean start-up: no std runtime set-up before main (see vigil_proc::entry).
@@ -48,6 +50,7 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
     chdir(dir.as_os_str())
         .map_err(|e| Fail::unable(&e.into(), &[b"switch to directory ", dir_bytes]))?;
     let unable_list = |e: &io::Error| Fail::unable(e, &[b"read directory ", dir_bytes]);
+    let mut buf = vec![0u8; VALUE_MAX + 1];
     for entry in std::fs::read_dir(".").map_err(|e| unable_list(&e))? {
         let entry = entry.map_err(|e| unable_list(&e))?;
         let name = entry.file_name();
@@ -56,7 +59,7 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
         if name.first() == Some(&b'.') {
             continue;
         }
-        let value = first_line(Path::new(OsStr::from_bytes(name)))
+        let value = first_line(Path::new(OsStr::from_bytes(name)), &mut buf)
             .map_err(|e| Fail::unable(&e, &[b"read ", dir_bytes, b"/", name]))?;
         program.set_env(name, value.as_deref());
     }
@@ -69,45 +72,14 @@ fn usage() -> Fail {
     Fail::raw("usage: envdir dir child", EXIT_FAILURE)
 }
 
-/// The value a file gives its variable: `None` for an empty file (remove the variable), else
-/// its first line without trailing spaces and tabs, NULs turned into newlines.
-///
-/// A file that vanished (or a dangling symlink) counts as empty. Only the first line is read.
-fn first_line(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+/// The value a file gives its variable ([`envdir_value::value`]); a file that vanished (or a
+/// dangling symlink) counts as empty. Only the first line is read, through
+/// [`vigil_proto::bounded`] into `buf` ([`VALUE_MAX`] + 1 bytes, room for the newline): anything
+/// but a regular file (a FIFO, `/dev/zero`) is an error at once, and so is a first line longer
+/// than [`VALUE_MAX`] (`file too big`).
+fn first_line(path: &Path, buf: &mut [u8]) -> io::Result<Option<Vec<u8>>> {
+    let Some(head) = bounded::read_head(path, Links::Follow, buf)? else {
+        return Ok(None);
     };
-    let mut line = Vec::new();
-    let mut buf = [0u8; 256];
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if n == 0 {
-            break;
-        }
-        if let Some(end) = buf[..n].iter().position(|&b| b == b'\n') {
-            line.extend_from_slice(&buf[..end]);
-            return Ok(Some(clean(line)));
-        }
-        line.extend_from_slice(&buf[..n]);
-    }
-    Ok((!line.is_empty()).then(|| clean(line)))
-}
-
-/// Trailing spaces and tabs go; NULs (which an environment cannot hold) become newlines.
-fn clean(mut line: Vec<u8>) -> Vec<u8> {
-    while matches!(line.last(), Some(b' ' | b'\t')) {
-        line.pop();
-    }
-    for b in &mut line {
-        if *b == 0 {
-            *b = b'\n';
-        }
-    }
-    line
+    envdir_value::value(&buf[..head.len], head.whole)
 }

@@ -2,17 +2,16 @@
 //! readproctitle does, so `ps` shows svscan's latest error messages.
 //!
 //! The last argument is the window: its bytes are overwritten in place (the first three stay
-//! dots, the rest scroll), so `ps` and /proc/PID/cmdline show them. The argument area is found
-//! in /proc/self/stat and written through /proc/self/mem, which needs no unsafe code.
+//! dots, the rest scroll), so `ps` and /proc/PID/cmdline show them (vigil_proc::title writes
+//! this process's memory).
 #![forbid(unsafe_code)]
 
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
 use std::process::ExitCode;
 
+use vigil_proc::title::Title;
 use vigil_proto::msg::{self, Fail, EXIT_FAILURE, EXIT_USAGE};
 
 /// compat: daemontools keeps the first three bytes of the window as dots.
@@ -26,16 +25,14 @@ fn main() -> ExitCode {
 fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
     // compat: daemontools exits 100 without a word when there is no window of 5 bytes or more.
     let window_len = args.last().map_or(0, |a| a.as_bytes().len());
-    if window_len < 5 {
+    let Some(last) = args.last().filter(|_| window_len >= 5) else {
         return Err(Fail::silent(EXIT_USAGE));
-    }
-    let mut title = Title::open(window_len)
+    };
+    let mut title = Title::open(last)
         .map_err(|e| msg::warn_unable("readproctitle", &e, &[b"find my process title"]))
         .ok();
     let mut window = vec![b'.'; window_len];
-    if let Some(t) = title.as_mut() {
-        t.show(&window);
-    }
+    show(&mut title, &window);
     let mut stdin = io::stdin().lock();
     let mut buf = [0u8; 4096];
     loop {
@@ -46,9 +43,7 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
             Err(_) => return Err(Fail::silent(EXIT_FAILURE)),
         };
         scroll(&mut window, &buf[..n]);
-        if let Some(t) = title.as_mut() {
-            t.show(&window);
-        }
+        show(&mut title, &window);
     }
 }
 
@@ -65,50 +60,11 @@ fn scroll(window: &mut [u8], input: &[u8]) {
     }
 }
 
-/// This process's last argument, in its own memory.
-struct Title {
-    mem: File,
-    offset: u64,
-}
-
-impl Title {
-    /// Finds the last `len` bytes before the final NUL of the argument area.
-    fn open(len: usize) -> io::Result<Title> {
-        let stat = std::fs::read("/proc/self/stat")?;
-        let invalid = || io::Error::from_raw_os_error(libc::EINVAL);
-        // Fields after the command name, which may itself hold spaces and parentheses.
-        let after = stat
-            .iter()
-            .rposition(|&b| b == b')')
-            .map(|at| &stat[at + 1..])
-            .ok_or_else(invalid)?;
-        let fields: Vec<&[u8]> = after
-            .split(|&b| b == b' ')
-            .filter(|f| !f.is_empty())
-            .collect();
-        // arg_end is field 49 of proc(5); `after` starts at field 3.
-        let arg_end: u64 = fields
-            .get(49 - 3)
-            .and_then(|f| std::str::from_utf8(f).ok()?.trim().parse().ok())
-            .ok_or_else(invalid)?;
-        let offset = arg_end.checked_sub(len as u64 + 1).ok_or_else(invalid)?;
-        let mem = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/proc/self/mem")?;
-        // Make sure the window is where the last argument is before writing over anything.
-        let mut there = vec![0u8; len + 1];
-        mem.read_exact_at(&mut there, offset)?;
-        let expected = std::env::args_os().last().ok_or_else(invalid)?;
-        if there[..len] != *expected.as_bytes() || there[len] != 0 {
-            return Err(invalid());
-        }
-        Ok(Title { mem, offset })
-    }
-
-    fn show(&mut self, window: &[u8]) {
-        // A failed write only leaves the title as it was; stdin is still drained.
-        let _ = self.mem.write_all_at(window, self.offset);
+/// Shows `window` as the title, if there is one. A failed write only leaves the title as it
+/// was; stdin is still drained.
+fn show(title: &mut Option<Title>, window: &[u8]) {
+    if let Some(t) = title.as_mut() {
+        let _ = t.show(window);
     }
 }
 

@@ -17,6 +17,7 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use crate::files::files_fit;
 use crate::pause::retry;
 
 /// Full files waiting for a worker, beyond those the workers hold.
@@ -107,5 +108,5 @@ fn finish(path: &std::path::Path, dir: &[u8], num: u64, job: Job) {
             other => other,
         }
     });
-    while !retry(&[b"read ", dir], || crate::rotate::files_fit(path, num)) {}
+    while !retry(&[b"read ", dir], || files_fit(path, num)) {}
 }

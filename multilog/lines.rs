@@ -311,8 +311,8 @@ impl Lines {
     pub fn rotate_all(&mut self) {
         self.drain_all();
         for dir in &mut self.dirs {
-            if dir.bytes > 0 {
-                dir.rotate();
+            if dir.bytes() > 0 {
+                dir.rotate_now();
             }
         }
     }

@@ -2,21 +2,31 @@
 //! multilog left, and finishing `current` at the end.
 //!
 //! Lines are gathered in memory and written with one write(2) per input block; where `current`
-//! is cut is in `cuts.rs`, rotation in `rotate.rs`, the off-loop finishing in `finisher.rs`.
+//! is cut is decided in `cut.rs`. Rotation here follows daemontools' fullcurrent(), finish()
+//! and filesfit() step for step: `current` safely on disk, renamed `previous`, processed or
+//! not, linked to an `@<tai64n>.s` name, and the oldest `@` files removed to keep fewer than
+//! NUM of them; without a processor the last steps are done off the loop (`finisher.rs`).
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions, Permissions};
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 use vigil_proto::msg::Fail;
+use vigil_proto::tai::Tai64n;
 
+use crate::cut::Cut;
+use crate::files::{append_file, files_fit, truncate_file, unfinished_tail};
 use crate::finisher::Finisher;
-use crate::pause;
+use crate::pause::{self, retry};
+use crate::processor;
 use crate::script::DirSpec;
+
+/// Write gathered bytes once this many are past the cut model, even in the middle of a block.
+const FLUSH_AT_BYTES: usize = 1 << 20;
 
 /// What `restart` found in `current`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,16 +50,11 @@ pub struct LogDir {
     pub num: u64,
     /// The `!` processor in force for this directory.
     pub processor: Option<Vec<u8>>,
-    pub(crate) current: File,
-    /// Bytes in `current` as daemontools counts them: written through its buffer model (see
-    /// `cuts.rs`), whether or not they have reached the file yet.
-    pub(crate) bytes: u64,
-    /// Bytes gathered for `current`: `[..cut]` are past the buffer model, `[cut..]` are in
-    /// its 512-byte buffer.
-    pub(crate) pending: Vec<u8>,
-    pub(crate) cut: usize,
+    current: File,
+    /// The bytes gathered for `current` and where daemontools would cut them.
+    cut: Cut,
     /// The worker that finishes full files (started at the first rotation).
-    pub(crate) finisher: Option<Finisher>,
+    finisher: Option<Finisher>,
     _lock: Flock<File>,
 }
 
@@ -83,9 +88,7 @@ impl LogDir {
             num: spec.num,
             processor: spec.processor.clone(),
             current: File::open("/dev/null").map_err(|e| Fail::unable(&e, &[b"open /dev/null"]))?,
-            bytes: 0,
-            pending: Vec::new(),
-            cut: 0,
+            cut: Cut::new(spec.size_bytes, 0),
             finisher: None,
             _lock: lock,
         };
@@ -117,7 +120,7 @@ impl LogDir {
             Err(e) => return Err(Fail::unable(&e, &[b"stat ", &self.at("current")])),
             Ok(meta) if meta.permissions().mode() & 0o100 != 0 => {
                 self.append_current(&current)?;
-                self.bytes = meta.len();
+                self.cut = Cut::new(self.size_bytes, meta.len());
                 return Ok(Found::Clean);
             }
             Ok(meta) => {
@@ -162,7 +165,7 @@ impl LogDir {
             .map_err(|e| Fail::unable(&e, &[b"write to ", &self.at("state")]))?;
         let current = self.file("current");
         self.append_current(&current)?;
-        self.bytes = mid_line.unwrap_or(0);
+        self.cut = Cut::new(self.size_bytes, mid_line.unwrap_or(0));
         Ok(match mid_line {
             Some(_) => Found::MidLine,
             None => Found::Clean,
@@ -178,6 +181,75 @@ impl LogDir {
         Ok(())
     }
 
+    /// Bytes in `current` as daemontools counts them (written or still gathered).
+    pub fn bytes(&self) -> u64 {
+        self.cut.bytes()
+    }
+
+    /// A line's head, as daemontools' buffer_put (see `cut.rs`).
+    pub fn put_head(&mut self, parts: &[&[u8]]) {
+        self.cut.put_head(parts);
+        self.write_early();
+    }
+
+    /// Bytes put one at a time (a long line's tail, the newline), as daemontools' PUTC.
+    pub fn put_tail(&mut self, data: &[u8]) {
+        self.cut.put_tail(data);
+        self.write_early();
+    }
+
+    /// daemontools' buffer_flush: the model's buffer goes through its c_write.
+    pub fn drain_buffer(&mut self) {
+        self.cut.drain_buffer();
+    }
+
+    fn write_early(&mut self) {
+        if self.cut.passed() >= FLUSH_AT_BYTES {
+            self.write_out();
+        }
+    }
+
+    /// Writes what has gathered; with `all`, the model's buffer too (daemontools flushes it
+    /// before each read, and from a pipe nothing may wait in memory).
+    pub fn flush(&mut self, all: bool) {
+        if all {
+            self.drain_buffer();
+        }
+        self.write_out();
+    }
+
+    /// SIGALRM: `current` ends now, with what has passed the model, and a new one starts.
+    pub fn rotate_now(&mut self) {
+        self.cut.end_here();
+        self.write_out();
+    }
+
+    /// Writes to `current` what the model has passed, rotating where it says a file is full.
+    fn write_out(&mut self) {
+        let mut done = 0;
+        for i in 0..self.cut.ends().len() {
+            let end = self.cut.ends()[i];
+            self.write_current(done, end);
+            self.rotate();
+            done = end;
+        }
+        self.write_current(done, self.cut.passed());
+        self.cut.forget_passed();
+    }
+
+    /// Writes gathered bytes `from..to` to `current`; on failure warns, pauses and retries.
+    fn write_current(&mut self, mut from: usize, to: usize) {
+        let what = self.at("current");
+        while from < to {
+            let chunk = &self.cut.gathered()[from..to];
+            let current = &mut self.current;
+            from += retry(&[b"write to ", &what], || match current.write(chunk) {
+                Ok(0) => Err(io::Error::from_raw_os_error(libc::ENOSPC)),
+                other => other,
+            });
+        }
+    }
+
     /// End of input: `current` written, safely on disk, and marked finished (mode 744).
     pub fn quit(&mut self) {
         self.flush(true);
@@ -185,56 +257,117 @@ impl LogDir {
             finisher.wait();
         }
         let current = &self.current;
-        pause::retry(&[b"write ", &self.at("current"), b" to disk"], || {
+        retry(&[b"write ", &self.at("current"), b" to disk"], || {
             current.sync_all()
         });
-        pause::retry(&[b"set mode of ", &self.at("current")], || {
+        retry(&[b"set mode of ", &self.at("current")], || {
             current.set_permissions(Permissions::from_mode(0o744))
         });
     }
-}
 
-/// How many bytes of the file of `len` bytes follow its last newline (0: it ends with one, or
-/// is empty; unreadable counts as 0).
-fn unfinished_tail(path: &Path, len: u64) -> u64 {
-    use std::io::{Read, Seek, SeekFrom};
-    const CHUNK: u64 = 64 * 1024;
-    let Ok(mut file) = File::open(path) else {
-        return 0;
-    };
-    let mut end = len;
-    let mut chunk = vec![0u8; CHUNK as usize];
-    while end > 0 {
-        let start = end.saturating_sub(CHUNK);
-        let part = &mut chunk[..(end - start) as usize];
-        if file.seek(SeekFrom::Start(start)).is_err() || file.read_exact(part).is_err() {
-            return 0;
+    /// Ends `current` (written up to where it is full) and starts a new one.
+    fn rotate(&mut self) {
+        if self.processor.is_some() {
+            self.rotate_with_processor();
+            return;
         }
-        if let Some(i) = part.iter().rposition(|&b| b == b'\n') {
-            return len - (start + i as u64 + 1);
+        // NEW: the full file becomes `@<now>.u` at once; the finisher makes it safe on disk
+        // and `.s` while input goes on into the new current.
+        let name = loop {
+            let mut name = Tai64n::now().to_hex().to_vec();
+            name.extend_from_slice(b".u");
+            if !self.path.join(std::ffi::OsStr::from_bytes(&name)).exists() {
+                break name;
+            }
+        };
+        let (from, to) = (
+            self.file("current"),
+            self.path.join(std::ffi::OsStr::from_bytes(&name)),
+        );
+        retry(
+            &[b"rename current to ", &name, b" in directory ", &self.name],
+            || fs::rename(&from, &to),
+        );
+        let full = self.open_new_current();
+        if self.finisher.is_none() {
+            let started = retry(&[b"start a thread for ", &self.name], || {
+                Finisher::start(self.path.clone(), self.name.clone(), self.num)
+            });
+            self.finisher = Some(started);
         }
-        end = start;
+        if let Some(finisher) = &self.finisher {
+            finisher.hand_over(full, name);
+        }
     }
-    len
-}
 
-/// daemontools' open_append: write-only, appending, created with `mode`.
-pub fn append_file(path: &Path, mode: u32) -> io::Result<File> {
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(mode)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-}
+    /// Opens a new, empty `current` (mode 644); returns the full one.
+    fn open_new_current(&mut self) -> File {
+        let path = self.file("current");
+        let new = retry(&[b"create ", &self.at("current")], || {
+            append_file(&path, 0o600)
+        });
+        let full = std::mem::replace(&mut self.current, new);
+        let current = &self.current;
+        retry(&[b"set mode of ", &self.at("current")], || {
+            current.set_permissions(Permissions::from_mode(0o644))
+        });
+        full
+    }
 
-/// daemontools' open_trunc: write-only, truncated, created with mode 644.
-pub fn truncate_file(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
+    /// daemontools' fullcurrent: `current` safely on disk, renamed `previous`, processed into
+    /// `processed`, which becomes the `.s` file.
+    fn rotate_with_processor(&mut self) {
+        let current = &self.current;
+        retry(&[b"write ", &self.at("current"), b" to disk"], || {
+            current.sync_all()
+        });
+        let (from, to) = (self.file("current"), self.file("previous"));
+        retry(
+            &[b"rename current to previous in directory ", &self.name],
+            || fs::rename(&from, &to),
+        );
+        drop(self.open_new_current());
+        let previous = self.file("previous");
+        retry(&[b"set mode of ", &self.at("previous")], || {
+            fs::set_permissions(&previous, Permissions::from_mode(0o744))
+        });
+        match self.processor.clone() {
+            None => self.finish("previous", b's'),
+            Some(processor) => {
+                processor::process(&self.path, &self.name, &processor);
+                self.finish("processed", b's');
+            }
+        }
+    }
+
+    /// Gives `file` an `@<now>.CODE` name (unless it already has a second link), removes the
+    /// old name, and prunes old files (daemontools' finish).
+    fn finish(&mut self, file: &str, code: u8) {
+        let path = self.file(file);
+        let meta = retry(&[b"stat ", &self.at(file)], || match fs::metadata(&path) {
+            Ok(meta) => Ok(Some(meta)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        });
+        let Some(meta) = meta else {
+            return;
+        };
+        if meta.nlink() == 1 {
+            loop {
+                let mut name = Tai64n::now().to_hex().to_vec();
+                name.extend_from_slice(&[b'.', code]);
+                let target = self.path.join(std::ffi::OsStr::from_bytes(&name));
+                match fs::hard_link(&path, &target) {
+                    Ok(()) => break,
+                    Err(e) => {
+                        let what = [b"link to " as &[u8], &self.name, b"/", &name, b", pausing"];
+                        vigil_proto::msg::warn_unable("multilog", &e, &what);
+                        std::thread::sleep(pause::PAUSE);
+                    }
+                }
+            }
+        }
+        retry(&[b"remove ", &self.at(file)], || fs::remove_file(&path));
+        while !retry(&[b"read ", &self.name], || files_fit(&self.path, self.num)) {}
+    }
 }

@@ -3,7 +3,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(all(not(test), target_os = "linux", target_env = "gnu"), no_main)]
 
-mod cuts;
+mod cut;
+mod files;
 mod finisher;
 mod lines;
 mod logdir;
@@ -13,7 +14,6 @@ mod pipe;
 mod plain;
 mod processor;
 mod pump;
-mod rotate;
 mod script;
 mod signals;
 
@@ -26,8 +26,9 @@ use std::process::ExitCode;
 
 use vigil_proto::msg::{self, Fail};
 
+use crate::files::append_file;
 use crate::lines::Lines;
-use crate::logdir::{append_file, LogDir};
+use crate::logdir::LogDir;
 
 // Lean start-up (see vigil_proc::entry): one multilog runs per logged service, and std's
 // main-thread guard set-up reads /proc/self/maps with glibc's fopen and sscanf, code and

@@ -7,11 +7,18 @@
 //! | `timeout-kill`   | ms after `d` before KILL       | none (as daemontools)           |
 //! | `timeout-finish` | ms before `finish` is KILLed   | 5000; 0 means no limit (as s6)  |
 //! | `keep-strays`    | (exists)                       | leftovers of `run` are stopped   |
+//!
+//! Each is read through [`vigil_proto::bounded`]: a regular file of at most 4 KiB, never
+//! through a symbolic link, never blocking. A bad file or value is one warning (again only once
+//! it changed, see [`warn_once`]) and counts as absent.
 
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
+use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
+use vigil_proto::bounded::{self, Links};
+use vigil_proto::errstr::io_errstr;
 use vigil_proto::msg;
 
 use crate::state::Config;
@@ -29,7 +36,7 @@ pub const KEEP_STRAYS: &str = "keep-strays";
 /// is reported with `dir` and ignored.
 pub fn read(dir: &[u8]) -> Config {
     let mut config = Config::default();
-    let mut buf = [0u8; 64];
+    let mut buf = [0u8; bounded::SETTING_MAX];
     if let Some(numbers) = numbers(dir, BACKOFF, &mut buf) {
         match numbers.as_slice() {
             [first, max] | [first, max, _] if *first > 0 && max >= first => {
@@ -38,28 +45,52 @@ pub fn read(dir: &[u8]) -> Config {
                 if let [_, _, quick] = numbers.as_slice() {
                     config.quick = Duration::from_millis(*quick);
                 }
+                settled(BACKOFF);
             }
-            _ => bad_format(dir, BACKOFF),
+            _ => warn_once(dir, BACKOFF, BAD_FORMAT),
         }
     }
     if let Some(numbers) = numbers(dir, TIMEOUT_KILL, &mut buf) {
         match numbers.as_slice() {
             [0] => config.timeout_kill = None,
             [ms] => config.timeout_kill = Some(Duration::from_millis(*ms)),
-            _ => bad_format(dir, TIMEOUT_KILL),
+            _ => warn_once(dir, TIMEOUT_KILL, BAD_FORMAT),
+        }
+        if let [_] = numbers.as_slice() {
+            settled(TIMEOUT_KILL);
         }
     }
     if let Some(numbers) = numbers(dir, TIMEOUT_FINISH, &mut buf) {
         match numbers.as_slice() {
             [0] => config.timeout_finish = None,
             [ms] => config.timeout_finish = Some(Duration::from_millis(*ms)),
-            _ => bad_format(dir, TIMEOUT_FINISH),
+            _ => warn_once(dir, TIMEOUT_FINISH, BAD_FORMAT),
+        }
+        if let [_] = numbers.as_slice() {
+            settled(TIMEOUT_FINISH);
         }
     }
     config
 }
 
-fn bad_format(dir: &[u8], name: &str) {
+/// The reason given for a value that does not parse.
+pub const BAD_FORMAT: &str = "bad format";
+
+/// The last reason warned about, per file: a bad file is reported once, not at every start of
+/// `run` and every control byte, and again once it reads fine or its problem changes.
+static WARNED: Mutex<Vec<(&str, &str)>> = Mutex::new(Vec::new());
+
+/// `supervise: warning: unable to read DIR/NAME: REASON`, unless the last warning about `name`
+/// gave the same reason.
+pub fn warn_once(dir: &[u8], name: &'static str, reason: &'static str) {
+    let mut warned = WARNED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match warned.iter_mut().find(|(file, _)| *file == name) {
+        Some((_, last)) if *last == reason => return,
+        Some((_, last)) => *last = reason,
+        None => warned.push((name, reason)),
+    }
     msg::warn(
         "supervise",
         &[
@@ -67,23 +98,44 @@ fn bad_format(dir: &[u8], name: &str) {
             dir,
             b"/",
             name.as_bytes(),
-            b": bad format",
+            b": ",
+            reason.as_bytes(),
         ],
     );
 }
 
+/// The reason a read of a setting failed, as [`warn_once`] words it.
+pub fn reason(error: &io::Error) -> &'static str {
+    // A bare InvalidData is a value that does not parse (vigil_proto's readers of settings).
+    if error.kind() == io::ErrorKind::InvalidData && error.get_ref().is_none() {
+        BAD_FORMAT
+    } else {
+        io_errstr(error)
+    }
+}
+
+/// `name` read fine (or is absent): a later problem with it is worth a warning again.
+pub fn settled(name: &'static str) {
+    let mut warned = WARNED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    warned.retain(|(file, _)| *file != name);
+}
+
 /// The whitespace-separated decimal numbers of file `name` (at most 3), `None` if it does not
-/// exist; an empty list if it is not just numbers.
-fn numbers(dir: &[u8], name: &str, buf: &mut [u8; 64]) -> Option<Numbers> {
-    let len = match File::open(name).and_then(|mut f| f.read(buf)) {
-        Ok(len) => len,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
-        Err(e) => {
-            msg::warn_unable("supervise", &e, &[b"read ", dir, b"/", name.as_bytes()]);
-            return None;
+/// exist or cannot be read (warned); an empty list if it is not just numbers.
+fn numbers(dir: &[u8], name: &'static str, buf: &mut [u8]) -> Option<Numbers> {
+    match bounded::read(Path::new(name), Links::Refuse, buf) {
+        Ok(Some(text)) => Some(parse(text)),
+        Ok(None) => {
+            settled(name);
+            None
         }
-    };
-    Some(parse(&buf[..len]))
+        Err(e) => {
+            warn_once(dir, name, reason(&e));
+            None
+        }
+    }
 }
 
 /// Up to three numbers; more, or anything else, is an empty (malformed) list.

@@ -9,10 +9,16 @@ use vigil_proto::msg;
 
 mod adopt;
 mod config;
-mod monitor;
-mod observe;
+mod events;
+mod limits;
+mod ready;
 mod service;
 mod state;
+
+// The control fuzz target's body (fuzz/control.rs), run over its seeds by `cargo test`.
+#[cfg(test)]
+#[path = "../fuzz/control.rs"]
+mod fuzz_control;
 
 // Lean start-up: std's stack-guard set-up reads /proc/self/maps through a malloc'd FILE, the
 // one heap page supervise would otherwise keep (see docs/bench.md, "Memory per supervise").

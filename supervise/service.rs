@@ -14,17 +14,17 @@ use vigil_proc::kill::{self, PidFd};
 use vigil_proc::signals::Signals;
 use vigil_proc::{reap, spawn, wait};
 use vigil_proto::control::Control;
-use vigil_proto::event::Event;
+use vigil_proto::exit::LastExit;
 use vigil_proto::msg::{self, Fail};
 use vigil_proto::status::{BackoffCause, Extension, Status};
 use vigil_proto::tai::Tai64n;
-use vigil_proto::{breach, fifo, lock, paths, status};
+use vigil_proto::{fifo, lock, paths, status};
 
 use crate::adopt;
 use crate::config;
-use crate::monitor::{Monitor, Todo};
-use crate::observe::{self, Observer};
-use crate::state::{Effect, Exit, Input, Supervisor, Want};
+use crate::events::Observer;
+use crate::limits::{Action, Monitor};
+use crate::state::{self, Effect, Exit, Input, Supervisor, Want};
 
 const PROG: &str = "supervise";
 
@@ -64,7 +64,7 @@ pub fn run(args: [Option<&OsStr>; 2]) -> Result<ExitCode, Fail> {
     let _control_write = fifo::open_write(paths::CONTROL)
         .map_err(|e| Fail::unable(&e, &[b"write ", dir, b"/", paths::CONTROL.as_bytes()]))?;
 
-    let mut service = Service::new(dir);
+    let mut service = Runner::new(dir);
     let mut sup = Supervisor::new(config::read(dir), want, seed());
     let previous = status::read_decoded(OsStr::new("."));
     let adopted = previous.and_then(|old| service.take_over(&old, &mut sup));
@@ -93,7 +93,11 @@ fn seed() -> u64 {
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
-struct Service<'a> {
+/// What the loop acts on: the service directory, the run a previous supervise left, the
+/// event observer and the limits monitor; it carries out the state table's effects.
+/// (Not `vigil_client::Service`, a client's handle on a directory, nor svscan's
+/// `ScannedService`.)
+struct Runner<'a> {
     dir: &'a [u8],
     /// When the announced pid last changed (status bytes 0..12).
     when: Tai64n,
@@ -106,9 +110,9 @@ struct Service<'a> {
     monitor: Monitor,
 }
 
-impl<'a> Service<'a> {
-    fn new(dir: &'a [u8]) -> Service<'a> {
-        Service {
+impl<'a> Runner<'a> {
+    fn new(dir: &'a [u8]) -> Runner<'a> {
+        Runner {
             dir,
             when: Tai64n::now(),
             announced_pid: 0,
@@ -127,7 +131,8 @@ impl<'a> Service<'a> {
         let pid = old.pid as i32;
         match PidFd::open(pid) {
             Ok(pidfd) => {
-                sup.adopt(pid, Instant::now());
+                let adopted = sup.adopt(pid, Instant::now());
+                self.apply_all(sup, adopted.as_slice());
                 sup.paused = old.paused;
                 sup.want = match old.want {
                     vigil_proto::status::Want::Down => Want::Down,
@@ -166,8 +171,8 @@ impl<'a> Service<'a> {
                     ready_pipe,
                     ready_socket,
                 ],
-                observe::earliest(
-                    observe::earliest(deadline, self.observer.deadline()),
+                state::earliest(
+                    state::earliest(deadline, self.observer.deadline()),
                     self.monitor.deadline(),
                 ),
             )
@@ -179,13 +184,37 @@ impl<'a> Service<'a> {
             {
                 terminate |= signo != libc::SIGCHLD;
             }
+            // Control bytes before exits: bytes queued while supervise could not run (stopped,
+            // descheduled) were written before it saw the exit, so a `d` among them must hold
+            // the restart back (issue 12: restarted, then the new copy killed).
+            // Every byte queued (at most a pipe's 64 KiB), not the first 64 alone.
+            let mut rounds = if control_ready { 1024 } else { 0 };
+            let mut reloaded = false;
+            while rounds > 0 {
+                rounds -= 1;
+                let n = fifo::read_pending(control, &mut bytes).map_err(|e| {
+                    Fail::unable(&e, &[b"read ", self.dir, b"/", paths::CONTROL.as_bytes()])
+                })?;
+                if n > 0 && !reloaded {
+                    reloaded = true;
+                    sup.config = config::read(self.dir);
+                    self.monitor.reload(self.dir, Instant::now());
+                }
+                // compat: daemontools ignores bytes it does not know.
+                for c in bytes[..n].iter().filter_map(|&b| Control::from_byte(b)) {
+                    self.dispatch(sup, Input::Control(c));
+                }
+                if n < bytes.len() {
+                    rounds = 0;
+                }
+            }
             while let Some((pid, status)) = reap::reap_one() {
                 if !self.observer.reaped(pid) {
                     self.dispatch(sup, Input::Exited(pid, Exit::Status(status)));
                 }
             }
             if (ready_a || ready_b) && self.observer.readable() {
-                self.announce(sup);
+                self.dispatch(sup, Input::Ready);
             }
             self.observer.on_time(Instant::now());
             if adopted_gone {
@@ -195,19 +224,6 @@ impl<'a> Service<'a> {
             }
             if terminate {
                 self.dispatch(sup, Input::Terminate);
-            }
-            if control_ready {
-                let n = fifo::read_pending(control, &mut bytes).map_err(|e| {
-                    Fail::unable(&e, &[b"read ", self.dir, b"/", paths::CONTROL.as_bytes()])
-                })?;
-                if n > 0 {
-                    sup.config = config::read(self.dir);
-                    self.monitor.reload(self.dir, Instant::now());
-                }
-                // compat: daemontools ignores bytes it does not know.
-                for c in bytes[..n].iter().filter_map(|&b| Control::from_byte(b)) {
-                    self.dispatch(sup, Input::Control(c));
-                }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 self.dispatch(sup, Input::Timeout);
@@ -219,29 +235,17 @@ impl<'a> Service<'a> {
         Ok(())
     }
 
-    /// A limit sample is due: take it and do what `on-limit` says (see monitor.rs).
+    /// A limit sample is due: take it; each limit passed is an input of the state machine,
+    /// the last with what `on-limit` says (see limits/).
     fn limits(&mut self, sup: &mut Supervisor) {
-        let timeout_kill = sup.config.timeout_kill;
-        for todo in self.monitor.due(self.dir, timeout_kill, Instant::now()) {
-            match todo {
-                Todo::Breached(_) => {
-                    if let Some(pid) = sup.pid() {
-                        self.observer.note(Event::Limit, pid as u32);
-                    }
-                    self.announce(sup);
-                }
-                Todo::Restart(group) => {
-                    let _ = kill::signal_group(group, libc::SIGTERM);
-                    let _ = kill::signal_group(group, libc::SIGCONT);
-                }
-                Todo::Stop => self.dispatch(sup, Input::Control(Control::Down)),
-                Todo::Signal(group, sig) => {
-                    let _ = kill::signal_group(group, sig);
-                }
-                Todo::Kill(group) => {
-                    let _ = kill::signal_group(group, libc::SIGKILL);
-                }
-            }
+        let (passed, action) = self.monitor.due(self.dir, Instant::now());
+        for i in 0..passed {
+            let action = if i + 1 == passed {
+                action
+            } else {
+                Action::Notify
+            };
+            self.dispatch(sup, Input::Breach(action));
         }
     }
 
@@ -259,6 +263,10 @@ impl<'a> Service<'a> {
     }
 
     /// Does one effect; the answer the state machine waits for, if any.
+    // Never inlined: the effects' buffers (bounded reads of the settings, 4 KiB each) would
+    // otherwise sit in apply_all's frame, which recurses through dispatch for each answer,
+    // and every supervise would keep those stack pages (docs/bench.md, "Memory per supervise").
+    #[inline(never)]
     fn apply(&mut self, sup: &mut Supervisor, effect: Effect) -> Option<Input> {
         match effect {
             Effect::Start => {
@@ -296,6 +304,12 @@ impl<'a> Service<'a> {
                 self.announce(sup);
                 None
             }
+            Effect::Publish(event) => {
+                if let Some(pid) = sup.pid() {
+                    self.observer.note(event, pid as u32);
+                }
+                None
+            }
         }
     }
 
@@ -304,7 +318,7 @@ impl<'a> Service<'a> {
     fn finish(&self, exit: Exit) -> Option<i32> {
         nix::unistd::access(paths::FINISH, nix::unistd::AccessFlags::X_OK).ok()?;
         let (code, signal) = match exit {
-            Exit::Status(status) => reap::exit_and_signal(status),
+            Exit::Status(status) => LastExit::from_wait_status(status).finish_args(),
             Exit::Unknown => (-1, -1),
         };
         let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
@@ -355,7 +369,7 @@ impl<'a> Service<'a> {
         self.observer.before_write(&mut status);
         // In arrays, not Vecs: supervise keeps no heap page (docs/bench.md).
         let (encoded, len) = status.encode_fixed();
-        let mut bytes = [0u8; breach::RECORD_END];
+        let mut bytes = [0u8; status::RECORD_END];
         bytes[..len].copy_from_slice(&encoded[..len]);
         let len = self.monitor.record.append_in(&mut bytes, len);
         self.write_status(&bytes[..len]);

@@ -8,7 +8,10 @@
 use std::time::{Duration, Instant};
 
 use vigil_proto::control::Control;
+use vigil_proto::event::Event;
 use vigil_proto::status::{self, BackoffCause};
+
+use crate::limits::{Action, RESTART_KILL_AFTER};
 
 /// A process id.
 pub type Pid = i32;
@@ -25,6 +28,23 @@ pub enum Want {
     Down,
     /// Run it once, no restart (`o`).
     Once,
+}
+
+/// The earlier of two optional deadlines (`None`: no deadline).
+pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Whether the run has said it is ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// It notifies (`notification-fd`, `notify-socket`) and has not yet: shown as starting.
+    Waiting,
+    /// It said so, or it has no way to (ready once started).
+    Ready,
 }
 
 /// How a process ended.
@@ -111,8 +131,9 @@ pub enum Input {
     Control(Control),
     /// A child was reaped (or the adopted process exited).
     Exited(Pid, Exit),
-    /// Answer to `Effect::Start`: the new pid, or the errno of the failed start.
-    Started(Result<Pid, i32>),
+    /// Answer to `Effect::Start`: the new pid and whether it will notify readiness
+    /// (`Waiting`) or not (`Ready`), or the errno of the failed start.
+    Started(Result<(Pid, Readiness), i32>),
     /// Answer to `Effect::Finish`: finish's pid, or `None` (no executable finish, or it failed).
     FinishStarted(Option<Pid>),
     /// Answer to `Effect::StopStrays`/`ProbeStrays`: whether the group still has processes.
@@ -121,6 +142,10 @@ pub enum Input {
     Timeout,
     /// SIGTERM, SIGHUP or SIGINT to supervise: bring the service down, then exit.
     Terminate,
+    /// The run said it is ready (`notification-fd`, `NOTIFY_SOCKET`).
+    Ready,
+    /// A sample passed a limit; `on-limit` says what to do (one input per limit passed).
+    Breach(Action),
 }
 
 /// What the loop must do after a transition, in order.
@@ -141,6 +166,9 @@ pub enum Effect {
     ProbeStrays(Pid),
     /// Write the status file.
     Announce,
+    /// Publish this event about the run with the next status write (one no state change
+    /// shows, as a limit breach).
+    Publish(Event),
 }
 
 /// The effects of one input (at most a handful; kept on the stack).
@@ -172,6 +200,8 @@ pub struct Supervisor {
     pub want: Want,
     /// Paused with `p` (and not continued).
     pub paused: bool,
+    /// Whether the run shown has said it is ready: `starting` until it has.
+    pub readiness: Readiness,
     /// `x` or a terminating signal: exit once the service is down.
     pub exiting: bool,
     /// Starts of `run` after the first.
@@ -185,6 +215,8 @@ pub struct Supervisor {
     /// A dead run's process group being cleaned up: (group, when to KILL it; `None` until the
     /// TERM is known to have reached someone).
     strays: Option<(Pid, Option<Instant>)>,
+    /// A restart after a limit breach: the run's group and when to KILL it if it lingers.
+    limit_kill: Option<(Pid, Instant)>,
     rng: u64,
 }
 
@@ -196,6 +228,7 @@ impl Supervisor {
             state: State::Down,
             want,
             paused: false,
+            readiness: Readiness::Ready,
             exiting: false,
             restarts: 0,
             last_exit: None,
@@ -203,14 +236,20 @@ impl Supervisor {
             started_once: false,
             quick_exits: 0,
             strays: None,
+            limit_kill: None,
             rng: seed | 1,
         }
     }
 
-    /// Takes over a run left by a previous supervise (its pid, checked by the caller).
-    pub fn adopt(&mut self, pid: Pid, now: Instant) {
+    /// Takes over a run left by a previous supervise (its pid, checked by the caller). It is
+    /// ready: whatever it would have said went to the previous supervise.
+    pub fn adopt(&mut self, pid: Pid, now: Instant) -> Effects {
         self.state = State::Up { pid, since: now };
         self.started_once = true;
+        self.readiness = Readiness::Ready;
+        let mut fx = Effects::default();
+        fx.push(Effect::Publish(Event::Ready));
+        fx
     }
 
     /// What to do first: start the service unless it is wanted down.
@@ -236,10 +275,8 @@ impl Supervisor {
             State::Down | State::Starting | State::Up { .. } => None,
         };
         let strays = self.strays.and_then(|(_, at)| at);
-        match (state, strays) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let limit_kill = self.limit_kill.map(|(_, at)| at);
+        earliest(earliest(state, strays), limit_kill)
     }
 
     /// True once supervise should exit: told to, the service is down and no strays are left.
@@ -260,7 +297,10 @@ impl Supervisor {
         match self.state {
             State::Down => status::State::Down,
             State::Starting => status::State::Starting,
-            State::Up { .. } => status::State::Up,
+            State::Up { .. } => match self.readiness {
+                Readiness::Waiting => status::State::Starting,
+                Readiness::Ready => status::State::Up,
+            },
             State::Stopping { .. } => status::State::Stopping,
             State::Finishing { .. } => status::State::Finishing,
             State::Backoff { .. } => status::State::Backoff,
@@ -293,6 +333,8 @@ impl Supervisor {
                 self.exiting = true;
                 self.go_down(now, &mut fx);
             }
+            Input::Ready => self.ready(&mut fx),
+            Input::Breach(action) => self.breach(action, now, &mut fx),
         }
         fx
     }
@@ -419,6 +461,8 @@ impl Supervisor {
     /// `run` ended: finish first (if any), then restart, back off or stay down; leftovers of its
     /// process group are stopped after the next start, which comes first for a short gap.
     fn run_exited(&mut self, pid: Pid, since: Instant, exit: Exit, now: Instant, fx: &mut Effects) {
+        // A limit restart's KILL is for this run only; its leftovers are the strays' now.
+        self.limit_kill = None;
         if let Exit::Status(status) = exit {
             self.last_exit = Some(status);
         }
@@ -503,14 +547,20 @@ impl Supervisor {
         Duration::from_micros(self.rng % (span + 1))
     }
 
-    fn started(&mut self, result: Result<Pid, i32>, now: Instant, fx: &mut Effects) {
+    fn started(&mut self, result: Result<(Pid, Readiness), i32>, now: Instant, fx: &mut Effects) {
         match (self.state, result) {
-            (State::Starting, Ok(pid)) => {
+            (State::Starting, Ok((pid, readiness))) => {
                 if self.started_once {
                     self.restarts = self.restarts.saturating_add(1);
                 }
                 self.started_once = true;
                 self.state = State::Up { pid, since: now };
+                self.readiness = readiness;
+                match readiness {
+                    // Published after the `u` this announce shows.
+                    Readiness::Ready => fx.push(Effect::Publish(Event::Ready)),
+                    Readiness::Waiting => {}
+                }
                 fx.push(Effect::Announce);
             }
             (State::Starting, Err(_)) => match self.want {
@@ -578,6 +628,59 @@ impl Supervisor {
                 fx.push(Effect::SignalGroup(group, libc::SIGKILL));
             }
         }
+        if let Some((group, at)) = self.limit_kill {
+            if at <= now {
+                self.limit_kill = None;
+                // Only if that run is still the one shown: else it has gone already.
+                if self.pid() == Some(group) {
+                    fx.push(Effect::SignalGroup(group, libc::SIGKILL));
+                }
+            }
+        }
+    }
+
+    /// The run notified readiness: news only while it was waiting, and while a run is there
+    /// to be ready; then `U` is published and the status shows it up.
+    fn ready(&mut self, fx: &mut Effects) {
+        match (self.state, self.readiness) {
+            (State::Up { .. } | State::Stopping { .. }, Readiness::Waiting) => {
+                self.readiness = Readiness::Ready;
+                fx.push(Effect::Publish(Event::Ready));
+                fx.push(Effect::Announce);
+            }
+            (State::Up { .. } | State::Stopping { .. }, Readiness::Ready)
+            | (State::Down, _)
+            | (State::Starting, _)
+            | (State::Finishing { .. }, _)
+            | (State::Backoff { .. }, _) => {}
+        }
+    }
+
+    /// A sample of the run passed a limit: publish it, then do what `on-limit` says.
+    fn breach(&mut self, action: Action, now: Instant, fx: &mut Effects) {
+        let pid = match self.state {
+            State::Up { pid, .. } | State::Stopping { pid, .. } => pid,
+            // Sampling follows the pid shown: without one there is nothing to breach.
+            State::Down | State::Starting | State::Finishing { .. } | State::Backoff { .. } => {
+                return
+            }
+        };
+        fx.push(Effect::Publish(Event::Limit));
+        fx.push(Effect::Announce);
+        match action {
+            Action::Restart => {
+                if self.limit_kill.is_none() {
+                    let after = self.config.timeout_kill.unwrap_or(RESTART_KILL_AFTER);
+                    self.limit_kill = Some((pid, now + after));
+                    fx.push(Effect::SignalGroup(pid, libc::SIGTERM));
+                    fx.push(Effect::SignalGroup(pid, libc::SIGCONT));
+                }
+                // else: already restarting
+            }
+            Action::Stop => self.go_down(now, fx),
+            Action::Signal(signal) => fx.push(Effect::SignalGroup(pid, signal as i32)),
+            Action::Notify => {}
+        }
     }
 }
 
@@ -601,7 +704,10 @@ mod tests {
     fn up(pid: Pid, t0: Instant) -> Supervisor {
         let mut s = Supervisor::new(Config::default(), Want::Up, 7);
         assert_eq!(s.boot().as_slice().collect::<Vec<_>>(), [Start]);
-        assert_eq!(fx(&mut s, Input::Started(Ok(pid)), t0), [Announce]);
+        assert_eq!(
+            fx(&mut s, Input::Started(Ok((pid, Readiness::Ready))), t0),
+            [Publish(Event::Ready), Announce]
+        );
         s
     }
 
@@ -623,7 +729,10 @@ mod tests {
             [Finish(Exit::Status(0)), StopStrays(10)]
         );
         assert_eq!(fx(&mut s, Input::FinishStarted(None), t1), [Start]);
-        assert_eq!(fx(&mut s, Input::Started(Ok(11)), t1), [Announce]);
+        assert_eq!(
+            fx(&mut s, Input::Started(Ok((11, Readiness::Ready))), t1),
+            [Publish(Event::Ready), Announce]
+        );
         assert_eq!(s.state, State::Up { pid: 11, since: t1 });
         assert_eq!(s.restarts, 1);
         assert_eq!(s.last_exit, Some(0));
@@ -658,7 +767,7 @@ mod tests {
             assert_eq!(fx(&mut s, Input::Timeout, until), [Start]);
             pid += 1;
             now = until;
-            fx(&mut s, Input::Started(Ok(pid)), now);
+            fx(&mut s, Input::Started(Ok((pid, Readiness::Ready))), now);
         }
         // a run of at least 1 s resets the sequence
         now += secs(1);
@@ -735,7 +844,7 @@ mod tests {
         let mut s = Supervisor::new(Config::default(), Want::Down, 1);
         let t0 = Instant::now();
         assert_eq!(fx(&mut s, Input::Control(Control::Once), t0), [Start]);
-        fx(&mut s, Input::Started(Ok(5)), t0);
+        fx(&mut s, Input::Started(Ok((5, Readiness::Ready))), t0);
         fx(&mut s, Input::Exited(5, Exit::Status(0)), t0 + secs(5));
         assert_eq!(
             fx(&mut s, Input::FinishStarted(None), t0 + secs(5)),
@@ -846,7 +955,7 @@ mod tests {
         let t1 = t0 + secs(2);
         fx(&mut s, Input::Exited(10, Exit::Status(0)), t1);
         fx(&mut s, Input::FinishStarted(None), t1);
-        fx(&mut s, Input::Started(Ok(11)), t1);
+        fx(&mut s, Input::Started(Ok((11, Readiness::Ready))), t1);
         fx(&mut s, Input::StraysLeft(true), t1);
         assert_eq!(s.deadline(), Some(t1 + STRAY_GRACE));
         // a reaped stray: probe whether the group is empty yet
@@ -877,7 +986,11 @@ mod tests {
             fx(&mut s, Input::FinishStarted(None), t0 + secs(3)),
             [Start]
         );
-        fx(&mut s, Input::Started(Ok(43)), t0 + secs(3));
+        fx(
+            &mut s,
+            Input::Started(Ok((43, Readiness::Ready))),
+            t0 + secs(3),
+        );
         assert_eq!(s.restarts, 1);
     }
 
@@ -889,5 +1002,177 @@ mod tests {
         fx(&mut s, Input::FinishStarted(None), t0);
         assert_eq!(fx(&mut s, Input::Control(Control::Down), t0), [Announce]);
         assert_eq!(s.state, State::Down);
+    }
+
+    #[test]
+    fn a_run_that_notifies_is_starting_until_it_says_ready() {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Config::default(), Want::Up, 7);
+        s.boot();
+        assert_eq!(
+            fx(&mut s, Input::Started(Ok((10, Readiness::Waiting))), t0),
+            [Announce]
+        );
+        assert_eq!(s.word(), status::State::Starting);
+        assert_eq!(s.pid(), Some(10));
+        assert_eq!(
+            fx(&mut s, Input::Ready, t0 + secs(1)),
+            [Publish(Event::Ready), Announce]
+        );
+        assert_eq!(s.word(), status::State::Up);
+        // Said again (NOTIFY_SOCKET): no news.
+        assert_eq!(fx(&mut s, Input::Ready, t0 + secs(2)), []);
+        // The next run waits again.
+        let t3 = t0 + secs(3);
+        fx(&mut s, Input::Exited(10, Exit::Status(0)), t3);
+        fx(&mut s, Input::FinishStarted(None), t3);
+        fx(&mut s, Input::Started(Ok((11, Readiness::Waiting))), t3);
+        assert_eq!(s.word(), status::State::Starting);
+        // Told to stop before it is ready, then up again: still starting until it says so.
+        fx(&mut s, Input::Control(Control::Down), t3);
+        assert_eq!(s.word(), status::State::Stopping);
+        fx(&mut s, Input::Control(Control::Up), t3);
+        assert_eq!(s.word(), status::State::Starting);
+        assert_eq!(
+            fx(&mut s, Input::Ready, t3),
+            [Publish(Event::Ready), Announce]
+        );
+        assert_eq!(s.word(), status::State::Up);
+    }
+
+    #[test]
+    fn a_run_without_a_protocol_is_ready_once_started_and_late_messages_are_ignored() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        assert_eq!(s.word(), status::State::Up);
+        assert_eq!(fx(&mut s, Input::Ready, t0), []);
+        // A message after the run exited (a stray holding the socket) changes nothing.
+        let t1 = t0 + secs(2);
+        fx(&mut s, Input::Exited(10, Exit::Status(0)), t1);
+        assert!(matches!(s.state, State::Finishing { .. }));
+        s.readiness = Readiness::Waiting;
+        assert_eq!(fx(&mut s, Input::Ready, t1), []);
+        let mut down = Supervisor::new(Config::default(), Want::Down, 1);
+        down.readiness = Readiness::Waiting;
+        assert_eq!(fx(&mut down, Input::Ready, t0), []);
+    }
+
+    #[test]
+    fn an_adopted_run_is_ready() {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Config::default(), Want::Up, 7);
+        let adopted: Vec<Effect> = s.adopt(42, t0).as_slice().collect();
+        assert_eq!(adopted, [Publish(Event::Ready)]);
+        assert_eq!((s.word(), s.pid()), (status::State::Up, Some(42)));
+        assert_eq!(s.boot(), Effects::default());
+    }
+
+    #[test]
+    fn breach_notify_publishes_and_announces_only() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        assert_eq!(
+            fx(&mut s, Input::Breach(Action::Notify), t0),
+            [Publish(Event::Limit), Announce]
+        );
+        assert_eq!(s.state, State::Up { pid: 10, since: t0 });
+        assert_eq!(s.deadline(), None);
+    }
+
+    #[test]
+    fn breach_restart_terms_the_group_once_then_kills_it_after_the_timeout() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        let t1 = t0 + secs(1);
+        assert_eq!(
+            fx(&mut s, Input::Breach(Action::Restart), t1),
+            [
+                Publish(Event::Limit),
+                Announce,
+                SignalGroup(10, TERM),
+                SignalGroup(10, CONT)
+            ]
+        );
+        assert_eq!(s.deadline(), Some(t1 + RESTART_KILL_AFTER));
+        // Another breach while restarting: published, no second TERM nor a later KILL.
+        assert_eq!(
+            fx(&mut s, Input::Breach(Action::Restart), t1 + secs(1)),
+            [Publish(Event::Limit), Announce]
+        );
+        assert_eq!(s.deadline(), Some(t1 + RESTART_KILL_AFTER));
+        let t2 = t1 + RESTART_KILL_AFTER;
+        assert_eq!(fx(&mut s, Input::Timeout, t2), [SignalGroup(10, KILL)]);
+        assert_eq!(s.deadline(), None);
+    }
+
+    #[test]
+    fn breach_restart_waits_timeout_kill_and_forgets_the_kill_once_the_run_exits() {
+        let t0 = Instant::now();
+        let config = Config {
+            timeout_kill: Some(Duration::from_millis(300)),
+            ..Config::default()
+        };
+        let mut s = Supervisor::new(config, Want::Up, 7);
+        s.boot();
+        fx(&mut s, Input::Started(Ok((10, Readiness::Ready))), t0);
+        let t1 = t0 + secs(2);
+        fx(&mut s, Input::Breach(Action::Restart), t1);
+        assert_eq!(s.deadline(), Some(t1 + Duration::from_millis(300)));
+        // It exits on the TERM: restarted at once, and no KILL is left for anyone.
+        let t2 = t1 + Duration::from_millis(100);
+        assert_eq!(
+            fx(&mut s, Input::Exited(10, Exit::Status(TERM)), t2),
+            [Finish(Exit::Status(TERM)), StopStrays(10)]
+        );
+        fx(&mut s, Input::FinishStarted(None), t2);
+        fx(&mut s, Input::Started(Ok((11, Readiness::Ready))), t2);
+        fx(&mut s, Input::StraysLeft(false), t2);
+        assert_eq!(s.deadline(), None);
+        assert_eq!(fx(&mut s, Input::Timeout, t1 + secs(1)), []);
+    }
+
+    #[test]
+    fn breach_stop_takes_the_service_down_as_svc_d() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        assert_eq!(
+            fx(&mut s, Input::Breach(Action::Stop), t0),
+            [
+                Publish(Event::Limit),
+                Announce,
+                Signal(10, TERM),
+                Signal(10, CONT),
+                Announce
+            ]
+        );
+        assert_eq!(s.want, Want::Down);
+        assert!(matches!(s.state, State::Stopping { pid: 10, .. }));
+    }
+
+    #[test]
+    fn breach_signal_goes_to_the_group_and_nothing_else() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        assert_eq!(
+            fx(
+                &mut s,
+                Input::Breach(Action::Signal(nix::sys::signal::Signal::SIGUSR1)),
+                t0
+            ),
+            [
+                Publish(Event::Limit),
+                Announce,
+                SignalGroup(10, libc::SIGUSR1)
+            ]
+        );
+        assert_eq!(s.state, State::Up { pid: 10, since: t0 });
+    }
+
+    #[test]
+    fn breach_without_a_run_is_ignored() {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Config::default(), Want::Down, 1);
+        assert_eq!(fx(&mut s, Input::Breach(Action::Restart), t0), []);
+        assert_eq!(s.deadline(), None);
     }
 }

@@ -1,5 +1,6 @@
 //! svwait: blocks until one or all services reach a state (s6-svwait's interface), without
 //! polling: it sleeps on its own FIFO in each `DIR/event/` and reads the journal when woken.
+#![forbid(unsafe_code)]
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -7,9 +8,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
+use vigil_client::goal::{self, Goal, Outcome, WaitError};
 use vigil_proc::signals::Signals;
 use vigil_proto::getopt::{Getopt, Opt};
-use vigil_proto::goal::{self, Goal, Outcome, WaitError};
 use vigil_proto::msg::{self, Fail};
 use vigil_proto::{fifodir, journal, paths};
 

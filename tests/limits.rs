@@ -6,8 +6,8 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use vigil_proto::breach::{BreachKind, Record};
 use vigil_proto::status::{self, Want};
+use vigil_proto::status::{BreachKind, BreachRecord as Record};
 
 use crate::util::observe::{json_field, wakeups};
 use crate::util::supervise::{alive, lines, Supervised};
@@ -37,6 +37,18 @@ fn wait_breaches(sup: &Supervised, n: u32) -> Record {
         sup.stderr()
     );
     last.expect("record")
+}
+
+/// Waits until supervise has woken `n` more times: with a limit file and nothing else
+/// happening, each wake-up is a sample, so `n` samples ran (a test that then asserts nothing
+/// happened fails when the code is wrong, not when it is slow).
+fn wait_samples(sup: &Supervised, n: u64) {
+    let start = wakeups(sup.pid()).unwrap_or(0);
+    assert!(
+        eventually(LIMIT, || wakeups(sup.pid()).unwrap_or(0) >= start + n),
+        "supervise took no {n} samples; stderr: {}",
+        sup.stderr()
+    );
 }
 
 /// Pids of the processes named `comm` running in `dir` (the sandbox).
@@ -96,7 +108,7 @@ fn a_service_under_its_limits_is_never_touched() {
     let sup = ours(&dir);
     let pid = sup.wait_up();
     // Twenty samples and two whole windows.
-    std::thread::sleep(Duration::from_millis(2500));
+    wait_samples(&sup, 20);
     let status = sup.status().expect("status");
     assert_eq!(status.pid, pid);
     assert_eq!(record(&dir), Some(Record::default()), "{}", sup.stderr());
@@ -179,7 +191,7 @@ fn on_limit_signal_sends_it_and_nothing_else() {
         sup.stderr()
     );
     // Reported once while it stays over: one signal, one breach, same pid.
-    std::thread::sleep(Duration::from_millis(600));
+    wait_samples(&sup, 4);
     assert_eq!(lines(&sb.join("got")), ["usr1"]);
     assert_eq!(record(&sup.dir).map(|r| r.count), Some(1));
     assert_eq!(sup.status().map(|s| s.pid), Some(pid));
@@ -191,7 +203,7 @@ fn on_limit_notify_records_the_breach_only() {
     let (sup, pid) = over_the_cap(&sb, "notify\n", "exec sleep 100");
     let r = wait_breaches(&sup, 1);
     assert_eq!(r.last.map(|(_, kind)| kind), Some(BreachKind::Memory));
-    std::thread::sleep(Duration::from_millis(500));
+    wait_samples(&sup, 3);
     assert_eq!(sup.status().map(|s| s.pid), Some(pid));
     assert!(alive(pid as i32));
     assert!(sup.stderr().contains("; notify"), "{}", sup.stderr());
@@ -252,11 +264,15 @@ fn a_bad_limit_file_is_reported_once_per_change_and_ignored() {
     assert!(warnings().contains(&format!(
         "supervise: warning: {d}/max-memory: negative value \"-5\"; ignored"
     )));
-    // Control commands re-read the files: no repeat while they do not change.
+    // Control commands re-read the files: no repeat while they do not change. Without valid
+    // limits nothing else wakes supervise: once it woke and sleeps again, it read them all.
+    let before = wakeups(sup.pid()).unwrap_or(0);
     for _ in 0..3 {
         sup.send(b"c");
     }
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(eventually(LIMIT, || {
+        wakeups(sup.pid()).unwrap_or(0) > before && procfs::sleeps_in_poll(sup.pid())
+    }));
     assert_eq!(warnings().len(), 2);
     // Another bad value: one more warning.
     sb.write("svc/max-cpu", "90\n");
@@ -409,15 +425,6 @@ fn files_and_threads_caps_count_the_whole_service() {
 }
 
 #[test]
-fn the_example_limit_files_parse() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/limits/worker");
-    let (limits, problems) = vigil_proto::limits::LimitFiles::new().load(dir.as_os_str());
-    assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(limits.memory_bytes, Some(64 << 20));
-    assert!(limits.cpu.is_some() && limits.any());
-}
-
-#[test]
 fn an_adopted_runs_past_cpu_is_not_a_breach() {
     let sb = Sandbox::new();
     // Spins about a second, then sleeps: its CPU time stays behind it.
@@ -437,7 +444,8 @@ fn an_adopted_runs_past_cpu_is_not_a_breach() {
     sb.write("svc/limit-interval", "100\n");
     let second = ours(&dir);
     assert_eq!(second.status().map(|s| s.pid), Some(pid), "adopted");
-    std::thread::sleep(Duration::from_millis(1500));
+    // A whole window and more of samples.
+    wait_samples(&second, 15);
     assert_eq!(
         record(&dir).map(|r| r.count),
         Some(0),

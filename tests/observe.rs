@@ -603,3 +603,69 @@ fn svwait_removes_its_fifo_and_dies_of_the_signal() {
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
     assert_eq!(fifos(), 0);
 }
+
+/// Issue 12, item 1: a member of a listener group plants links in `event/`; supervise (root)
+/// writes into none of them and removes them, while real subscribers hear the event.
+#[test]
+fn event_fifos_planted_links_are_never_written_issue_12() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let sb = Sandbox::new();
+    let (dir, s) = sleeper(&sb);
+    let other = sb.service("other", "exec sleep 100");
+    let o = supervise(&other);
+    let other_pid = o.wait_up();
+    let secret = sb.write("shadow", "root:secret\n");
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let event = dir.join("event");
+    fs::create_dir_all(&event).expect("event dir");
+    symlink(&secret, event.join("ftrig1:shadow")).expect("symlink");
+    symlink(other.join("supervise/control"), event.join("ftrig1:ctl")).expect("symlink");
+    // Listeners' FIFOs in place: a listener makes it under a hidden name, then renames it.
+    let count = || {
+        fs::read_dir(&event).map_or(0, |d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().as_encoded_bytes().starts_with(b"ftrig1"))
+            })
+            .count()
+        })
+    };
+    let mut waiter = svwait_bg(&["-d", "-t", "8000"], &dir);
+    let out = sb.join("watch.out");
+    let _watch = Spawned::start(
+        cmd("svwatch")
+            .arg(&dir)
+            .stdout(File::create(&out).expect("out")),
+    );
+    let mut listeners = 2;
+    let ftrig = peer("/usr/bin/s6-ftrig-wait").map(|p| {
+        listeners += 1;
+        Spawned::start(Command::new(p).args(["-t", "8000"]).arg(&event).arg("d"))
+    });
+    assert!(eventually(LIMIT, || count() == 2 + listeners));
+    s.send(b"k");
+    assert_eq!(exit_code(&mut waiter), Some(0));
+    if let Some(mut ftrig) = ftrig {
+        assert_eq!(exit_code(&mut ftrig), Some(0));
+    }
+    assert!(
+        eventually(LIMIT, || lines(&out)
+            .iter()
+            .any(|l| json_field(l, "event") == Some("\"down\""))),
+        "{:?}",
+        lines(&out)
+    );
+    // supervise owns event/: the links are gone, the svwatch FIFO stays.
+    assert!(
+        eventually(LIMIT, || count() == 1),
+        "{:?}",
+        fs::read_dir(&event).map(|d| d.count())
+    );
+    assert_eq!(fs::read(&secret).expect("read"), b"root:secret\n");
+    let status = o.status().expect("other's status");
+    assert_eq!(
+        (status.pid, status.want),
+        (other_pid, vigil_proto::status::Want::Up)
+    );
+    assert!(s.stderr().is_empty(), "{}", s.stderr());
+}

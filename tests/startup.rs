@@ -49,7 +49,8 @@ fn elf_type_and_interp(path: &std::path::Path) -> (u16, bool) {
 }
 
 /// supervise and multilog (one of each per service) and the programs scripts run over and over
-/// are static PIEs: no ld.so to load, no shared library's private pages (build.rs). setuidgid
+/// are static PIEs: no ld.so to load, no shared library's private pages (build.rs,
+/// static-programs.txt). setuidgid
 /// and envuidgid stay dynamic: getpwnam loads NSS modules, which a static glibc cannot.
 #[test]
 fn per_service_and_short_lived_programs_are_static_pies() {
@@ -63,20 +64,18 @@ fn per_service_and_short_lived_programs_are_static_pies() {
         eprintln!("skipped: no libc.a (libc6-dev), so build.rs linked everything dynamically");
         return;
     }
-    let static_pies = [
-        "supervise",
-        "multilog",
-        "svc",
-        "svstat",
-        "svok",
-        "tai64n",
-        "tai64nlocal",
-        "envdir",
-        "fghack",
-        "pgrphack",
-        "setlock",
-        "softlimit",
-    ];
+    // The same list build.rs links from.
+    let static_pies = include_str!("../static-programs.txt")
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter(|name| !name.is_empty())
+        .collect::<Vec<_>>();
+    for once_per_service in ["supervise", "multilog"] {
+        assert!(
+            static_pies.contains(&once_per_service),
+            "{once_per_service} not listed"
+        );
+    }
     for name in static_pies {
         // ET_DYN (3): position-independent, so ASLR still moves it.
         assert_eq!(elf_type_and_interp(&util::bin(name)), (3, false), "{name}");

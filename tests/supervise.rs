@@ -7,11 +7,23 @@ use nix::sys::signal::Signal;
 use vigil_proto::status::{BackoffCause, State, Want};
 
 use crate::util::supervise::{alive, lines, no_lasting_zombies, Supervised, SOON};
-use crate::util::{bin, cmd, eventually, peer, run, text, Sandbox};
+use crate::util::{bin, cmd, eventually, peer, procfs, run, text, Sandbox};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
 /// A run that records its pid and start time (ns) in `starts`, then stays up.
+/// Waits until supervise has woken since its wake-up count was `before` and sleeps in poll
+/// again: it has handled everything sent before that count was read.
+fn handled(sup: &Supervised, before: u64) {
+    assert!(
+        eventually(LIMIT, || {
+            procfs::wakeups(sup.pid()).unwrap_or(0) > before && procfs::sleeps_in_poll(sup.pid())
+        }),
+        "supervise did not wake for it or did not go back to sleep; stderr: {}",
+        sup.stderr()
+    );
+}
+
 const RECORD_AND_SLEEP: &str = "echo $$ $(date +%s%N) >> ../starts\nexec sleep 100";
 
 fn ours(dir: &std::path::Path) -> Supervised {
@@ -223,7 +235,8 @@ fn pause_continue_kill_down_once_exit() {
     wait_starts(&sb, 3);
     sup.send(b"k");
     sup.wait_for("once is not restarted", |s| s.pid == 0);
-    std::thread::sleep(Duration::from_millis(200));
+    // Back in poll after announcing it down: a restart would have come first.
+    assert!(eventually(LIMIT, || procfs::sleeps_in_poll(sup.pid())));
     assert_eq!(wait_starts(&sb, 3), [pid, second, third]);
     // x: exit once down
     sup.send(b"x");
@@ -236,8 +249,9 @@ fn exit_byte_waits_for_the_service_to_go_down() {
     let dir = sb.service("svc", RECORD_AND_SLEEP);
     let mut sup = ours(&dir);
     let pid = sup.wait_up();
+    let before = procfs::wakeups(sup.pid()).unwrap_or(0);
     sup.send(b"x");
-    std::thread::sleep(Duration::from_millis(200));
+    handled(&sup, before);
     assert!(sup.running());
     assert!(alive(pid as i32));
     sup.send(b"t");
@@ -461,9 +475,11 @@ fn malformed_control_bytes_are_ignored() {
     let garbage: Vec<u8> = (0u8..=255)
         .filter(|b| vigil_proto::control::Control::from_byte(*b).is_none())
         .collect();
+    assert!(eventually(LIMIT, || procfs::sleeps_in_poll(sup.pid())));
+    let before = procfs::wakeups(sup.pid()).unwrap_or(0);
     sup.send(&garbage);
     sup.send(&[0xff; 100]);
-    std::thread::sleep(Duration::from_millis(100));
+    handled(&sup, before);
     let st = sup.status().expect("status");
     assert_eq!((st.pid, st.want), (0, Want::Down));
     sup.send(b"zz\nu\0");
@@ -486,7 +502,7 @@ fn adopts_the_run_after_supervise_is_killed() {
     let st = second.status().expect("status");
     assert_eq!(st.pid, pid, "adopted, not restarted");
     assert_eq!(st.when, when, "uptime continues");
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(eventually(LIMIT, || procfs::sleeps_in_poll(second.pid())));
     assert_eq!(wait_starts(&sb, 1), [pid], "never a second copy");
     // signals reach it; its exit restarts the service
     second.send(b"k");
@@ -593,7 +609,11 @@ fn without_timeout_kill_a_stop_waits_as_daemontools() {
         s.ext.is_some_and(|e| e.state == State::Stopping)
     });
     assert_eq!((st.pid, st.want), (pid, Want::Down));
-    std::thread::sleep(Duration::from_millis(300));
+    // Without timeout-kill no KILL is due: supervise waits with no deadline at all.
+    assert!(
+        eventually(LIMIT, || procfs::sleeps_without_deadline(sup.pid())),
+        "a deadline is set while stopping"
+    );
     assert!(alive(pid as i32));
     sup.send(b"k");
     sup.wait_for("down", |s| s.pid == 0);
@@ -674,4 +694,151 @@ fn idle_supervise_never_wakes() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(switches(), before, "supervise woke while idle");
     assert_eq!(sup.stop(), 0);
+}
+
+/// Issue 12, item 8: `svc -d` queued while supervise is stopped, then the run dies: on SIGCONT
+/// the `d` is applied before the exit, so the service is not started again (and then killed).
+#[test]
+fn down_queued_while_stopped_is_applied_before_the_exit_issue_12() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", RECORD_AND_SLEEP);
+    // No run is a quick exit: the exit alone would restart the service at once.
+    sb.write("svc/backoff", "1000 60000 0\n");
+    let s = ours(&dir);
+    let pid = s.wait_up();
+    assert_eq!(wait_starts(&sb, 1), [pid]);
+    s.signal(Signal::SIGSTOP);
+    assert!(eventually(LIMIT, || crate::util::procfs::state(s.pid()) == Some('T')));
+    s.send(b"d");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGTERM)
+        .expect("kill run");
+    // The run is dead, waiting for its stopped parent to reap it.
+    assert!(eventually(LIMIT, || crate::util::procfs::state(pid as i32)
+        == Some('Z')));
+    s.signal(Signal::SIGCONT);
+    let status = s.wait_for("down", |st| st.pid == 0 && st.want == Want::Down);
+    assert_eq!(status.want, Want::Down);
+    // The same poll brought the exit and the `d`: no second start (which the `d` then kills
+    // before its shell records it) is in the journal.
+    let starts = || {
+        let out = run(cmd("svwatch").arg("--no-follow").arg(&dir), LIMIT);
+        text(&out.stdout).matches("\"event\":\"up\"").count()
+    };
+    assert_eq!(starts(), 1, "started again: {}", s.stderr());
+    assert_eq!(s.stop(), 0);
+    assert_eq!(start_pids(&sb), [pid]);
+    assert_eq!(starts(), 1);
+}
+
+/// Issue 12, item 2: FIFOs and links to `/dev/zero` or to a root-only file as settings: each
+/// is one warning naming it and counts as absent; supervise neither blocks nor grows nor reads
+/// through the link, the service starts and `svc` works.
+#[test]
+fn bad_setting_files_are_warned_once_and_ignored_issue_12() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    sb.script("svc/notify", "#!/bin/sh\nexit 0\n");
+    let secret = sb.write("shadow", "root:secret-hash:19000\n");
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let fifos = [
+        "backoff",
+        "notification-fd",
+        "notify-timeout",
+        "limit-interval",
+        "on-limit",
+    ];
+    for name in fifos {
+        nix::unistd::mkfifo(&dir.join(name), nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    }
+    let zeros = [
+        "max-memory",
+        "timeout-kill",
+        "timeout-finish",
+        "max-threads",
+    ];
+    for name in zeros {
+        symlink("/dev/zero", dir.join(name)).expect("symlink");
+    }
+    symlink(&secret, dir.join("max-cpu")).expect("symlink");
+    sb.write("svc/max-files", "x".repeat(5000));
+    let s = ours(&dir);
+    let pid = s.wait_up();
+    s.send(b"d");
+    s.wait_for("down", |st| st.pid == 0 && st.want == Want::Down);
+    s.send(b"u");
+    let again = s.wait_up();
+    assert_ne!(pid, again);
+    let rss_kb: u64 = crate::util::procfs::status_field(s.pid(), "VmRSS")
+        .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .expect("VmRSS");
+    assert!(rss_kb < 20_000, "supervise grew to {rss_kb} kB");
+    let d = dir.display();
+    let expect = |name: &str, reason: &str| -> String {
+        match name {
+            n if n.starts_with("max-") || n == "on-limit" || n == "limit-interval" => {
+                format!("supervise: warning: {d}/{name}: unable to read: {reason}; ignored")
+            }
+            _ => format!("supervise: warning: unable to read {d}/{name}: {reason}"),
+        }
+    };
+    let mut wanted: Vec<String> = fifos
+        .iter()
+        .map(|n| expect(n, "not a regular file"))
+        .chain(
+            zeros
+                .iter()
+                .chain(&["max-cpu"])
+                .map(|n| expect(n, "is a symbolic link")),
+        )
+        .chain([expect("max-files", "file too big")])
+        .collect();
+    // notify-timeout is read when `notify` runs, after the first event.
+    assert!(
+        eventually(LIMIT, || s.stderr().lines().count() >= wanted.len()),
+        "{}",
+        s.stderr()
+    );
+    let mut got: Vec<String> = s.stderr().lines().map(str::to_owned).collect();
+    got.sort();
+    wanted.sort();
+    assert_eq!(got, wanted);
+    assert!(!s.stderr().contains("secret"));
+    assert_eq!(s.stop(), 0);
+}
+
+/// Issue 12, item 2: a bad value in a regular setting file is one warning naming the file (a
+/// `notify-timeout` of garbage was silently replaced by the default), and the default holds.
+#[test]
+fn bad_setting_values_are_warned_once_issue_12() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    sb.script("svc/notify", "#!/bin/sh\nexit 0\n");
+    sb.write("svc/notify-timeout", "soon\n");
+    sb.write("svc/notification-fd", "two\n");
+    sb.write("svc/backoff", "1 2 3 4\n");
+    let s = ours(&dir);
+    let pid = s.wait_up();
+    s.send(b"k");
+    s.wait_for("restarted", |st| st.pid != 0 && st.pid != pid);
+    let d = dir.display();
+    let mut wanted: Vec<String> = ["backoff", "notification-fd", "notify-timeout"]
+        .iter()
+        .map(|n| format!("supervise: warning: unable to read {d}/{n}: bad format"))
+        .collect();
+    assert!(
+        eventually(LIMIT, || s.stderr().lines().count() >= wanted.len()),
+        "{}",
+        s.stderr()
+    );
+    let mut got: Vec<String> = s.stderr().lines().map(str::to_owned).collect();
+    got.sort();
+    wanted.sort();
+    assert_eq!(got, wanted);
+    let err = dir.with_extension("err");
+    assert_eq!(s.stop(), 0);
+    assert_eq!(
+        fs::read_to_string(err).expect("stderr").lines().count(),
+        wanted.len()
+    );
 }

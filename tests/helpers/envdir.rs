@@ -166,3 +166,73 @@ fn dangling_symlink_removes_the_variable() {
     assert!(!text(&out.stdout).contains("HOME="));
     assert!(text(&out.stdout).contains("KEEP=1"));
 }
+
+/// Issue 12, item 2: an entry that is not a regular file (a link to `/dev/zero`, a FIFO) or
+/// whose first line passes 128 KiB is a fatal error naming it, at once: envdir neither reads
+/// without end nor blocks. (Run under `softlimit -a` so the old endless read fails fast.)
+#[test]
+fn entries_that_are_not_regular_files_fail_at_once_issue_12() {
+    let cases: [(&str, &str); 3] = [
+        ("ZERO", "not a regular file"),
+        ("FIFO", "not a regular file"),
+        ("BIG", "file too big"),
+    ];
+    for (name, reason) in cases {
+        let sb = Sandbox::new();
+        sb.write("e/A", "a\n");
+        match name {
+            "ZERO" => symlink("/dev/zero", sb.join("e/ZERO")).expect("symlink"),
+            "FIFO" => nix::unistd::mkfifo(&sb.join("e/FIFO"), nix::sys::stat::Mode::S_IRWXU)
+                .expect("mkfifo"),
+            _ => {
+                sb.write("e/BIG", "v".repeat(128 * 1024 + 1));
+            }
+        }
+        let start = std::time::Instant::now();
+        let out = util::run(
+            util::cmd("softlimit")
+                .args(["-a", "300000000"])
+                .arg(util::bin("envdir"))
+                .args(["e", "env"])
+                .current_dir(sb.path()),
+            std::time::Duration::from_secs(3),
+        );
+        assert_eq!(
+            (out.status.code(), text(&out.stderr)),
+            (
+                Some(111),
+                format!("envdir: fatal: unable to read e/{name}: {reason}\n")
+            ),
+            "{name}"
+        );
+        assert!(out.stdout.is_empty());
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(2),
+            "{name}"
+        );
+    }
+    // A first line of 128 KiB is still read (exec takes it once `LONG=` fits as well).
+    let sb = Sandbox::new();
+    sb.write("e/LONG", format!("{}\nrest", "v".repeat(128 * 1024 - 100)));
+    let out = util::run(
+        util::cmd("envdir")
+            .args(["e", "sh", "-c", "echo ${#LONG}"])
+            .current_dir(sb.path()),
+        std::time::Duration::from_secs(3),
+    );
+    assert_eq!(text(&out.stdout), "130972\n", "{}", text(&out.stderr));
+    sb.write("e/LONG", "v".repeat(128 * 1024));
+    let out = util::run(
+        util::cmd("envdir")
+            .args(["e", "true"])
+            .current_dir(sb.path()),
+        std::time::Duration::from_secs(3),
+    );
+    // Read whole, refused by exec: the limit is the kernel's, not a cut value.
+    assert_eq!(out.status.code(), Some(111), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("unable to read"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -90,6 +90,26 @@ const POLLS: [libc::c_long; 2] = [libc::SYS_poll, libc::SYS_ppoll];
 #[cfg(not(target_arch = "x86_64"))]
 const POLLS: [libc::c_long; 1] = [libc::SYS_ppoll];
 
+/// Whether the process sleeps in poll(2) with no timeout (`-1`): nothing is due, it waits for
+/// an event alone. (ppoll's NULL timeout reads as 0 in its fourth field.)
+pub fn sleeps_without_deadline(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|text| {
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        let nr = fields
+            .first()
+            .and_then(|nr| nr.parse::<libc::c_long>().ok());
+        match nr {
+            #[cfg(target_arch = "x86_64")]
+            // The int -1, in a 64-bit register.
+            Some(libc::SYS_poll) => {
+                matches!(fields.get(3), Some(&"0xffffffff" | &"0xffffffffffffffff"))
+            }
+            Some(libc::SYS_ppoll) => fields.get(3) == Some(&"0x0"),
+            Some(_) | None => false,
+        }
+    })
+}
+
 /// Whether the process sleeps in poll(2) (`/proc/PID/syscall` starts with the number of the
 /// system call it is blocked in; "running" otherwise). A supervisor there has done all it had
 /// to do since its last wake-up.

@@ -16,5 +16,5 @@ pub mod reap;
 pub mod reset;
 pub mod signals;
 pub mod spawn;
-pub mod usage;
+pub mod title;
 pub mod wait;

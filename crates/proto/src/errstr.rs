@@ -164,6 +164,12 @@ pub fn io_errstr(error: &io::Error) -> &'static str {
     if let Some(errno) = error.raw_os_error() {
         return errstr(errno);
     }
+    if let Some(why) = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<crate::bounded::Refused>())
+    {
+        return why.reason();
+    }
     let errno = match error.kind() {
         io::ErrorKind::NotFound => libc::ENOENT,
         io::ErrorKind::PermissionDenied => libc::EACCES,

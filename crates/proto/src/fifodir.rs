@@ -24,7 +24,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -45,12 +45,21 @@ pub struct Published {
     pub full: usize,
     /// FIFOs without a reader, removed.
     pub removed: usize,
+    /// Entries with a listener's name that are not a listener's FIFO (a symbolic link, a
+    /// regular file, a hard link to another FIFO): never written into; removed when supervise
+    /// owns the directory.
+    pub refused: usize,
 }
 
 /// Writes `letters` into every listener FIFO of the directory `eventdir`, never blocking.
 ///
 /// A missing directory means no listeners. Errors on single FIFOs are counted, never
 /// returned: one broken listener must not keep the others from their events.
+///
+/// The directory may be writable by a group of listeners (mode 3730), so an entry is written
+/// only if it is a FIFO with one link, opened with `O_NOFOLLOW` and checked with `fstat` after
+/// the open: a listener must not make root's supervise write into `/etc/shadow` or into
+/// another service's `supervise/control` (issue 12).
 pub fn publish(eventdir: &Path, letters: &[u8]) -> io::Result<Published> {
     let mut done = Published::default();
     let entries = match fs::read_dir(eventdir) {
@@ -58,15 +67,27 @@ pub fn publish(eventdir: &Path, letters: &[u8]) -> io::Result<Published> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(done),
         Err(e) => return Err(e),
     };
+    let mut owned = None;
     for entry in entries.flatten() {
         if !entry.file_name().as_bytes().starts_with(PREFIX) {
             continue;
         }
         let path = entry.path();
-        let opened = OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(&path);
+        // d_type first: anything but a FIFO is not even opened (opening a device can act).
+        let fifo = entry.file_type().is_ok_and(|t| t.is_fifo());
+        let opened = if fifo {
+            OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&path)
+        } else {
+            Err(io::Error::from_raw_os_error(libc::ELOOP))
+        };
+        let opened = opened.and_then(|file| match file.metadata() {
+            Ok(meta) if meta.file_type().is_fifo() && meta.nlink() == 1 => Ok(file),
+            Ok(_) => Err(io::Error::from_raw_os_error(libc::ELOOP)),
+            Err(e) => Err(e),
+        });
         match opened {
             Ok(mut fifo) => match fifo.write(letters) {
                 Ok(_) => done.written += 1,
@@ -76,6 +97,17 @@ pub fn publish(eventdir: &Path, letters: &[u8]) -> io::Result<Published> {
             Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
                 if fs::remove_file(&path).is_ok() {
                     done.removed += 1;
+                }
+            }
+            // Not a listener's FIFO (ELOOP stands for every such case above).
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                done.refused += 1;
+                let owned = *owned.get_or_insert_with(|| {
+                    fs::symlink_metadata(eventdir)
+                        .is_ok_and(|m| m.uid() == nix::unistd::geteuid().as_raw())
+                });
+                if owned {
+                    let _ = fs::remove_file(&path);
                 }
             }
             Err(_) => {}
@@ -215,7 +247,8 @@ mod tests {
             Published {
                 written: 2,
                 full: 0,
-                removed: 1
+                removed: 1,
+                refused: 0,
             }
         );
         assert!(!dead.exists());
@@ -266,5 +299,45 @@ mod tests {
             .starts_with(PREFIX));
         drop(sub);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn publish_writes_only_into_fifos_issue_12() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let os = dir.path().as_os_str();
+        let mut sub = Subscription::new(os).expect("subscribe");
+        let eventdir = dir.path().join(EVENT);
+        // A root-owned 0600 file outside, a link to it, a regular file and a hard link to a
+        // FIFO (another service's control FIFO) under listeners' names.
+        let secret = dir.path().join("shadow");
+        fs::write(&secret, "secret\n").expect("write");
+        fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::os::unix::fs::symlink(&secret, eventdir.join("ftrig1:link")).expect("symlink");
+        fs::write(eventdir.join("ftrig1:file"), "").expect("write");
+        let control = dir.path().join("control");
+        nix::unistd::mkfifo(&control, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        let _reader = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&control)
+            .expect("open control");
+        fs::hard_link(&control, eventdir.join("ftrig1:hard")).expect("link");
+        let done = publish(&eventdir, b"dx").expect("publish");
+        assert_eq!((done.written, done.refused), (1, 3), "{done:?}");
+        assert_eq!(fs::read(&secret).expect("read"), b"secret\n");
+        assert!(fs::read(eventdir.join("ftrig1:file")).map_or(true, |b| b.is_empty()));
+        let mut control_bytes = Vec::new();
+        let _ = (&_reader).read_to_end(&mut control_bytes);
+        assert_eq!(control_bytes, b"");
+        // supervise owns the directory: what is not a listener's FIFO is gone.
+        let left: Vec<_> = fs::read_dir(&eventdir)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(left, [sub.path().file_name().expect("name").to_owned()]);
+        let mut letters = Vec::new();
+        sub.drain(&mut letters).expect("drain");
+        assert_eq!(letters, b"dx");
     }
 }

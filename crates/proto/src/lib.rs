@@ -7,25 +7,18 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod announce;
-pub mod breach;
+pub mod bounded;
 pub mod control;
 pub mod errstr;
 pub mod event;
+pub mod exit;
 pub mod fifo;
 pub mod fifodir;
-pub mod follow;
 pub mod getopt;
-pub mod goal;
 pub mod journal;
-pub mod json;
-pub mod limits;
-pub mod listener;
 pub mod lock;
 pub mod msg;
 pub mod paths;
-pub mod ready;
 pub mod rfc3339;
-pub mod service;
 pub mod status;
 pub mod tai;

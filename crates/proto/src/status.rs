@@ -27,7 +27,7 @@
 //! | 46..58 | TAI64N of readiness; all zero when not ready                         |
 //! | 58..66 | sequence number of the last event published                         |
 //!
-//! Appended by a supervise with resource limits (N = 62; see `breach::Record`):
+//! Appended by a supervise with resource limits (N = 62; see [`BreachRecord`]):
 //!
 //! | bytes  | field                                                              |
 //! |--------|--------------------------------------------------------------------|
@@ -382,6 +382,134 @@ pub fn write(dir: &OsStr, status: &Status) -> io::Result<()> {
     fs::rename(&new, paths::join(dir, paths::STATUS))
 }
 
+/// Which limit was passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BreachKind {
+    /// `max-memory`.
+    Memory,
+    /// `max-cpu`.
+    Cpu,
+    /// `max-files`.
+    Files,
+    /// `max-threads`.
+    Threads,
+}
+
+impl BreachKind {
+    /// The byte in the status file (0 stands for none).
+    pub fn code(self) -> u8 {
+        match self {
+            BreachKind::Memory => 1,
+            BreachKind::Cpu => 2,
+            BreachKind::Files => 3,
+            BreachKind::Threads => 4,
+        }
+    }
+
+    /// The kind a status byte stands for; `None` for 0 and unknown codes.
+    pub fn from_code(code: u8) -> Option<BreachKind> {
+        Some(match code {
+            1 => BreachKind::Memory,
+            2 => BreachKind::Cpu,
+            3 => BreachKind::Files,
+            4 => BreachKind::Threads,
+            _ => return None,
+        })
+    }
+
+    /// The word `svstat -l`, `--json` and events use.
+    pub fn word(self) -> &'static str {
+        match self {
+            BreachKind::Memory => "memory",
+            BreachKind::Cpu => "cpu",
+            BreachKind::Files => "files",
+            BreachKind::Threads => "threads",
+        }
+    }
+}
+
+/// Where the breach fields start in the status file: right after version 1's fields.
+pub const RECORD_AT: usize = V1_LEN;
+/// The status file's length with the breach fields.
+pub const RECORD_END: usize = RECORD_AT + 18;
+
+/// The breaches of a service, as the status file records them (bytes 66..84, appended to
+/// version 1 of the extension by the versioning rule: the length byte grows, older readers
+/// skip them):
+///
+/// | bytes  | field                                                              |
+/// |--------|--------------------------------------------------------------------|
+/// | 66..70 | number of breaches since supervise started, little-endian          |
+/// | 70     | kind of the last breach: 0 none, 1 memory, 2 cpu, 3 files, 4 threads |
+/// | 71     | reserved, 0                                                          |
+/// | 72..84 | TAI64N of the last breach; all zero when none                        |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BreachRecord {
+    /// Breaches since supervise started.
+    pub count: u32,
+    /// When the last one happened, and which limit it passed.
+    pub last: Option<(Tai64n, BreachKind)>,
+}
+
+impl BreachRecord {
+    /// Counts a breach.
+    pub fn add(&mut self, at: Tai64n, kind: BreachKind) {
+        self.count = self.count.saturating_add(1);
+        self.last = Some((at, kind));
+    }
+
+    /// Appends the fields to an encoded version-1 status (`Status::encode` with an extension)
+    /// and grows its length byte; a status without the extension is left as it is.
+    pub fn append_to(&self, status: &mut Vec<u8>) {
+        if status.len() != V1_LEN {
+            return;
+        }
+        let mut bytes = [0u8; RECORD_END];
+        bytes[..V1_LEN].copy_from_slice(status);
+        let len = self.append_in(&mut bytes, V1_LEN);
+        status.clear();
+        status.extend_from_slice(&bytes[..len]);
+    }
+
+    /// [`BreachRecord::append_to`] in an array: `status` holds an encoded status of `len` bytes
+    /// (`Status::encode_fixed`); returns the new length. No allocation: supervise writes its
+    /// status this way (docs/bench.md, "Memory per supervise").
+    pub fn append_in(&self, status: &mut [u8; RECORD_END], len: usize) -> usize {
+        if len != V1_LEN {
+            return len;
+        }
+        let (at, kind) = match self.last {
+            Some((at, kind)) => (at.encode(), kind.code()),
+            None => ([0; 12], 0),
+        };
+        status[RECORD_AT..RECORD_AT + 4].copy_from_slice(&self.count.to_le_bytes());
+        status[RECORD_AT + 4] = kind;
+        status[RECORD_AT + 5] = 0;
+        status[RECORD_AT + 6..RECORD_END].copy_from_slice(&at);
+        status[DAEMONTOOLS_LEN + 3] = (RECORD_END - DAEMONTOOLS_LEN - 4) as u8;
+        RECORD_END
+    }
+
+    /// The fields of a status file's bytes; `None` if it has none (daemontools' file, or a
+    /// supervise without limits support) or they are malformed.
+    pub fn read_from(status: &[u8]) -> Option<BreachRecord> {
+        let declared = usize::from(*status.get(DAEMONTOOLS_LEN + 3)?);
+        if DAEMONTOOLS_LEN + 4 + declared < RECORD_END || status.len() < RECORD_END {
+            return None;
+        }
+        let fields = &status[RECORD_AT..RECORD_END];
+        let count = u32::from_le_bytes(fields[..4].try_into().expect("4 bytes"));
+        let last = match fields[4] {
+            0 => None,
+            code => {
+                let kind = BreachKind::from_code(code)?;
+                Some((Tai64n::decode(&fields[6..18]).ok()?, kind))
+            }
+        };
+        Some(BreachRecord { count, last })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,5 +613,61 @@ mod tests {
         fn any_bytes_decode_or_fail_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
             let _ = Status::decode(&bytes);
         }
+    }
+
+    #[test]
+    fn record_appends_to_a_v1_status_and_reads_back() {
+        let status = Status {
+            when: Tai64n::from_unix(1_700_000_000, 0),
+            pid: 42,
+            paused: false,
+            want: Want::Up,
+            ext: Some(Extension {
+                state: State::Up,
+                backoff_cause: BackoffCause::None,
+                restarts: 3,
+                last_exit: None,
+                backoff_until: None,
+                ready_at: None,
+                seq: 9,
+            }),
+        };
+        let mut bytes = status.encode();
+        assert_eq!(BreachRecord::read_from(&bytes), None);
+        let mut record = BreachRecord::default();
+        record.add(Tai64n::from_unix(1_700_000_100, 5), BreachKind::Cpu);
+        record.add(Tai64n::from_unix(1_700_000_200, 7), BreachKind::Memory);
+        record.append_to(&mut bytes);
+        assert_eq!(bytes.len(), RECORD_END);
+        // Readers of version 1 skip the new fields.
+        assert_eq!(Status::decode(&bytes), Ok(status));
+        assert_eq!(BreachRecord::read_from(&bytes), Some(record));
+        assert_eq!(record.count, 2);
+        assert_eq!(bytes[70], BreachKind::Memory.code());
+        // No breach yet: zeros, read back as none.
+        let mut bytes = status.encode();
+        BreachRecord::default().append_to(&mut bytes);
+        assert_eq!(
+            BreachRecord::read_from(&bytes),
+            Some(BreachRecord::default())
+        );
+        // A daemontools file is left alone.
+        let mut short = status.encode()[..18].to_vec();
+        BreachRecord::default().append_to(&mut short);
+        assert_eq!(short.len(), 18);
+        assert_eq!(BreachRecord::read_from(&short), None);
+    }
+
+    #[test]
+    fn kind_codes_round_trip() {
+        for kind in [
+            BreachKind::Memory,
+            BreachKind::Cpu,
+            BreachKind::Files,
+            BreachKind::Threads,
+        ] {
+            assert_eq!(BreachKind::from_code(kind.code()), Some(kind));
+        }
+        assert_eq!(BreachKind::from_code(0), None);
     }
 }

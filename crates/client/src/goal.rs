@@ -1,0 +1,303 @@
+//! Waiting until services reach a state, without polling: what `svwait` does, as a library.
+//!
+//! Each service gets a [`Follower`] (a FIFO in `DIR/event/`, then the journal); the status file
+//! says whether the state is reached already; after that the state counts as reached when its
+//! event happens (so waiting for `down` returns after a crash even if the run restarted at
+//! once). One poll sleeps on all the FIFOs.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::time::Instant;
+
+use crate::follow::{self, Follower, Item};
+use vigil_proto::event::Event;
+use vigil_proto::journal;
+use vigil_proto::status::{self, State, Status};
+
+/// A state to wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goal {
+    /// `run` is running (event `u`).
+    Up,
+    /// Running and ready (event `U`).
+    Ready,
+    /// `run` is not running (event `d`).
+    Down,
+    /// Not running and `finish` done (event `D`).
+    ReallyDown,
+}
+
+impl Goal {
+    /// The event that reaches the goal.
+    pub fn event(self) -> Event {
+        match self {
+            Goal::Up => Event::Up,
+            Goal::Ready => Event::Ready,
+            Goal::Down => Event::Down,
+            Goal::ReallyDown => Event::ReallyDown,
+        }
+    }
+
+    /// Whether a status says the goal is reached. A daemontools status file (no extension)
+    /// knows only the pid: ready counts as up, really down as down.
+    pub fn reached_by(self, status: &Status) -> bool {
+        let Some(ext) = status.ext else {
+            return (status.pid != 0) == matches!(self, Goal::Up | Goal::Ready);
+        };
+        let running = matches!(ext.state, State::Starting | State::Up | State::Stopping);
+        match self {
+            Goal::Up => running,
+            Goal::Ready => running && ext.state != State::Starting && ext.ready_at.is_some(),
+            Goal::Down => !running,
+            Goal::ReallyDown => matches!(ext.state, State::Down | State::Backoff),
+        }
+    }
+}
+
+/// How a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The goal was reached (by all, or by one, as asked).
+    Reached,
+    /// The deadline passed first.
+    TimedOut,
+    /// The supervise of this service (its index) exited before it got there (event `x`).
+    SuperviseGone(usize),
+    /// The `stop` descriptor of [`wait_or_stop`] became readable (a signal, for svwait).
+    Stopped,
+}
+
+/// Which of [`wait`]'s steps failed, with the service's index, for messages.
+#[derive(Debug)]
+pub enum WaitError {
+    /// Making the FIFO in `DIR/event/`.
+    Subscribe(usize, io::Error),
+    /// Reading `DIR/supervise/status`.
+    Status(usize, io::Error),
+    /// Reading `DIR/supervise/events`.
+    Journal(usize, io::Error),
+    /// The poll itself.
+    Poll(io::Error),
+}
+
+impl From<WaitError> for io::Error {
+    fn from(e: WaitError) -> io::Error {
+        match e {
+            WaitError::Subscribe(_, e)
+            | WaitError::Status(_, e)
+            | WaitError::Journal(_, e)
+            | WaitError::Poll(e) => e,
+        }
+    }
+}
+
+struct Target {
+    follower: Follower,
+    reached: bool,
+    /// Its supervise exited and has not started again.
+    gone: bool,
+}
+
+/// The status of `dir`, `None` when there is none yet (no supervise ran there) or it does not
+/// decode (then the events decide).
+fn status_of(dir: &OsStr) -> io::Result<Option<Status>> {
+    match status::read(dir) {
+        Ok(bytes) => Ok(Status::decode(&bytes).ok()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl Target {
+    fn new(i: usize, dir: &OsStr, goal: Goal) -> Result<Target, WaitError> {
+        let follower = Follower::new(dir, None).map_err(|e| WaitError::Subscribe(i, e))?;
+        let status = status_of(dir).map_err(|e| WaitError::Status(i, e))?;
+        let mut reached = status.is_some_and(|s| goal.reached_by(&s));
+        // supervise journals an event before it writes the status that shows it: the
+        // follower may start after an event the status read just now does not show yet (its
+        // letter, when it comes, brings nothing new). The events after the status's own
+        // sequence number are what the status misses.
+        let behind = status.and_then(|s| s.ext).map(|e| e.seq);
+        if let Some(seq) = behind.filter(|seq| !reached && *seq < follower.last_seq()) {
+            let missed = journal::read_since(dir, seq).map_err(|e| WaitError::Journal(i, e))?;
+            reached = missed
+                .records
+                .iter()
+                .any(|r| r.event() == Some(goal.event()));
+        }
+        Ok(Target {
+            follower,
+            reached,
+            gone: false,
+        })
+    }
+
+    fn update(&mut self, i: usize, goal: Goal) -> Result<(), WaitError> {
+        let items = self.follower.take().map_err(|e| WaitError::Journal(i, e))?;
+        let mut lost = false;
+        for item in items {
+            match item {
+                Item::Event(record) => match record.event() {
+                    Some(e) if e == goal.event() => self.reached = true,
+                    Some(Event::Exit) => self.gone = true,
+                    Some(Event::Start) => self.gone = false,
+                    _ => {}
+                },
+                Item::Lost { .. } => lost = true,
+            }
+        }
+        if lost && !self.reached {
+            let dir = self.follower.dir();
+            self.reached = status_of(dir)
+                .map_err(|e| WaitError::Status(i, e))?
+                .is_some_and(|s| goal.reached_by(&s));
+        }
+        Ok(())
+    }
+}
+
+/// Waits until all of `dirs` (or, with `all` false, one of them) reach `goal`, or `deadline`
+/// passes. A supervise need not run yet: one may start. With `all`, the wait ends with
+/// [`Outcome::SuperviseGone`] as soon as the supervise of a service not there yet exits;
+/// without, once that happened to every service not there yet.
+pub fn wait<D: AsRef<OsStr>>(
+    dirs: &[D],
+    goal: Goal,
+    all: bool,
+    deadline: Option<Instant>,
+) -> Result<Outcome, WaitError> {
+    wait_or_stop(dirs, goal, all, deadline, None)
+}
+
+/// [`wait`], which also ends, with [`Outcome::Stopped`], when `stop` becomes readable (svwait
+/// passes its signalfd, so a signal removes the FIFOs on the way out).
+pub fn wait_or_stop<D: AsRef<OsStr>>(
+    dirs: &[D],
+    goal: Goal,
+    all: bool,
+    deadline: Option<Instant>,
+    stop: Option<BorrowedFd<'_>>,
+) -> Result<Outcome, WaitError> {
+    let mut targets = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| Target::new(i, dir.as_ref(), goal))
+        .collect::<Result<Vec<_>, _>>()?;
+    loop {
+        let reached = targets.iter().filter(|t| t.reached).count();
+        if (all && reached == targets.len()) || (!all && reached > 0) {
+            return Ok(Outcome::Reached);
+        }
+        let mut waiting = targets.iter().enumerate().filter(|(_, t)| !t.reached);
+        let gone = if all || waiting.clone().all(|(_, t)| t.gone) {
+            waiting.find(|(_, t)| t.gone).map(|(i, _)| i)
+        } else {
+            None
+        };
+        if let Some(i) = gone {
+            return Ok(Outcome::SuperviseGone(i));
+        }
+        // The stop descriptor, if any, goes last: the indexes of the targets stay theirs.
+        let fds: Vec<_> = targets
+            .iter()
+            .map(|t| t.follower.fd())
+            .chain(stop)
+            .collect();
+        let ready = follow::wait_readable(&fds, deadline).map_err(WaitError::Poll)?;
+        if ready.is_empty() {
+            return Ok(Outcome::TimedOut);
+        }
+        for i in ready {
+            if i == targets.len() {
+                return Ok(Outcome::Stopped);
+            }
+            targets[i].update(i, goal)?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_proto::status::{BackoffCause, Extension, Want};
+    use vigil_proto::tai::Tai64n;
+
+    fn status(pid: u32, state: Option<State>, ready: bool) -> Status {
+        Status {
+            when: Tai64n::from_unix(1, 0),
+            pid,
+            paused: false,
+            want: Want::Up,
+            ext: state.map(|state| Extension {
+                state,
+                backoff_cause: BackoffCause::None,
+                restarts: 0,
+                last_exit: None,
+                backoff_until: None,
+                ready_at: ready.then(|| Tai64n::from_unix(2, 0)),
+                seq: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn goals_by_status() {
+        let starting = status(5, Some(State::Starting), false);
+        let ready = status(5, Some(State::Up), true);
+        let finishing = status(0, Some(State::Finishing), false);
+        let down = status(0, Some(State::Down), false);
+        assert!(Goal::Up.reached_by(&starting) && !Goal::Ready.reached_by(&starting));
+        assert!(Goal::Ready.reached_by(&ready));
+        assert!(Goal::Down.reached_by(&finishing) && !Goal::ReallyDown.reached_by(&finishing));
+        assert!(Goal::ReallyDown.reached_by(&down));
+        // daemontools' supervise: only the pid.
+        assert!(Goal::Ready.reached_by(&status(5, None, false)));
+        assert!(Goal::ReallyDown.reached_by(&status(0, None, false)));
+        assert!(!Goal::Down.reached_by(&status(5, None, false)));
+    }
+
+    #[test]
+    fn a_wait_times_out_on_a_quiet_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outcome = wait(
+            &[dir.path()],
+            Goal::Up,
+            true,
+            Some(Instant::now() + std::time::Duration::from_millis(30)),
+        );
+        assert_eq!(outcome.ok(), Some(Outcome::TimedOut));
+    }
+
+    /// supervise journals `U`, then writes the status that shows it: a svwait that starts
+    /// in between reads the journal with `U` in it and the status without. It must still
+    /// see readiness (it used to wait for a letter that brought nothing new: timed out).
+    #[test]
+    fn an_event_journaled_before_its_status_is_written_counts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let os = dir.path().as_os_str();
+        std::fs::create_dir(dir.path().join("supervise")).expect("mkdir");
+        let mut journal = journal::Journal::open(os).expect("journal");
+        journal
+            .append(journal::Record::new(Event::Start, 1))
+            .1
+            .expect("s");
+        let (up, r) = journal.append(journal::Record::new(Event::Up, 5));
+        r.expect("u");
+        let mut starting = status(5, Some(State::Starting), false);
+        if let Some(ext) = &mut starting.ext {
+            ext.seq = up;
+        }
+        status::write(os, &starting).expect("status");
+        journal
+            .append(journal::Record::new(Event::Ready, 5))
+            .1
+            .expect("U");
+        let soon = || Some(Instant::now() + std::time::Duration::from_millis(50));
+        let outcome = wait(&[os], Goal::Ready, true, soon());
+        assert_eq!(outcome.ok(), Some(Outcome::Reached));
+        // Only the goal's own event counts: nothing says this run went down.
+        let outcome = wait(&[os], Goal::Down, true, soon());
+        assert_eq!(outcome.ok(), Some(Outcome::TimedOut));
+    }
+}
