@@ -33,6 +33,21 @@ pub struct Subscription {
 
 impl Subscription {
     /// Makes `dir/event` if needed and a FIFO in it that supervise will write letters into.
+    ///
+    /// ```
+    /// use vigil_client::subscription::Subscription;
+    /// use vigil_proto::fifodir;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let tmp = tempfile::tempdir()?;
+    /// let mut sub = Subscription::new(tmp.path().as_os_str())?;
+    /// fifodir::publish(&tmp.path().join(fifodir::EVENT), b"uU")?; // what supervise does
+    /// let mut letters = Vec::new();
+    /// sub.drain(&mut letters)?;
+    /// assert_eq!(letters, b"uU");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(dir: &OsStr) -> io::Result<Subscription> {
         let eventdir = make(dir)?;
         let name = fifodir::fifo_name();
