@@ -12,8 +12,12 @@ use std::time::Instant;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
+use vigil_proto::exit::LastExit;
 use vigil_proto::fifodir::Subscription;
 use vigil_proto::journal::{self, Record};
+use vigil_proto::rfc3339;
+
+use crate::json::Value;
 
 /// One thing a follower learns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +32,59 @@ pub enum Item {
         /// Last missing sequence number.
         last: u64,
     },
+}
+
+impl Item {
+    /// The item as one JSON object, as `svwatch` prints it (docs/man/svwatch.md):
+    /// `{"service":..,"event":"down","letter":"d","seq":..,"pid":..,"status":..,"exitcode":..,
+    /// "time":..}`, or `{"service":..,"event":"lost","first":..,"last":..}`. `exitcode` or
+    /// `signal` come with a wait status that says which; `until` with a backoff.
+    ///
+    /// ```
+    /// use std::ffi::OsStr;
+    /// use vigil_client::follow::Item;
+    ///
+    /// let mut line = Vec::new();
+    /// Item::Lost { first: 3, last: 5 }.json(OsStr::new("web")).write(&mut line);
+    /// assert_eq!(line, br#"{"service":"web","event":"lost","first":3,"last":5}"#);
+    /// ```
+    pub fn json<'a>(&'a self, service: &'a OsStr) -> Value<'a> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut fields = vec![("service", Value::Str(service.as_bytes()))];
+        let r = match self {
+            Item::Lost { first, last } => {
+                fields.push(("event", Value::Str(b"lost")));
+                fields.push(("first", Value::Unsigned(*first)));
+                fields.push(("last", Value::Unsigned(*last)));
+                return Value::Object(fields);
+            }
+            Item::Event(r) => r,
+        };
+        let word = r.event().map_or("unknown", |e| e.word());
+        fields.push(("event", Value::Str(word.as_bytes())));
+        fields.push(("letter", Value::Str(std::slice::from_ref(&r.letter))));
+        fields.push(("seq", Value::Unsigned(r.seq)));
+        let pid = (r.pid != 0).then_some(u64::from(r.pid));
+        fields.push(("pid", Value::or_null(pid, Value::Unsigned)));
+        fields.push((
+            "status",
+            Value::or_null(r.status, |s| Value::Signed(i64::from(s))),
+        ));
+        match r.status.map(LastExit::from_wait_status) {
+            Some(LastExit::Code(code)) => {
+                fields.push(("exitcode", Value::Unsigned(u64::from(code))))
+            }
+            Some(LastExit::Signal(signal)) => {
+                fields.push(("signal", Value::Signed(i64::from(signal))))
+            }
+            Some(LastExit::Other(_)) | None => {}
+        }
+        fields.push(("time", Value::String(rfc3339::format(&r.time))));
+        if let Some(until) = r.until {
+            fields.push(("until", Value::String(rfc3339::format(&until))));
+        }
+        Value::Object(fields)
+    }
 }
 
 /// A subscription to one service's events.
@@ -117,15 +174,8 @@ impl Follower {
 /// restart it with the time left.
 pub fn wait_readable(fds: &[BorrowedFd<'_>], deadline: Option<Instant>) -> io::Result<Vec<usize>> {
     loop {
-        let timeout = match deadline {
-            None => PollTimeout::NONE,
-            Some(at) => {
-                let left = at.saturating_duration_since(Instant::now());
-                // Round up, so a deadline is never woken for early and polled again.
-                let ms = left.as_nanos().div_ceil(1_000_000);
-                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-            }
-        };
+        let timeout = PollTimeout::try_from(vigil_proc::wait::poll_timeout(deadline))
+            .unwrap_or(PollTimeout::NONE);
         let mut polled: Vec<PollFd<'_>> = fds
             .iter()
             .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))

@@ -244,6 +244,29 @@ impl Service {
     /// # }
     /// ```
     pub fn send(&self, bytes: &[u8]) -> Result<(), SendError> {
+        self.write_control(bytes, true)
+    }
+
+    /// [`Service::send`] that never blocks: when the FIFO is full (a supervise that has not
+    /// read 64 KiB of control bytes, stopped or stuck), the write fails with `EAGAIN` instead
+    /// of waiting. svscan tells its supervise processes to stop this way.
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// let web = vigil_client::Service::at("/service/web")?;
+    /// if web.try_send(b"dx").is_err() {
+    ///     eprintln!("supervise of web not told");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn try_send(&self, bytes: &[u8]) -> Result<(), SendError> {
+        self.write_control(bytes, false)
+    }
+
+    /// The one place control bytes are written: opens `supervise/control` without blocking
+    /// (ENXIO: no supervise), then writes them in one write, blocking or not.
+    fn write_control(&self, bytes: &[u8], block: bool) -> Result<(), SendError> {
         let mut fifo =
             self.open(paths::CONTROL, OFlag::O_WRONLY)
                 .map_err(|e| match e.raw_os_error() {
@@ -253,7 +276,10 @@ impl Service {
         if bytes.is_empty() {
             return Ok(());
         }
-        fcntl(&fifo, FcntlArg::F_SETFL(OFlag::empty())).map_err(|e| SendError::Write(to_io(e)))?;
+        if block {
+            fcntl(&fifo, FcntlArg::F_SETFL(OFlag::empty()))
+                .map_err(|e| SendError::Write(to_io(e)))?;
+        }
         fifo.write_all(bytes).map_err(SendError::Write)
     }
 
@@ -326,70 +352,6 @@ pub fn decode_lenient(bytes: &[u8]) -> Result<Status, StatusError> {
     }
 }
 
-/// How the service's last run ended, from the wait status in vigil's status extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LastExit {
-    /// It exited with this code.
-    Code(u8),
-    /// A signal killed it.
-    Signal(i32),
-    /// A wait status that is neither (should not be recorded; shown raw).
-    Other(i32),
-}
-
-impl LastExit {
-    /// Reads a wait status as waitpid gives it.
-    pub fn from_wait_status(status: i32) -> LastExit {
-        let low = status & 0x7f;
-        if low == 0 {
-            LastExit::Code(((status >> 8) & 0xff) as u8)
-        } else if low != 0x7f {
-            LastExit::Signal(low)
-        } else {
-            LastExit::Other(status)
-        }
-    }
-}
-
-/// A signal's name without `SIG` (`TERM`), or its number for one this table lacks.
-pub fn signal_name(signal: i32) -> String {
-    const NAMES: &[(i32, &str)] = &[
-        (libc::SIGHUP, "HUP"),
-        (libc::SIGINT, "INT"),
-        (libc::SIGQUIT, "QUIT"),
-        (libc::SIGILL, "ILL"),
-        (libc::SIGTRAP, "TRAP"),
-        (libc::SIGABRT, "ABRT"),
-        (libc::SIGBUS, "BUS"),
-        (libc::SIGFPE, "FPE"),
-        (libc::SIGKILL, "KILL"),
-        (libc::SIGUSR1, "USR1"),
-        (libc::SIGSEGV, "SEGV"),
-        (libc::SIGUSR2, "USR2"),
-        (libc::SIGPIPE, "PIPE"),
-        (libc::SIGALRM, "ALRM"),
-        (libc::SIGTERM, "TERM"),
-        (libc::SIGCHLD, "CHLD"),
-        (libc::SIGCONT, "CONT"),
-        (libc::SIGSTOP, "STOP"),
-        (libc::SIGTSTP, "TSTP"),
-        (libc::SIGTTIN, "TTIN"),
-        (libc::SIGTTOU, "TTOU"),
-        (libc::SIGURG, "URG"),
-        (libc::SIGXCPU, "XCPU"),
-        (libc::SIGXFSZ, "XFSZ"),
-        (libc::SIGVTALRM, "VTALRM"),
-        (libc::SIGPROF, "PROF"),
-        (libc::SIGWINCH, "WINCH"),
-        (libc::SIGIO, "IO"),
-        (libc::SIGSYS, "SYS"),
-    ];
-    NAMES
-        .iter()
-        .find(|(n, _)| *n == signal)
-        .map_or_else(|| signal.to_string(), |(_, name)| (*name).to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,20 +397,6 @@ mod tests {
             StatusError::BadFormat.to_string(),
             "unable to read supervise/status: bad format"
         );
-    }
-
-    #[test]
-    fn wait_statuses_read_as_exit_or_signal() {
-        assert_eq!(LastExit::from_wait_status(0), LastExit::Code(0));
-        assert_eq!(LastExit::from_wait_status(3 << 8), LastExit::Code(3));
-        assert_eq!(
-            LastExit::from_wait_status(libc::SIGTERM),
-            LastExit::Signal(15)
-        );
-        assert_eq!(LastExit::from_wait_status(0x80 | 9), LastExit::Signal(9));
-        assert_eq!(LastExit::from_wait_status(0x137f), LastExit::Other(0x137f));
-        assert_eq!(signal_name(libc::SIGTERM), "TERM");
-        assert_eq!(signal_name(64), "64");
     }
 
     #[test]

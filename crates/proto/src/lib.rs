@@ -11,6 +11,7 @@ pub mod bounded;
 pub mod control;
 pub mod errstr;
 pub mod event;
+pub mod exit;
 pub mod fifo;
 pub mod fifodir;
 pub mod getopt;
