@@ -868,7 +868,8 @@ fn a_fifo_as_the_old_status_file_does_not_block_start_issue_12() {
         .ok()
         .and_then(|b| vigil_proto::status::Status::decode(&b).ok())
         .is_some_and(|st| st.pid != 0)));
-    vigil_proto::control::send(dir.as_os_str(), b"dx").expect("svc -dx");
+    let out = run(cmd("svc").arg("-dx").arg(&dir), LIMIT);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let exit = sup.wait_timeout(LIMIT).expect("supervise exits");
     assert_eq!(exit.code(), Some(0));
 }
