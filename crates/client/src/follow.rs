@@ -13,11 +13,11 @@ use std::time::Instant;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use vigil_proto::exit::LastExit;
-use vigil_proto::fifodir::Subscription;
 use vigil_proto::journal::{self, Record};
 use vigil_proto::rfc3339;
 
 use crate::json::Value;
+use crate::subscription::Subscription;
 
 /// One thing a follower learns.
 #[derive(Debug, Clone, PartialEq, Eq)]

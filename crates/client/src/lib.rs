@@ -31,5 +31,6 @@ pub mod goal;
 pub mod json;
 pub mod service;
 pub mod snapshot;
+pub mod subscription;
 
 pub use service::Service;
