@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use vigil_client::follow::wait_readable;
-use vigil_proto::fifodir::Subscription;
+use vigil_client::subscription::Subscription;
 
 mod util;
 use util::{machine, median};

@@ -13,11 +13,11 @@ use std::time::Instant;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use vigil_proto::exit::LastExit;
-use vigil_proto::fifodir::Subscription;
 use vigil_proto::journal::{self, Record};
 use vigil_proto::rfc3339;
 
 use crate::json::Value;
+use crate::subscription::Subscription;
 
 /// One thing a follower learns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +101,27 @@ impl Follower {
     /// that the journal still keeps come first; without, only events from now on.
     ///
     /// The FIFO is made before the journal is read, so no event falls between the two.
+    ///
+    /// ```
+    /// use vigil_client::follow::{Follower, Item};
+    /// use vigil_proto::event::Event;
+    /// use vigil_proto::journal::{Journal, Record};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().as_os_str();
+    /// # std::fs::create_dir(tmp.path().join("supervise"))?;
+    /// // Two events journalled before the follower came: `since` 0 replays both.
+    /// let mut journal = Journal::open(dir)?;
+    /// journal.append(Record::new(Event::Start, 7)).1?;
+    /// journal.append(Record::new(Event::Up, 8)).1?;
+    /// let mut follower = Follower::new(dir, Some(0))?;
+    /// let items = follower.take()?;
+    /// assert!(matches!(&items[..], [Item::Event(s), Item::Event(u)] if s.seq == 1 && u.seq == 2));
+    /// assert_eq!(follower.last_seq(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(dir: &OsStr, since: Option<u64>) -> io::Result<Follower> {
         let subscription = Subscription::new(dir)?;
         let last_seq = match since {
@@ -172,6 +193,18 @@ impl Follower {
 /// Blocks in one poll until one of `fds` is readable (or hung up) or `deadline` passes;
 /// returns the indexes of the ready ones, empty on timeout. Signals that interrupt the poll
 /// restart it with the time left.
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use std::time::{Duration, Instant};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let (reader, _writer) = std::io::pipe()?;
+/// let soon = Some(Instant::now() + Duration::from_millis(10));
+/// assert!(vigil_client::follow::wait_readable(&[reader.as_fd()], soon)?.is_empty());
+/// # Ok(())
+/// # }
+/// ```
 pub fn wait_readable(fds: &[BorrowedFd<'_>], deadline: Option<Instant>) -> io::Result<Vec<usize>> {
     loop {
         let timeout = PollTimeout::try_from(vigil_proc::wait::poll_timeout(deadline))

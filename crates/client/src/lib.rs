@@ -12,12 +12,24 @@
 //! vigil-proto's; this crate is the logic a client runs on them. It never spawns a process and
 //! links nothing beyond nix and libc (and vigil-usage, to measure a running service).
 //!
-//! ```no_run
+//! ```
 //! use vigil_client::Service;
 //! use vigil_proto::control::Control;
 //!
+//! # use vigil_proto::status::{self, Status, Want};
+//! # use vigil_proto::{fifo, tai::Tai64n};
 //! # fn main() -> std::io::Result<()> {
-//! let web = Service::at("/service/web")?;
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path().join("web");
+//! # std::fs::create_dir_all(dir.join("supervise"))?;
+//! # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+//! # status::write(dir.as_os_str(), &up)?;
+//! # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+//! # fifo::make(dir.join("supervise/ok"), 0o600)?;
+//! # fifo::make(dir.join("supervise/control"), 0o600)?;
+//! # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+//! # let mut control = fifo::open_read(dir.join("supervise/control"))?;
+//! let web = Service::at(&dir)?; // "/service/web"
 //! web.send(&[Control::Up.byte()]).map_err(std::io::Error::from)?;
 //! println!("pid {}", web.status().map_err(std::io::Error::from)?.pid);
 //! # Ok(())
@@ -31,5 +43,6 @@ pub mod goal;
 pub mod json;
 pub mod service;
 pub mod snapshot;
+pub mod subscription;
 
 pub use service::Service;

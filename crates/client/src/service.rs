@@ -12,17 +12,32 @@
 //! `Service` never changes the process's working directory and keeps naming the same directory
 //! even if its path is renamed meanwhile, just as a client that chdir'd into it would.
 //!
-//! ```no_run
-//! use vigil_proto::control::Control;
+//! ```
 //! use vigil_client::service::Service;
+//! use vigil_proto::control::Control;
 //!
+//! # use vigil_proto::status::{self, Status, Want};
+//! # use vigil_proto::{fifo, tai::Tai64n};
 //! # fn main() -> std::io::Result<()> {
-//! let web = Service::at("/service/web")?;
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path().join("web");
+//! # std::fs::create_dir_all(dir.join("supervise"))?;
+//! # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+//! # status::write(dir.as_os_str(), &up)?;
+//! # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+//! # fifo::make(dir.join("supervise/ok"), 0o600)?;
+//! # fifo::make(dir.join("supervise/control"), 0o600)?;
+//! # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+//! # let mut control = fifo::open_read(dir.join("supervise/control"))?;
+//! let web = Service::at(&dir)?; // "/service/web"
 //! if web.is_supervised()? {
 //!     web.send(&[Control::Terminate.byte()]).map_err(std::io::Error::from)?;
 //!     let status = web.status().map_err(std::io::Error::from)?;
 //!     println!("pid {}", status.pid);
 //! }
+//! # let mut got = [0; 8];
+//! # assert_eq!(fifo::read_pending(&mut control, &mut got)?, 1);
+//! # assert_eq!(got[0], b't');
 //! # Ok(())
 //! # }
 //! ```
@@ -165,10 +180,25 @@ impl Service {
     /// included, is an `Err` for the caller to word (svok exits 100 on a missing one, svstat
     /// reports it).
     ///
-    /// ```no_run
+    /// ```
+    /// # use vigil_proto::status::{self, Status, Want};
+    /// # use vigil_proto::{fifo, tai::Tai64n};
     /// # fn main() -> std::io::Result<()> {
-    /// let running = vigil_client::service::Service::at("/service/web")?.is_supervised()?;
-    /// std::process::exit(if running { 0 } else { 100 }); // svok
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("web");
+    /// # std::fs::create_dir_all(dir.join("supervise"))?;
+    /// # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// # status::write(dir.as_os_str(), &up)?;
+    /// # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+    /// # fifo::make(dir.join("supervise/ok"), 0o600)?;
+    /// # fifo::make(dir.join("supervise/control"), 0o600)?;
+    /// # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+    /// # let mut control = fifo::open_read(dir.join("supervise/control"))?;
+    /// let running = vigil_client::Service::at(&dir)?.is_supervised()?;
+    /// assert!(running); // svok exits 0
+    /// drop(_ok);
+    /// assert!(!vigil_client::Service::at(&dir)?.is_supervised()?); // and now 100
+    /// # Ok(())
     /// # }
     /// ```
     pub fn is_supervised(&self) -> io::Result<bool> {
@@ -208,14 +238,27 @@ impl Service {
     /// incompatible vigil, or garbage) leaves [`Status::ext`] `None`, as daemontools' svstat
     /// never looks past byte 18.
     ///
-    /// ```no_run
+    /// ```
     /// use vigil_client::service::Service;
     /// use vigil_proto::status::State;
     ///
+    /// # use vigil_proto::status::{self, Status, Want};
+    /// # use vigil_proto::{fifo, tai::Tai64n};
     /// # fn main() -> std::io::Result<()> {
-    /// let status = Service::at("/service/web")?.status()?;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("web");
+    /// # std::fs::create_dir_all(dir.join("supervise"))?;
+    /// # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// # status::write(dir.as_os_str(), &up)?;
+    /// # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+    /// # fifo::make(dir.join("supervise/ok"), 0o600)?;
+    /// # fifo::make(dir.join("supervise/control"), 0o600)?;
+    /// # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+    /// # let mut control = fifo::open_read(dir.join("supervise/control"))?;
+    /// let status = Service::at(&dir)?.status()?;
     /// let backoff = status.ext.is_some_and(|e| e.state == State::Backoff);
     /// println!("pid {} backoff {backoff}", status.pid);
+    /// # assert_eq!((status.pid, backoff), (42, false));
     /// # Ok(())
     /// # }
     /// ```
@@ -229,17 +272,34 @@ impl Service {
     /// blocking for the write. With no bytes the FIFO is still opened: that alone reports
     /// whether a supervise is there.
     ///
-    /// ```no_run
-    /// use vigil_proto::control::Control;
+    /// ```
     /// use vigil_client::service::{SendError, Service};
+    /// use vigil_proto::control::Control;
     ///
+    /// # use vigil_proto::status::{self, Status, Want};
+    /// # use vigil_proto::{fifo, tai::Tai64n};
     /// # fn main() -> std::io::Result<()> {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("web");
+    /// # std::fs::create_dir_all(dir.join("supervise"))?;
+    /// # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// # status::write(dir.as_os_str(), &up)?;
+    /// # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+    /// # fifo::make(dir.join("supervise/ok"), 0o600)?;
+    /// # fifo::make(dir.join("supervise/control"), 0o600)?;
+    /// # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+    /// # let mut control = fifo::open_read(dir.join("supervise/control"))?;
     /// let bytes: Vec<u8> = [Control::Down, Control::Exit].map(Control::byte).to_vec();
-    /// match Service::at("/service/web")?.send(&bytes) {
+    /// match Service::at(&dir)?.send(&bytes) {
     ///     Ok(()) => {}
     ///     Err(SendError::NotRunning) => eprintln!("supervise not running"),
     ///     Err(e) => return Err(e.into()),
     /// }
+    /// # let mut got = [0; 8];
+    /// # assert_eq!(fifo::read_pending(&mut control, &mut got)?, 2);
+    /// # assert_eq!(&got[..2], b"dx");
+    /// # drop(control);
+    /// # assert!(matches!(Service::at(&dir)?.send(b"u"), Err(SendError::NotRunning)));
     /// # Ok(())
     /// # }
     /// ```
@@ -251,12 +311,26 @@ impl Service {
     /// read 64 KiB of control bytes, stopped or stuck), the write fails with `EAGAIN` instead
     /// of waiting. svscan tells its supervise processes to stop this way.
     ///
-    /// ```no_run
+    /// ```
+    /// # use vigil_proto::status::{self, Status, Want};
+    /// # use vigil_proto::{fifo, tai::Tai64n};
     /// # fn main() -> std::io::Result<()> {
-    /// let web = vigil_client::Service::at("/service/web")?;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("web");
+    /// # std::fs::create_dir_all(dir.join("supervise"))?;
+    /// # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// # status::write(dir.as_os_str(), &up)?;
+    /// # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+    /// # fifo::make(dir.join("supervise/ok"), 0o600)?;
+    /// # fifo::make(dir.join("supervise/control"), 0o600)?;
+    /// # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+    /// # let mut control = fifo::open_read(dir.join("supervise/control"))?;
+    /// let web = vigil_client::Service::at(&dir)?;
     /// if web.try_send(b"dx").is_err() {
     ///     eprintln!("supervise of web not told");
     /// }
+    /// # let mut got = [0; 8];
+    /// # assert_eq!(fifo::read_pending(&mut control, &mut got)?, 2);
     /// # Ok(())
     /// # }
     /// ```
@@ -288,21 +362,38 @@ impl Service {
     /// the kept events after that sequence number come first. It survives supervise
     /// restarts; dropping it removes the FIFO.
     ///
-    /// ```no_run
+    /// ```
+    /// use std::time::{Duration, Instant};
     /// use vigil_client::follow::Item;
     /// use vigil_client::service::Service;
+    /// # use vigil_proto::{event::Event, fifodir, journal};
     ///
+    /// # use vigil_proto::status::{self, Status, Want};
+    /// # use vigil_proto::{fifo, tai::Tai64n};
     /// # fn main() -> std::io::Result<()> {
-    /// let mut events = Service::at("/service/web")?.subscribe(None)?;
-    /// loop {
-    ///     // Blocks without polling until supervise publishes something.
-    ///     for item in events.next(None)? {
-    ///         if let Item::Event(record) = item {
-    ///             let word = record.event().map_or("unknown", |e| e.word());
-    ///             println!("{} {} pid {}", record.seq, word, record.pid);
-    ///         }
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("web");
+    /// # std::fs::create_dir_all(dir.join("supervise"))?;
+    /// # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// # status::write(dir.as_os_str(), &up)?;
+    /// # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+    /// # fifo::make(dir.join("supervise/ok"), 0o600)?;
+    /// # fifo::make(dir.join("supervise/control"), 0o600)?;
+    /// # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+    /// # let mut control = fifo::open_read(dir.join("supervise/control"))?;
+    /// let mut events = Service::at(&dir)?.subscribe(None)?;
+    /// # // supervise announces `u`: the journal first, then the letter.
+    /// # journal::Journal::open(dir.as_os_str())?.append(journal::Record::new(Event::Up, 42)).1?;
+    /// # fifodir::publish(&dir.join("event"), b"u")?;
+    /// // Blocks without polling until supervise publishes something (here: at most a second).
+    /// for item in events.next(Some(Instant::now() + Duration::from_secs(1)))? {
+    ///     if let Item::Event(record) = item {
+    ///         let word = record.event().map_or("unknown", |e| e.word());
+    ///         println!("{} {} pid {}", record.seq, word, record.pid);
+    /// #       assert_eq!((record.seq, word), (1, "up"));
     ///     }
     /// }
+    /// # Ok(())
     /// # }
     /// ```
     pub fn subscribe(&self, since: Option<u64>) -> io::Result<crate::follow::Follower> {
@@ -312,21 +403,34 @@ impl Service {
     /// Waits until the service reaches `goal` or `timeout` passes (`None`: no limit), as
     /// `svwait` does, without polling.
     ///
-    /// ```no_run
+    /// ```
     /// use std::time::Duration;
-    /// use vigil_proto::control::Control;
     /// use vigil_client::goal::{Goal, Outcome};
     /// use vigil_client::service::Service;
+    /// use vigil_proto::control::Control;
     ///
+    /// # use vigil_proto::status::{self, Status, Want};
+    /// # use vigil_proto::{fifo, tai::Tai64n};
     /// # fn main() -> std::io::Result<()> {
-    /// let web = Service::at("/service/web")?;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("web");
+    /// # std::fs::create_dir_all(dir.join("supervise"))?;
+    /// # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// # status::write(dir.as_os_str(), &up)?;
+    /// # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+    /// # fifo::make(dir.join("supervise/ok"), 0o600)?;
+    /// # fifo::make(dir.join("supervise/control"), 0o600)?;
+    /// # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+    /// # let mut control = fifo::open_read(dir.join("supervise/control"))?;
+    /// let web = Service::at(&dir)?;
     /// web.send(&[Control::Up.byte()]).map_err(std::io::Error::from)?;
-    /// match web.wait(Goal::Ready, Some(Duration::from_secs(30)))? {
-    ///     Outcome::Reached => println!("web is ready"),
-    ///     Outcome::TimedOut => eprintln!("web is not ready after 30 s"),
+    /// match web.wait(Goal::Up, Some(Duration::from_secs(30)))? {
+    ///     Outcome::Reached => println!("web is up"),
+    ///     Outcome::TimedOut => eprintln!("web is not up after 30 s"),
     ///     Outcome::SuperviseGone(_) => eprintln!("supervise of web exited"),
     ///     Outcome::Stopped => unreachable!("no stop descriptor given"),
     /// }
+    /// # assert_eq!(web.wait(Goal::Down, Some(Duration::from_millis(10)))?, Outcome::TimedOut);
     /// # Ok(())
     /// # }
     /// ```
@@ -342,6 +446,16 @@ impl Service {
 
 /// Decodes a status file's bytes as [`Service::status`] does: daemontools' 18 bytes must be
 /// there; a bad extension is dropped rather than failing the whole read.
+///
+/// ```
+/// use vigil_client::service::decode_lenient;
+///
+/// // daemontools' 18 bytes: no extension; fewer is "bad format".
+/// let mut bytes = [0u8; 18];
+/// bytes[12] = 42; // pid, little-endian
+/// assert_eq!(decode_lenient(&bytes).map(|s| (s.pid, s.ext)).ok(), Some((42, None)));
+/// assert!(decode_lenient(&bytes[..17]).is_err());
+/// ```
 pub fn decode_lenient(bytes: &[u8]) -> Result<Status, StatusError> {
     if bytes.len() < DAEMONTOOLS_LEN {
         return Err(StatusError::BadFormat);

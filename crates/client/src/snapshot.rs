@@ -54,16 +54,34 @@ fn because(what: &[u8], e: &io::Error) -> Option<Vec<u8>> {
 impl<'a> Snapshot<'a> {
     /// Looks at `dir` as daemontools' svstat does, then reads the clock.
     ///
-    /// ```no_run
+    /// ```
     /// use vigil_client::snapshot::Snapshot;
-    /// use std::ffi::OsStr;
     ///
-    /// let look = Snapshot::take(OsStr::new("/service/web"));
+    /// # use vigil_proto::status::{self, Status, Want};
+    /// # use vigil_proto::{fifo, tai::Tai64n};
+    /// # fn main() -> std::io::Result<()> {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("web");
+    /// # std::fs::create_dir_all(dir.join("supervise"))?;
+    /// # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// # status::write(dir.as_os_str(), &up)?;
+    /// # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+    /// # fifo::make(dir.join("supervise/ok"), 0o600)?;
+    /// # fifo::make(dir.join("supervise/control"), 0o600)?;
+    /// # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+    /// # let mut control = fifo::open_read(dir.join("supervise/control"))?;
+    /// let look = Snapshot::take(dir.as_os_str()); // "/service/web"
     /// match (&look.stopped, &look.status) {
     ///     (Some(why), _) => eprintln!("{}", String::from_utf8_lossy(why)),
     ///     (None, Some(status)) => println!("pid {}", status.pid),
     ///     (None, None) => {}
     /// }
+    /// # assert_eq!(look.running_pid(), Some(42));
+    /// # drop(_ok);
+    /// # let gone = Snapshot::take(dir.as_os_str());
+    /// # assert_eq!(gone.stopped.as_deref(), Some(&b"supervise not running"[..]));
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn take(dir: &'a OsStr) -> Snapshot<'a> {
         let mut look = Snapshot {
@@ -163,13 +181,29 @@ impl<'a> Snapshot<'a> {
 
     /// The snapshot as one JSON object (`svstat --json`; docs/svstat-output.md lists the keys).
     ///
-    /// ```no_run
+    /// ```
     /// use vigil_client::snapshot::Snapshot;
-    /// use std::ffi::OsStr;
     ///
+    /// # use vigil_proto::status::{self, Status, Want};
+    /// # use vigil_proto::{fifo, tai::Tai64n};
+    /// # fn main() -> std::io::Result<()> {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("web");
+    /// # std::fs::create_dir_all(dir.join("supervise"))?;
+    /// # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// # status::write(dir.as_os_str(), &up)?;
+    /// # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+    /// # fifo::make(dir.join("supervise/ok"), 0o600)?;
+    /// # fifo::make(dir.join("supervise/control"), 0o600)?;
+    /// # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+    /// # let mut control = fifo::open_read(dir.join("supervise/control"))?;
     /// let mut line = Vec::new();
-    /// Snapshot::take(OsStr::new("/service/web")).json().write(&mut line);
-    /// assert!(line.starts_with(b"{\"service\":\"/service/web\""));
+    /// Snapshot::take(dir.as_os_str()).json().write(&mut line);
+    /// let text = String::from_utf8_lossy(&line);
+    /// assert!(text.starts_with(r#"{"service":"#));
+    /// assert!(text.contains(r#""up":true,"pid":42,"#));
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn json(&self) -> Value<'_> {
         let usage = self.usage;
