@@ -34,7 +34,11 @@ fn vigild() -> PathBuf {
     let svscan = PathBuf::from(env!("CARGO_BIN_EXE_svscan"));
     let dir = svscan.parent().expect("target dir").to_path_buf();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let profile = if dir.ends_with("release") { vec!["--release"] } else { vec![] };
+    let profile = if dir.ends_with("release") {
+        vec!["--release"]
+    } else {
+        vec![]
+    };
     let ok = Command::new(cargo)
         .args(["build", "-q", "-p", "vigild", "--bin", "vigild"])
         .args(profile)
@@ -50,7 +54,9 @@ impl Drop for Killed {
     fn drop(&mut self) {
         let pid = self.0.id() as i32;
         let target = if self.1 { -pid } else { pid };
-        let _ = Command::new("kill").args(["-TERM", "--", &target.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &target.to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.0.try_wait() {
@@ -58,19 +64,29 @@ impl Drop for Killed {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = Command::new("kill").args(["-KILL", "--", &target.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &target.to_string()])
+            .status();
         let _ = self.0.wait();
     }
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Context switches of every thread of `pid`.
 fn switches(pid: u32) -> u64 {
     let mut total = 0;
-    for task in fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+    for task in fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let status = fs::read_to_string(task.path().join("status")).unwrap_or_default();
         for line in status.lines() {
             if let Some(v) = line
@@ -171,7 +187,10 @@ fn main() {
         return;
     };
     let vigild = vigild();
-    let bindir = PathBuf::from(env!("CARGO_BIN_EXE_svscan")).parent().unwrap().to_path_buf();
+    let bindir = PathBuf::from(env!("CARGO_BIN_EXE_svscan"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let dir = tempfile::tempdir().unwrap();
 
     // vigil: svscan with 500 services, vigild on TCP without auth (loopback).
@@ -181,7 +200,11 @@ fn main() {
         fs::create_dir_all(&s).unwrap();
         script(&s.join("run"), "exec sleep 100000");
     }
-    let path = format!("{}:{}", bindir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bindir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let _svscan = Killed(
         Command::new(env!("CARGO_BIN_EXE_svscan"))
             .arg(&scan)
@@ -214,7 +237,9 @@ fn main() {
         d = sdir.display()
     );
     for i in 0..SERVICES {
-        conf.push_str(&format!("[program:svc{i}]\ncommand=sleep 100000\nstartsecs=1\n"));
+        conf.push_str(&format!(
+            "[program:svc{i}]\ncommand=sleep 100000\nstartsecs=1\n"
+        ));
     }
     fs::write(sdir.join("supervisord.conf"), conf).unwrap();
     let sd = Killed(
@@ -262,8 +287,12 @@ fn main() {
 
     // Event latency: svc -t svc0 until the first event of svc0 on /v1/events.
     let mut sse = TcpStream::connect(("127.0.0.1", vport)).unwrap();
-    sse.write_all(b"GET /v1/events?service=svc0 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n").unwrap();
-    sse.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    sse.write_all(
+        b"GET /v1/events?service=svc0 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n",
+    )
+    .unwrap();
+    sse.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let mut reader = BufReader::new(sse);
     let mut line = String::new();
     loop {
@@ -284,9 +313,16 @@ fn main() {
     let mut latencies = Vec::new();
     for _ in 0..50 {
         let start = Instant::now();
-        let ok = Command::new(&svc).arg("-t").arg(scan.join("svc0")).status().unwrap();
+        let ok = Command::new(&svc)
+            .arg("-t")
+            .arg(scan.join("svc0"))
+            .status()
+            .unwrap();
         assert!(ok.success());
-        reader.get_ref().set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        reader
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         loop {
             line.clear();
             reader.read_line(&mut line).expect("an event within 5 s");
@@ -295,7 +331,10 @@ fn main() {
             }
         }
         latencies.push(start.elapsed());
-        reader.get_ref().set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        reader
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         drain(&mut reader);
     }
     let (p50, p99) = (util::median(latencies.clone()), percentile(latencies, 0.99));
@@ -306,7 +345,11 @@ fn main() {
         for _ in 0..5 {
             let start = Instant::now();
             let out = supervisorctl(&root, url, &["restart", "svc1"]);
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
             times.push(start.elapsed());
         }
         util::median(times)
@@ -314,14 +357,36 @@ fn main() {
     let v_restart = restart(&format!("http://127.0.0.1:{vport}"));
     let s_restart = restart(&format!("http://127.0.0.1:{sport}"));
 
-    println!("vigild beside supervisord 4.2.5, {SERVICES} services ({}; {})\n", util::date_utc(), util::machine());
+    println!(
+        "vigild beside supervisord 4.2.5, {SERVICES} services ({}; {})\n",
+        util::date_utc(),
+        util::machine()
+    );
     println!("| measure | vigild | supervisord |");
     println!("|---|---|---|");
     println!("| idle wake-ups in 10 s | {v_wake} | {s_wake} |");
-    println!("| resident memory, idle | {:.1} MB | {:.1} MB |", v_rss as f64 / 1024.0, s_rss as f64 / 1024.0);
-    println!("| resident memory, after the request runs | {:.1} MB | |", v_rss_after as f64 / 1024.0);
-    println!("| `GET /v1/services`, requests/s | {v_json:.0} ({} KB reply) | |", v_json_size / 1024);
+    println!(
+        "| resident memory, idle | {:.1} MB | {:.1} MB |",
+        v_rss as f64 / 1024.0,
+        s_rss as f64 / 1024.0
+    );
+    println!(
+        "| resident memory, after the request runs | {:.1} MB | |",
+        v_rss_after as f64 / 1024.0
+    );
+    println!(
+        "| `GET /v1/services`, requests/s | {v_json:.0} ({} KB reply) | |",
+        v_json_size / 1024
+    );
     println!("| XML-RPC `getAllProcessInfo`, requests/s | {v_rpc:.0} ({} KB reply) | {s_rpc:.1} ({} KB reply) |", v_rpc_size / 1024, s_rpc_size / 1024);
-    println!("| `svc -t` to the SSE event, median / p99 | {} / {} | |", ms(p50), ms(p99));
-    println!("| `supervisorctl restart`, median of 5 | {} | {} |", ms(v_restart), ms(s_restart));
+    println!(
+        "| `svc -t` to the SSE event, median / p99 | {} / {} | |",
+        ms(p50),
+        ms(p99)
+    );
+    println!(
+        "| `supervisorctl restart`, median of 5 | {} | {} |",
+        ms(v_restart),
+        ms(s_restart)
+    );
 }
