@@ -79,25 +79,43 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Context switches of every thread of `pid`.
-fn switches(pid: u32) -> u64 {
-    let mut total = 0;
+/// Context switches of each thread of `pid`, by thread id.
+fn switches(pid: u32) -> std::collections::HashMap<String, u64> {
+    let mut threads = std::collections::HashMap::new();
     for task in fs::read_dir(format!("/proc/{pid}/task"))
         .into_iter()
         .flatten()
         .flatten()
     {
         let status = fs::read_to_string(task.path().join("status")).unwrap_or_default();
-        for line in status.lines() {
-            if let Some(v) = line
-                .strip_prefix("voluntary_ctxt_switches:")
-                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
-            {
-                total += v.trim().parse::<u64>().unwrap_or(0);
-            }
-        }
+        let count = status
+            .lines()
+            .filter_map(|line| {
+                line.strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            })
+            .map(|v| v.trim().parse::<u64>().unwrap_or(0))
+            .sum();
+        threads.insert(task.file_name().to_string_lossy().into_owned(), count);
     }
-    total
+    threads
+}
+
+/// Wake-ups between two [`switches`]: each thread's new switches, and one for each thread
+/// that exited meanwhile (it woke to exit).
+fn wakeups(
+    before: &std::collections::HashMap<String, u64>,
+    after: &std::collections::HashMap<String, u64>,
+) -> u64 {
+    let grown: u64 = after
+        .iter()
+        .map(|(tid, n)| n.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .sum();
+    let gone = before
+        .keys()
+        .filter(|tid| !after.contains_key(*tid))
+        .count() as u64;
+    grown + gone
 }
 
 fn rss_kb(pid: u32) -> u64 {
@@ -128,9 +146,13 @@ fn request(port: u16, method: &str, path: &str, body: &str) -> (u16, usize) {
     (status, reply.len())
 }
 
-/// Requests per second over `secs`, and the size of one reply.
-fn rate(port: u16, method: &str, path: &str, body: &str, secs: u64) -> (f64, usize) {
+/// Requests per second over `secs`, and the size of one reply; `None` if the server does not
+/// serve it (a vigild without the JSON API).
+fn rate(port: u16, method: &str, path: &str, body: &str, secs: u64) -> Option<(f64, usize)> {
     let (status, size) = request(port, method, path, body);
+    if status == 404 {
+        return None;
+    }
     assert_eq!(status, 200, "{method} {path} on port {port}");
     let start = Instant::now();
     let mut n = 0u32;
@@ -138,7 +160,7 @@ fn rate(port: u16, method: &str, path: &str, body: &str, secs: u64) -> (f64, usi
         request(port, method, path, body);
         n += 1;
     }
-    (f64::from(n) / start.elapsed().as_secs_f64(), size)
+    Some((f64::from(n) / start.elapsed().as_secs_f64(), size))
 }
 
 const GET_ALL: &str = "<?xml version='1.0'?>\n<methodCall>\n<methodName>supervisor.getAllProcessInfo</methodName>\n<params>\n</params>\n</methodCall>\n";
@@ -175,6 +197,55 @@ fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// `svc -t` on `service` until its first event reaches an SSE client of `/v1/events`, 50
+/// times: the median and the 99th percentile.
+fn event_latency(port: u16, svc: &Path, service: &Path) -> (Duration, Duration) {
+    let name = service.file_name().expect("a service").to_string_lossy();
+    let mut sse = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let req = format!(
+        "GET /v1/events?service={name} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+    );
+    sse.write_all(req.as_bytes()).unwrap();
+    sse.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut reader = BufReader::new(sse);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("SSE headers");
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let drain = |reader: &mut BufReader<TcpStream>| {
+        let mut l = String::new();
+        while reader.read_line(&mut l).is_ok_and(|n| n > 0) {
+            l.clear();
+        }
+    };
+    drain(&mut reader);
+    let mut latencies = Vec::new();
+    for _ in 0..50 {
+        let start = Instant::now();
+        let ok = Command::new(svc).arg("-t").arg(service).status().unwrap();
+        assert!(ok.success());
+        let timeout = Some(Duration::from_secs(5));
+        reader.get_ref().set_read_timeout(timeout).unwrap();
+        loop {
+            line.clear();
+            reader.read_line(&mut line).expect("an event within 5 s");
+            if line.starts_with("data:") {
+                break;
+            }
+        }
+        latencies.push(start.elapsed());
+        let timeout = Some(Duration::from_millis(300));
+        reader.get_ref().set_read_timeout(timeout).unwrap();
+        drain(&mut reader);
+    }
+    (util::median(latencies.clone()), percentile(latencies, 0.99))
 }
 
 fn main() {
@@ -269,75 +340,30 @@ fn main() {
     };
     until(120, "vigil's 500 services RUNNING", || running(vport));
     until(180, "supervisord's 500 programs RUNNING", || running(sport));
-    // Let both settle after the start.
-    std::thread::sleep(Duration::from_secs(2));
+    // Let both settle after the start: tokio's blocking threads, used by the calls above,
+    // exit after 10 idle seconds.
+    std::thread::sleep(Duration::from_secs(12));
 
     // Idle: 10 s side by side.
     let (v0, s0) = (switches(vg.0.id()), switches(sd.0.id()));
     std::thread::sleep(Duration::from_secs(10));
-    let (v_wake, s_wake) = (switches(vg.0.id()) - v0, switches(sd.0.id()) - s0);
+    let (v_wake, s_wake) = (
+        wakeups(&v0, &switches(vg.0.id())),
+        wakeups(&s0, &switches(sd.0.id())),
+    );
     let (v_rss, s_rss) = (rss_kb(vg.0.id()), rss_kb(sd.0.id()));
 
     // Status of 500.
-    let (v_json, v_json_size) = rate(vport, "GET", "/v1/services", "", 5);
-    let (v_rpc, v_rpc_size) = rate(vport, "POST", "/RPC2", GET_ALL, 5);
-    let (s_rpc, s_rpc_size) = rate(sport, "POST", "/RPC2", GET_ALL, 5);
+    let v_json = rate(vport, "GET", "/v1/services", "", 5);
+    let (v_rpc, v_rpc_size) = rate(vport, "POST", "/RPC2", GET_ALL, 5).expect("vigild's /RPC2");
+    let (s_rpc, s_rpc_size) =
+        rate(sport, "POST", "/RPC2", GET_ALL, 5).expect("supervisord's /RPC2");
     // After the load, vigild's memory again.
     let v_rss_after = rss_kb(vg.0.id());
 
     // Event latency: svc -t svc0 until the first event of svc0 on /v1/events.
-    let mut sse = TcpStream::connect(("127.0.0.1", vport)).unwrap();
-    sse.write_all(
-        b"GET /v1/events?service=svc0 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n",
-    )
-    .unwrap();
-    sse.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let mut reader = BufReader::new(sse);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line).expect("SSE headers");
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let drain = |reader: &mut BufReader<TcpStream>| {
-        let mut l = String::new();
-        while reader.read_line(&mut l).is_ok_and(|n| n > 0) {
-            l.clear();
-        }
-    };
-    drain(&mut reader);
-    let svc = bindir.join("svc");
-    let mut latencies = Vec::new();
-    for _ in 0..50 {
-        let start = Instant::now();
-        let ok = Command::new(&svc)
-            .arg("-t")
-            .arg(scan.join("svc0"))
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        reader
-            .get_ref()
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        loop {
-            line.clear();
-            reader.read_line(&mut line).expect("an event within 5 s");
-            if line.starts_with("data:") {
-                break;
-            }
-        }
-        latencies.push(start.elapsed());
-        reader
-            .get_ref()
-            .set_read_timeout(Some(Duration::from_millis(300)))
-            .unwrap();
-        drain(&mut reader);
-    }
-    let (p50, p99) = (util::median(latencies.clone()), percentile(latencies, 0.99));
+    let sse = (request(vport, "GET", "/v1/services/svc0", "").0 != 404)
+        .then(|| event_latency(vport, &bindir.join("svc"), &scan.join("svc0")));
 
     // supervisorctl restart, 5 times each.
     let restart = |url: &str| {
@@ -374,15 +400,19 @@ fn main() {
         "| resident memory, after the request runs | {:.1} MB | |",
         v_rss_after as f64 / 1024.0
     );
+    let na = || "not served by this vigild".to_string();
     println!(
-        "| `GET /v1/services`, requests/s | {v_json:.0} ({} KB reply) | |",
-        v_json_size / 1024
+        "| `GET /v1/services`, requests/s | {} | |",
+        v_json.map_or_else(na, |(r, size)| format!("{r:.0} ({} KB reply)", size / 1024))
     );
-    println!("| XML-RPC `getAllProcessInfo`, requests/s | {v_rpc:.0} ({} KB reply) | {s_rpc:.1} ({} KB reply) |", v_rpc_size / 1024, s_rpc_size / 1024);
     println!(
-        "| `svc -t` to the SSE event, median / p99 | {} / {} | |",
-        ms(p50),
-        ms(p99)
+        "| XML-RPC `getAllProcessInfo`, requests/s | {v_rpc:.0} ({} KB reply) | {s_rpc:.1} ({} KB reply) |",
+        v_rpc_size / 1024,
+        s_rpc_size / 1024
+    );
+    println!(
+        "| `svc -t` to the SSE event, median / p99 | {} | |",
+        sse.map_or_else(na, |(p50, p99)| format!("{} / {}", ms(p50), ms(p99)))
     );
     println!(
         "| `supervisorctl restart`, median of 5 | {} | {} |",
