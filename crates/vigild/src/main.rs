@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod api;
 mod xmlrpc;
 
 use std::ffi::OsString;
@@ -172,7 +173,8 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, Fail> {
     let own_log = std::env::current_dir()
         .ok()
         .map(|d| d.join("log/main/current"));
-    let app = xmlrpc::routes(xmlrpc::rpc::Rpc::new(scandir, own_log), read_only);
+    let app = xmlrpc::routes(xmlrpc::rpc::Rpc::new(scandir.clone(), own_log), read_only)
+        .merge(api::routes(scandir, read_only));
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
