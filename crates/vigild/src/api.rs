@@ -187,7 +187,10 @@ async fn one(State(api): State<Api>, UrlPath(name): UrlPath<String>) -> Response
 }
 
 /// The control byte of a command word: svc's letter for it.
-fn command_control(command: &str, query: &HashMap<String, String>) -> Result<Control, Response> {
+fn command_control(
+    command: &str,
+    query: &HashMap<String, String>,
+) -> Result<Control, (StatusCode, String)> {
     let letter = match command {
         "up" => b'u',
         "down" => b'd',
@@ -198,27 +201,28 @@ fn command_control(command: &str, query: &HashMap<String, String>) -> Result<Con
         "exit" => b'x',
         "signal" => {
             let Some(name) = query.get("name") else {
-                return Err(error(
+                return Err((
                     StatusCode::BAD_REQUEST,
-                    "signal needs ?name=SIG (HUP ALRM INT TERM KILL QUIT USR1 USR2 WINCH ...)",
+                    "signal needs ?name=SIG (HUP ALRM INT TERM KILL QUIT USR1 USR2 WINCH ...)"
+                        .into(),
                 ));
             };
             return signal_control(name).ok_or_else(|| {
-                error(
+                (
                     StatusCode::BAD_REQUEST,
-                    &format!("svc cannot send signal {name}"),
+                    format!("svc cannot send signal {name}"),
                 )
             });
         }
         _ => {
-            return Err(error(
+            return Err((
                 StatusCode::NOT_FOUND,
-                &format!("no command {command}: up down once restart pause continue exit signal"),
+                format!("no command {command}: up down once restart pause continue exit signal"),
             ))
         }
     };
     Control::from_byte(letter)
-        .ok_or_else(|| error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+        .ok_or_else(|| (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()))
 }
 
 /// The control that sends signal `name` (`HUP`, `SIGHUP` or its number), if svc can send it.
@@ -247,7 +251,7 @@ async fn command(
     };
     let control = match command_control(&command, &query) {
         Ok(c) => c,
-        Err(reply) => return reply,
+        Err((status, text)) => return error(status, &text),
     };
     if api.read_only {
         return error(
@@ -280,7 +284,10 @@ async fn command(
             Err(e) => return error(StatusCode::NOT_FOUND, &format!("{name}: {e}")),
         };
         if let Err(e) = service.try_send(&[control.byte()]) {
-            return error(StatusCode::CONFLICT, &format!("unable to control {name}: {e}"));
+            return error(
+                StatusCode::CONFLICT,
+                &format!("unable to control {name}: {e}"),
+            );
         }
         if let Some(goal) = goal {
             let deadline = Some(Instant::now() + timeout);
@@ -388,7 +395,9 @@ async fn events(
             None => return error(StatusCode::BAD_REQUEST, "bad Last-Event-ID"),
         },
     };
-    let history = query.get("history").is_some_and(|v| v == "1" || v == "true");
+    let history = query
+        .get("history")
+        .is_some_and(|v| v == "1" || v == "true");
     let usage = query.get("usage").is_some_and(|v| v == "1" || v == "true");
     let scandir = api.scandir.clone();
     let names: Vec<String> = match &only {
@@ -455,7 +464,9 @@ async fn stream(
         }
     }
     // A comment first, so the client knows the stream is open before any event.
-    tx.send(Ok(Bytes::from_static(b": vigild events\n\n"))).await.ok()?;
+    tx.send(Ok(Bytes::from_static(b": vigild events\n\n")))
+        .await
+        .ok()?;
     first.sort_by_key(|(_, item)| match item {
         Item::Event(r) => r.time,
         Item::Lost { .. } => Tai64n::default(),
@@ -513,7 +524,8 @@ async fn send_item(
     item: &Item,
 ) -> Option<()> {
     let mut data = Vec::new();
-    item.json(OsStr::from_bytes(name.as_bytes())).write(&mut data);
+    item.json(OsStr::from_bytes(name.as_bytes()))
+        .write(&mut data);
     let id = match item {
         Item::Event(r) => Some(cursor(&r.time)),
         Item::Lost { .. } => None,
@@ -560,7 +572,16 @@ mod tests {
         assert!(resolve(tmp.path(), "web").is_some());
         assert!(resolve(tmp.path(), "web/log").is_some());
         assert!(resolve(tmp.path(), "db/log").is_none());
-        for bad in ["", "..", "../web", "web/../db", "/etc", ".vigild.sock", "web/log/x", "x"] {
+        for bad in [
+            "",
+            "..",
+            "../web",
+            "web/../db",
+            "/etc",
+            ".vigild.sock",
+            "web/log/x",
+            "x",
+        ] {
             assert!(resolve(tmp.path(), bad).is_none(), "{bad:?}");
         }
         assert_eq!(names(tmp.path()), ["db", "web", "web/log"]);
@@ -568,8 +589,17 @@ mod tests {
 
     #[test]
     fn signals_map_to_svc_letters() {
-        for (name, byte) in [("HUP", b'h'), ("SIGTERM", b't'), ("kill", b'k'), ("9", b'k')] {
-            assert_eq!(signal_control(name).map(Control::byte), Some(byte), "{name}");
+        for (name, byte) in [
+            ("HUP", b'h'),
+            ("SIGTERM", b't'),
+            ("kill", b'k'),
+            ("9", b'k'),
+        ] {
+            assert_eq!(
+                signal_control(name).map(Control::byte),
+                Some(byte),
+                "{name}"
+            );
         }
         assert!(signal_control("SEGV").is_none());
         assert!(signal_control("nonsense").is_none());

@@ -73,14 +73,18 @@ impl Tree {
         s.read_to_end(&mut reply).unwrap();
         let reply = String::from_utf8(reply).expect("replies are UTF-8");
         let status = reply[9..12].parse().unwrap();
-        let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+        let body = reply
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_owned();
         (status, body)
     }
 
     /// Opens the event stream; the reader, once the stream's opening comment has arrived.
     fn events(&self, query: &str, last_id: Option<&str>) -> Stream {
         let mut s = UnixStream::connect(&self.sock).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         let mut req = format!("GET /v1/events{query} HTTP/1.1\r\nHost: \r\n");
         if let Some(id) = last_id {
             req.push_str(&format!("Last-Event-ID: {id}\r\n"));
@@ -162,7 +166,14 @@ fn services_list_one_and_unknown() {
     let (status, body) = t.http("GET", "/v1/services/web%2Flog", &[]);
     assert_eq!(status, 200, "{body}");
     assert!(body.starts_with("{\"name\":\"web/log\""), "{body}");
-    for bad in ["nope", "..", "%2E%2E", "web%2F..%2Fdb", ".vigild.sock", "web%2Flog%2Fmain"] {
+    for bad in [
+        "nope",
+        "..",
+        "%2E%2E",
+        "web%2F..%2Fdb",
+        ".vigild.sock",
+        "web%2Flog%2Fmain",
+    ] {
         let (status, body) = t.http("GET", &format!("/v1/services/{bad}"), &[]);
         assert_eq!(status, 404, "{bad}: {body}");
         assert!(body.starts_with("{\"error\":"), "{bad}: {body}");
@@ -174,9 +185,16 @@ fn commands_act_as_svc_and_wait() {
     let t = Tree::new(false);
     let before = t.pid("db");
     assert!(before > 0);
-    let (status, body) = t.http("POST", "/v1/services/db/down?wait=down&timeout_ms=10000", &[]);
+    let (status, body) = t.http(
+        "POST",
+        "/v1/services/db/down?wait=down&timeout_ms=10000",
+        &[],
+    );
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"pid\":null") || body.contains("\"state\":\"down\""), "{body}");
+    assert!(
+        body.contains("\"pid\":null") || body.contains("\"state\":\"down\""),
+        "{body}"
+    );
     let (status, body) = t.http("POST", "/v1/services/db/up?wait=up&timeout_ms=10000", &[]);
     assert_eq!(status, 200, "{body}");
     let after = t.pid("db");
@@ -235,7 +253,11 @@ fn event_stream_shows_restarts_and_resumes_from_last_event_id() {
     };
     svc(&["-t"], "db");
     live.until("\"service\":\"db\",\"event\":\"up\"");
-    assert!(live.seen.contains("\"service\":\"db\",\"event\":\"down\""), "{}", live.seen);
+    assert!(
+        live.seen.contains("\"service\":\"db\",\"event\":\"down\""),
+        "{}",
+        live.seen
+    );
     let cursor = live.last_id();
     drop(live);
 
