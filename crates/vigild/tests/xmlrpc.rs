@@ -431,3 +431,43 @@ fn start_waits_for_readiness_else_one_second_up() {
     );
     assert!(info("notifying").contains("<string>RUNNING</string>"));
 }
+
+#[test]
+fn start_all_waits_once_not_once_per_service() {
+    let names: Vec<String> = (0..6).map(|i| format!("s{i}")).collect();
+    let services: Vec<(&str, &str, bool)> = names
+        .iter()
+        .map(|n| (n.as_str(), "exec sleep 1000", false))
+        .collect();
+    let t = Tree::with(&services, |scan| {
+        for n in &names {
+            fs::write(scan.join(n).join("down"), "").unwrap();
+        }
+    });
+    let all = call("supervisor.getAllProcessInfo", "");
+    t.until("all supervised", || {
+        t.call(&all).matches("<string>STOPPED</string>").count() == 6
+    });
+
+    let start = Instant::now();
+    let body = t.call(&call("supervisor.startAllProcesses", ""));
+    let took = start.elapsed();
+    assert_eq!(body.matches("<int>80</int>").count(), 6, "{body}");
+    // Each start waits for one second up; six in a row would take six.
+    assert!(took >= Duration::from_secs(1), "{took:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "one wait per service: {took:?}"
+    );
+    assert_eq!(t.call(&all).matches("<string>RUNNING</string>").count(), 6);
+
+    let start = Instant::now();
+    let body = t.call(&call("supervisor.stopAllProcesses", ""));
+    assert_eq!(body.matches("<int>80</int>").count(), 6, "{body}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(t.call(&all).matches("<string>STOPPED</string>").count(), 6);
+}

@@ -304,6 +304,11 @@ const MAX_LOG: u64 = 64 << 20;
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
 /// supervisord's default `startsecs`: up this long without readiness counts as started.
 const STARTSECS: Duration = Duration::from_secs(1);
+/// While a start or stop waits, the status is read again at least this often, in case an
+/// event letter was lost (a full FIFO drops letters; the journal has them, the status too).
+const RECHECK: Duration = Duration::from_secs(1);
+/// How many starts or stops of one `*All` call wait at once.
+const BATCH: usize = 200;
 
 fn param(params: &[Value], i: usize) -> Result<&Value, Fault> {
     params
@@ -559,33 +564,33 @@ impl Rpc {
                 let (spec, wait) = (str_param(p, 0)?, wait_param(p, 1)?);
                 match self.lookup(spec)? {
                     (_, Some(proc)) => self.start(&proc, spec, wait).map(Value::Bool),
-                    (group, None) => Ok(self.each(self.group(&group), |r, proc| r.start_if(proc, wait))),
+                    (group, None) => Ok(self.start_all(self.group(&group), wait)),
                 }
             }
             "supervisor.startProcessGroup" => {
                 let wait = wait_param(p, 1)?;
                 let procs = self.named_group(str_param(p, 0)?)?;
-                Ok(self.each(procs, |r, proc| r.start_if(proc, wait)))
+                Ok(self.start_all(procs, wait))
             }
             "supervisor.startAllProcesses" => {
                 let wait = wait_param(p, 0)?;
-                Ok(self.each(self.procs(), |r, proc| r.start_if(proc, wait)))
+                Ok(self.start_all(self.procs(), wait))
             }
             "supervisor.stopProcess" => {
                 let (spec, wait) = (str_param(p, 0)?, wait_param(p, 1)?);
                 match self.lookup(spec)? {
                     (_, Some(proc)) => self.stop(&proc, spec, wait).map(Value::Bool),
-                    (group, None) => Ok(self.each(self.group(&group), |r, proc| r.stop_if(proc, wait))),
+                    (group, None) => Ok(self.stop_all(self.group(&group), wait)),
                 }
             }
             "supervisor.stopProcessGroup" => {
                 let wait = wait_param(p, 1)?;
                 let procs = self.named_group(str_param(p, 0)?)?;
-                Ok(self.each(procs, |r, proc| r.stop_if(proc, wait)))
+                Ok(self.stop_all(procs, wait))
             }
             "supervisor.stopAllProcesses" => {
                 let wait = wait_param(p, 0)?;
-                Ok(self.each(self.procs(), |r, proc| r.stop_if(proc, wait)))
+                Ok(self.stop_all(self.procs(), wait))
             }
             "supervisor.signalProcess" => {
                 let (spec, signal) = (str_param(p, 0)?, self.signal_param(p, 1)?);
@@ -898,18 +903,64 @@ impl Rpc {
         )
     }
 
-    fn start_if(&self, proc: &Proc, wait: bool) -> Option<Result<(), Fault>> {
-        if proc_state(proc.status().as_ref()).running() {
-            return None;
+    /// Starts or stops many processes: the control bytes go to a batch first, then the
+    /// waits, so `start all` takes one `startsecs`, not one per service. `send` answers
+    /// `None` for a process it leaves alone (already in the state asked).
+    fn batch(
+        &self,
+        procs: Vec<Proc>,
+        send: impl Fn(&Rpc, &Proc) -> Option<Result<Option<Pending>, Fault>>,
+        wait: impl Fn(&Rpc, &Proc, Pending) -> Result<bool, Fault>,
+    ) -> Value {
+        let mut results = Vec::new();
+        // Each pending wait holds a FIFO open: a batch stays well under the fd limit.
+        for chunk in procs.chunks(BATCH) {
+            let mut pending = Vec::new();
+            for proc in chunk {
+                match send(self, proc) {
+                    None => {}
+                    Some(Err(fault)) => results.push(result(proc, fault.code, &fault.text)),
+                    Some(Ok(None)) => results.push(result(proc, faults::SUCCESS, "OK")),
+                    Some(Ok(Some(p))) => {
+                        pending.push((results.len(), proc, p));
+                        results.push(Value::Nil);
+                    }
+                }
+            }
+            for (at, proc, p) in pending {
+                results[at] = match wait(self, proc, p) {
+                    Ok(_) => result(proc, faults::SUCCESS, "OK"),
+                    Err(fault) => result(proc, fault.code, &fault.text),
+                };
+            }
         }
-        Some(self.start(proc, &proc.spec(), wait).map(|_| ()))
+        Value::Array(results)
     }
 
-    fn stop_if(&self, proc: &Proc, wait: bool) -> Option<Result<(), Fault>> {
-        if !proc_state(proc.status().as_ref()).running() {
-            return None;
-        }
-        Some(self.stop(proc, &proc.spec(), wait).map(|_| ()))
+    fn start_all(&self, procs: Vec<Proc>, wait: bool) -> Value {
+        self.batch(
+            procs,
+            |r, proc| {
+                if proc_state(proc.status().as_ref()).running() {
+                    return None;
+                }
+                Some(r.start_send(proc, &proc.spec(), wait))
+            },
+            |r, proc, p| r.start_wait(proc, &proc.spec(), p),
+        )
+    }
+
+    fn stop_all(&self, procs: Vec<Proc>, wait: bool) -> Value {
+        self.batch(
+            procs,
+            |r, proc| {
+                if !proc_state(proc.status().as_ref()).running() {
+                    return None;
+                }
+                Some(r.stop_send(proc, &proc.spec(), wait))
+            },
+            |r, proc, p| r.stop_wait(proc, &proc.spec(), p),
+        )
     }
 
     fn signal_if(&self, proc: &Proc, signal: &(String, Control)) -> Option<Result<(), Fault>> {
@@ -943,6 +994,14 @@ impl Rpc {
     /// `svc -u`, then (with `wait`) until ready where readiness is configured, else until
     /// the run has stayed up for `startsecs`.
     fn start(&self, proc: &Proc, spec: &str, wait: bool) -> Result<bool, Fault> {
+        match self.start_send(proc, spec, wait)? {
+            None => Ok(true),
+            Some(pending) => self.start_wait(proc, spec, pending),
+        }
+    }
+
+    /// `svc -u` after supervisord's checks; with `wait`, what [`Rpc::start_wait`] needs.
+    fn start_send(&self, proc: &Proc, spec: &str, wait: bool) -> Result<Option<Pending>, Fault> {
         let status = proc.status();
         let state = proc_state(status.as_ref());
         if state == ProcState::Unknown {
@@ -954,19 +1013,19 @@ impl Rpc {
         if state.running() {
             return Err(Fault::new(faults::ALREADY_STARTED, Some(spec)));
         }
+        Pending::send(proc, spec, wait, Control::Up)
+    }
+
+    /// Until the run is ready where readiness is configured, else up for `startsecs`.
+    fn start_wait(&self, proc: &Proc, spec: &str, pending: Pending) -> Result<bool, Fault> {
+        let Pending {
+            mut follower,
+            deadline,
+        } = pending;
+        let follower = &mut follower;
         let failed = |_| Fault::new(faults::FAILED, Some(spec));
-        let mut follower = if wait {
-            Some(Follower::new(proc.dir.as_os_str(), None).map_err(failed)?)
-        } else {
-            None
-        };
-        proc.send(Control::Up)?;
-        let Some(follower) = follower.as_mut() else {
-            return Ok(true);
-        };
         let notifies =
             proc.dir.join("notification-fd").exists() || proc.dir.join("notify-socket").exists();
-        let deadline = Instant::now() + WAIT_LIMIT;
         // The pid of the run this start made, and when it was first seen.
         let mut started: Option<(u32, Instant)> = None;
         let (mut saw_up, mut died) = (false, false);
@@ -985,7 +1044,17 @@ impl Rpc {
                 if started.is_some_and(|(pid, _)| pid != s.pid) {
                     return Err(Fault::new(faults::SPAWN_ERROR, Some(spec)));
                 }
-                let (_, since) = *started.get_or_insert((s.pid, Instant::now()));
+                // Up since the pid's start as supervise recorded it (a batch's later waits
+                // count from then, not from when they look).
+                let up_for = SystemTime::now()
+                    .duration_since(s.when.to_system())
+                    .unwrap_or_default();
+                let (_, since) = *started.get_or_insert((
+                    s.pid,
+                    Instant::now()
+                        .checked_sub(up_for)
+                        .unwrap_or_else(Instant::now),
+                ));
                 let ready = s
                     .ext
                     .is_some_and(|e| e.state == State::Up && e.ready_at.is_some());
@@ -1005,7 +1074,8 @@ impl Rpc {
             let wake = match started {
                 Some((_, since)) if !notifies => (since + STARTSECS).min(deadline),
                 _ => deadline,
-            };
+            }
+            .min(Instant::now() + RECHECK);
             // A run that went up and down between two reads of the status shows in events.
             saw_up |= started.is_some();
             for item in follower.next(Some(wake)).map_err(failed)? {
@@ -1020,21 +1090,28 @@ impl Rpc {
 
     /// `svc -d`, then (with `wait`) until the run is gone.
     fn stop(&self, proc: &Proc, spec: &str, wait: bool) -> Result<bool, Fault> {
+        match self.stop_send(proc, spec, wait)? {
+            None => Ok(true),
+            Some(pending) => self.stop_wait(proc, spec, pending),
+        }
+    }
+
+    /// `svc -d` unless it is not running; with `wait`, what [`Rpc::stop_wait`] needs.
+    fn stop_send(&self, proc: &Proc, spec: &str, wait: bool) -> Result<Option<Pending>, Fault> {
         let state = proc_state(proc.status().as_ref());
         if !state.running() {
             return Err(Fault::new(faults::NOT_RUNNING, Some(spec)));
         }
+        Pending::send(proc, spec, wait, Control::Down)
+    }
+
+    /// Until the run is gone.
+    fn stop_wait(&self, proc: &Proc, spec: &str, pending: Pending) -> Result<bool, Fault> {
+        let Pending {
+            mut follower,
+            deadline,
+        } = pending;
         let failed = |_| Fault::new(faults::FAILED, Some(spec));
-        let mut follower = if wait {
-            Some(Follower::new(proc.dir.as_os_str(), None).map_err(failed)?)
-        } else {
-            None
-        };
-        proc.send(Control::Down)?;
-        let Some(follower) = follower.as_mut() else {
-            return Ok(true);
-        };
-        let deadline = Instant::now() + WAIT_LIMIT;
         loop {
             match proc.status() {
                 None => return Ok(true),
@@ -1052,8 +1129,39 @@ impl Rpc {
                     )),
                 ));
             }
-            follower.next(Some(deadline)).map_err(failed)?;
+            let wake = deadline.min(Instant::now() + RECHECK);
+            follower.next(Some(wake)).map_err(failed)?;
         }
+    }
+}
+
+/// A start or stop sent, its wait to come: the events followed from before the control byte
+/// went, and when to give up.
+struct Pending {
+    follower: Follower,
+    deadline: Instant,
+}
+
+impl Pending {
+    /// Subscribes (with `wait`), then sends `control`.
+    fn send(
+        proc: &Proc,
+        spec: &str,
+        wait: bool,
+        control: Control,
+    ) -> Result<Option<Pending>, Fault> {
+        let follower = if wait {
+            let follower = Follower::new(proc.dir.as_os_str(), None)
+                .map_err(|_| Fault::new(faults::FAILED, Some(spec)))?;
+            Some(follower)
+        } else {
+            None
+        };
+        proc.send(control)?;
+        Ok(follower.map(|follower| Pending {
+            follower,
+            deadline: Instant::now() + WAIT_LIMIT,
+        }))
     }
 }
 
