@@ -20,7 +20,7 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use futures_util::future::select_all;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
@@ -33,6 +33,8 @@ use vigil_client::Service;
 use vigil_proto::control::Control;
 use vigil_proto::tai::Tai64n;
 use vigil_usage::Reader;
+
+use crate::gate::Access;
 
 /// The longest a `?wait=` may take, whatever `timeout_ms` asks.
 const WAIT_LIMIT: Duration = Duration::from_secs(300);
@@ -320,11 +322,15 @@ async fn command(
     reply.unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
 }
 
-async fn whoami(State(api): State<Api>) -> Response {
+async fn whoami(State(api): State<Api>, access: Option<Extension<Access>>) -> Response {
+    let (user, read_only) = match &access {
+        Some(Extension(a)) => (a.user.as_deref(), a.read_only || api.read_only),
+        None => (None, api.read_only),
+    };
     let mut out = Vec::new();
     Value::Object(vec![
-        ("user", Value::Null),
-        ("read_only", Value::Bool(api.read_only)),
+        ("user", Value::or_null(user, |u| Value::Str(u.as_bytes()))),
+        ("read_only", Value::Bool(read_only)),
     ])
     .write(&mut out);
     out.push(b'\n');

@@ -288,3 +288,160 @@ fn usage_is_pushed_only_when_asked() {
     s.until("\"memory_bytes\":");
     assert!(s.seen.contains("\"name\":\"db\""), "{}", s.seen);
 }
+
+/// One request over TCP; the status, the headers and the body.
+fn tcp(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    let reply = String::from_utf8(reply).expect("replies are UTF-8");
+    let status = reply[9..12].parse().unwrap();
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    (status, head.to_owned(), body.to_owned())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// base64 of "admin:s3cret" and "viewer:look".
+const ADMIN: &str = "Basic YWRtaW46czNjcmV0";
+const VIEWER: &str = "Basic dmlld2VyOmxvb2s=";
+
+#[test]
+fn tcp_needs_credentials_and_refuses_cross_site_and_read_only_changes() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Tree::new(false);
+    let auth = t.scan.parent().unwrap().join("auth");
+    fs::write(&auth, "admin:s3cret\nviewer:look:ro\n").unwrap();
+
+    // Readable by others: refused at start.
+    fs::set_permissions(&auth, fs::Permissions::from_mode(0o644)).unwrap();
+    let port = free_port();
+    let out = Command::new(env!("CARGO_BIN_EXE_vigild"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--auth-file"])
+        .arg(&auth)
+        .arg(&t.scan)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(111));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("vigild: fatal: ") && err.contains("group or others"),
+        "{err}"
+    );
+    // No auth file, no --no-auth: refused.
+    let out = Command::new(env!("CARGO_BIN_EXE_vigild"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg(&t.scan)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(111), "{out:?}");
+
+    fs::set_permissions(&auth, fs::Permissions::from_mode(0o600)).unwrap();
+    let vigild = Command::new(env!("CARGO_BIN_EXE_vigild"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--auth-file"])
+        .arg(&auth)
+        .arg(&t.scan)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _vigild = Guard(vigild);
+    until("vigild on TCP", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+
+    let (status, head, body) = tcp(port, "GET", "/v1/services", &[], "");
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("www-authenticate: basic realm=\"vigil\""),
+        "{head}"
+    );
+    let (status, _, _) = tcp(
+        port,
+        "GET",
+        "/v1/services",
+        &[("Authorization", "Basic YWRtaW46d3Jvbmc=")],
+        "",
+    );
+    assert_eq!(status, 401);
+    let (status, _, body) = tcp(port, "GET", "/v1/services", &[("Authorization", ADMIN)], "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"name\":\"db\""));
+    let (_, _, who) = tcp(port, "GET", "/v1/whoami", &[("Authorization", VIEWER)], "");
+    assert!(
+        who.contains("\"user\":\"viewer\"") && who.contains("\"read_only\":true"),
+        "{who}"
+    );
+
+    // The read-only user reads but changes nothing, over JSON and XML-RPC.
+    let before = t.pid("db");
+    let (status, _, body) = tcp(
+        port,
+        "POST",
+        "/v1/services/db/restart",
+        &[("Authorization", VIEWER)],
+        "",
+    );
+    assert_eq!(status, 403, "{body}");
+    let stop = "<methodCall><methodName>supervisor.stopProcess</methodName><params><param><value>db</value></param></params></methodCall>";
+    let (status, _, _) = tcp(port, "POST", "/RPC2", &[("Authorization", VIEWER)], stop);
+    assert_eq!(status, 403);
+    let state = "<methodCall><methodName>supervisor.getState</methodName></methodCall>";
+    let (status, _, body) = tcp(port, "POST", "/RPC2", &[("Authorization", VIEWER)], state);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(t.pid("db"), before);
+
+    // A page of another origin cannot make the admin's browser act; the same origin can.
+    for origin in [
+        "http://evil.example",
+        &format!("http://127.0.0.1:{}", port + 1),
+    ] {
+        let (status, _, body) = tcp(
+            port,
+            "POST",
+            "/v1/services/db/restart",
+            &[("Authorization", ADMIN), ("Origin", origin)],
+            "",
+        );
+        assert_eq!(status, 403, "{origin}: {body}");
+    }
+    assert_eq!(t.pid("db"), before);
+    let same = format!("http://localhost:{port}");
+    let (status, _, body) = tcp(
+        port,
+        "POST",
+        "/v1/services/db/restart?wait=up&timeout_ms=10000",
+        &[
+            ("Authorization", ADMIN),
+            ("Origin", &same),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    until("db restarted", || {
+        let pid = t.pid("db");
+        pid != 0 && pid != before
+    });
+}
