@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
-use vigil_proto::{control, paths, status};
+use vigil_client::Service;
+use vigil_proto::{paths, status};
 
 use crate::scan::Key;
 use crate::table::{Fate, Told};
@@ -110,7 +111,7 @@ impl Tree {
 /// Writes control bytes to a supervise; if its FIFO cannot be written (not yet made, or the
 /// directory deleted), SIGTERM to the supervise itself, which vigil's supervise takes as `dx`.
 fn tell(dir: &Path, bytes: &[u8], supervise: Pid) {
-    if control::send(dir.as_os_str(), bytes).is_err() {
+    if Service::at(dir).map_or(true, |s| s.try_send(bytes).is_err()) {
         let _ = kill(supervise, Signal::SIGTERM);
     }
 }

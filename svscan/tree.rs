@@ -16,7 +16,7 @@ use crate::logpipe::LogPipe;
 use crate::scan::{self, Entry, Key, Look};
 use crate::signals::Signals;
 use crate::spawn::Supervise;
-use crate::table::{Fate, Service, Side, Table};
+use crate::table::{Fate, ScannedService, Side, Table};
 use crate::timers::{Timer, Timers};
 use crate::watch::Watcher;
 use crate::PROG;
@@ -226,7 +226,7 @@ impl Tree {
             None
         };
         let dir = absolute(&entry.name);
-        let service = Service::new(entry.name, dir, pipe, now);
+        let service = ScannedService::new(entry.name, dir, pipe, now);
         self.table.insert(entry.key, service);
         self.start_missing(entry.key, now);
     }

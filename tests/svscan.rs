@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use vigil_proto::{control, status};
+use vigil_proto::status;
 
 use crate::util::procfs;
 use crate::util::{cmd, eventually, peer, run, text, Sandbox, Spawned};
@@ -225,7 +225,10 @@ fn logged_service_end_to_end_loses_no_line() {
     );
 
     // svc -t restarts the service.
-    control::send(dir.as_os_str(), b"t").unwrap();
+    vigil_client::Service::at(&dir)
+        .unwrap()
+        .try_send(b"t")
+        .unwrap();
     let main = new_pid(&dir, Some(main));
     // SIGKILL the logger, then the service: the pipe keeps what was in it.
     kill(Pid::from_raw(logger), Signal::SIGKILL).unwrap();

@@ -347,19 +347,18 @@ fn decode_extension(bytes: &[u8]) -> Result<Extension, DecodeError> {
 /// for supervise, which reads it at start-up and otherwise keeps no heap page (docs/bench.md,
 /// "Memory per supervise"). `None` if it is missing, unreadable or garbled.
 pub fn read_decoded(dir: &OsStr) -> Option<Status> {
-    // daemontools' 18 bytes and an extension whose length is one byte: 277 at most.
+    // daemontools' 18 bytes and an extension whose length is one byte: 277 at most. Read
+    // through crate::bounded: a FIFO or a link there (in a `supervise/` others can write) is
+    // no status, never a supervise blocked at start-up (issue 12).
     let mut bytes = [0u8; 512];
-    let mut file = File::open(paths::under(dir, paths::STATUS)).ok()?;
-    let mut len = 0;
-    while len < bytes.len() {
-        match file.read(&mut bytes[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    Status::decode(&bytes[..len]).ok()
+    let path = paths::under(dir, paths::STATUS);
+    let head = crate::bounded::read_head(
+        std::path::Path::new(&path),
+        crate::bounded::Links::Refuse,
+        &mut bytes,
+    )
+    .ok()??;
+    Status::decode(&bytes[..head.len]).ok()
 }
 
 /// Reads `dir/supervise/status` (at most a few hundred bytes).
