@@ -217,11 +217,18 @@ describe("dashboard", { skip: skip ?? false }, () => {
       await page.route("http://evil.test/", (r) => r.fulfill({ contentType: "text/html", body: "<h1>not vigil</h1>" }));
       await page.goto("http://evil.test/");
       const target = `${sb.base}/v1/services/worker/restart`;
-      const answered = page.waitForResponse((r) => r.url() === target);
+      // The browser either sends it with evil.test's Origin (and vigild answers 403) or blocks
+      // it itself (Chromium's private network access rules): either way nothing is done.
+      const answered = Promise.race([
+        page.waitForResponse((r) => r.url() === target).then(async (r) => ({ status: r.status(), origin: (await r.request().allHeaders()).origin })),
+        page.waitForEvent("requestfailed", (r) => r.url() === target).then(() => ({ status: "blocked by the browser" })),
+      ]);
       await page.evaluate((url) => fetch(url, { method: "POST", mode: "no-cors", credentials: "include" }).catch(() => null), target);
       const res = await answered;
-      assert.equal(res.status(), 403);
-      assert.equal((await res.request().allHeaders()).origin, "http://evil.test");
+      if (res.status !== "blocked by the browser") {
+        assert.equal(res.status, 403);
+        assert.equal(res.origin, "http://evil.test");
+      }
       assert.equal(sb.svstat("worker").pid, pid);
       await shot(page, "foreign-origin");
     } finally {
@@ -313,8 +320,6 @@ describe("dashboard with 500 services", { skip: skip ?? false }, () => {
   });
 
   test("first paint under a second; an update changes only its row", { timeout: 120000 }, async () => {
-    sb.svc("-u", "worker");
-    await sb.settle([["worker", "up"]]);
     const { context, page } = await openPage(chrome.browser, sb, "admin");
     try {
       // Warm the credentials and the cache, as a second visit would be; then time a load.
