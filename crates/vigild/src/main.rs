@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod api;
+mod gate;
 mod xmlrpc;
 
 use std::ffi::OsString;
@@ -50,6 +52,13 @@ fn command() -> Command {
                 .value_name("ADDR")
                 .action(ArgAction::Append)
                 .help("unix:PATH or HOST:PORT (default unix:SCANDIR/.vigild.sock)"),
+        )
+        .arg(
+            Arg::new("auth-file")
+                .long("auth-file")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("USER:PASSWORD lines (password or {SHA}hex; :ro for read-only) for TCP"),
         )
         .arg(
             Arg::new("no-auth")
@@ -104,18 +113,17 @@ fn bind(addr: &Addr) -> Result<Bound, Fail> {
 }
 
 fn run(args: Vec<OsString>) -> Result<ExitCode, Fail> {
-    let matches = match command().try_get_matches_from(args) {
-        Ok(m) => m,
-        Err(e) if !e.use_stderr() => {
-            let _ = e.print();
-            return Ok(ExitCode::SUCCESS);
-        }
-        Err(_) => {
-            return Err(Fail::usage(
-                "vigild [--listen ADDR]... [--no-auth] [--read-only] SCANDIR",
-            ))
-        }
-    };
+    let matches =
+        match command().try_get_matches_from(args) {
+            Ok(m) => m,
+            Err(e) if !e.use_stderr() => {
+                let _ = e.print();
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(_) => return Err(Fail::usage(
+                "vigild [--listen ADDR]... [--auth-file FILE] [--no-auth] [--read-only] SCANDIR",
+            )),
+        };
     let scandir: PathBuf = matches
         .get_one::<PathBuf>("scandir")
         .cloned()
@@ -136,12 +144,26 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, Fail> {
     if addrs.is_empty() {
         addrs.push(Addr::Unix(scandir.join(".vigild.sock")));
     }
+    let users = match matches.get_one::<PathBuf>("auth-file") {
+        Some(path) => Some(std::sync::Arc::new(
+            gate::Users::read(path).map_err(|why| Fail::fatal(&[why.as_bytes()]))?,
+        )),
+        None => None,
+    };
     for addr in &addrs {
         if let Addr::Tcp(sock) = addr {
-            if !(no_auth && sock.ip().is_loopback()) {
+            if users.is_some() {
+                continue;
+            }
+            if !no_auth {
                 return Err(Fail::fatal(&[
-                    b"TCP needs authentication, which this vigild does not have yet: listen on \
-                      a unix socket, or give --no-auth with a loopback address",
+                    b"a TCP listener needs --auth-file (or --no-auth on a loopback address)",
+                ]));
+            }
+            if !sock.ip().is_loopback() {
+                return Err(Fail::fatal(&[
+                    b"--no-auth is for loopback addresses only: ",
+                    sock.to_string().as_bytes(),
                 ]));
             }
             msg::warn(
@@ -172,27 +194,47 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, Fail> {
     let own_log = std::env::current_dir()
         .ok()
         .map(|d| d.join("log/main/current"));
-    let app = xmlrpc::routes(xmlrpc::rpc::Rpc::new(scandir, own_log), read_only);
+    let app = xmlrpc::routes(xmlrpc::rpc::Rpc::new(scandir.clone(), own_log), read_only)
+        .merge(api::routes(scandir, read_only));
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
         .map_err(|e| Fail::unable(&e, &[b"start the runtime"]))?;
-    let result = runtime.block_on(serve(bound, app));
+    let gates = bound
+        .iter()
+        .map(|b| match b {
+            Bound::Unix(..) => gate::Gate {
+                users: None,
+                read_only,
+                tcp: None,
+            },
+            Bound::Tcp(l) => gate::Gate {
+                users: users.clone(),
+                read_only,
+                tcp: l.local_addr().ok(),
+            },
+        })
+        .collect();
+    let result = runtime.block_on(serve(bound, gates, app));
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     result.map(|()| ExitCode::SUCCESS)
 }
 
 /// Serves every listener until TERM or INT, then removes the unix sockets.
-async fn serve(bound: Vec<Bound>, app: axum::Router) -> Result<(), Fail> {
+async fn serve(bound: Vec<Bound>, gates: Vec<gate::Gate>, app: axum::Router) -> Result<(), Fail> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term =
         signal(SignalKind::terminate()).map_err(|e| Fail::unable(&e, &[b"catch TERM"]))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Fail::unable(&e, &[b"catch INT"]))?;
     let mut sockets = Vec::new();
-    for listener in bound {
-        let app = app.clone();
+    for (listener, gate) in bound.into_iter().zip(gates) {
+        // Each listener its own gate: the unix socket's mode is its access control, a TCP
+        // listener authenticates; both refuse cross-site changes.
+        let app = app
+            .clone()
+            .layer(axum::middleware::from_fn_with_state(gate, gate::check));
         match listener {
             Bound::Unix(l, path) => {
                 l.set_nonblocking(true)

@@ -492,7 +492,8 @@ pub fn encode_call(method: &str, params: &[Value]) -> String {
     out
 }
 
-fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+/// Decodes base64 (XML-RPC's `<base64>`, HTTP basic credentials); `None` for garbage.
+pub fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() / 4 * 3);
     let (mut acc, mut bits, mut pad) = (0u32, 0u32, false);
     for &b in text {

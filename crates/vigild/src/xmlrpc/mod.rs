@@ -11,4 +11,4 @@ pub mod codec;
 pub mod rpc;
 mod web;
 
-pub use web::routes;
+pub use web::{changes, routes};

@@ -52,7 +52,7 @@ fn plain(status: StatusCode, text: &str) -> Response {
 }
 
 /// Whether the call (or one call of a multicall) would change a service.
-fn changes(call: &codec::Call) -> bool {
+pub fn changes(call: &codec::Call) -> bool {
     if Rpc::changes(&call.method) {
         return true;
     }
