@@ -9,6 +9,8 @@
 
 mod api;
 mod gate;
+mod log;
+mod metrics;
 mod xmlrpc;
 
 use std::ffi::OsString;
@@ -195,7 +197,9 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, Fail> {
         .ok()
         .map(|d| d.join("log/main/current"));
     let app = xmlrpc::routes(xmlrpc::rpc::Rpc::new(scandir.clone(), own_log), read_only)
-        .merge(api::routes(scandir, read_only));
+        .merge(api::routes(scandir.clone(), read_only))
+        .merge(log::routes(scandir.clone()))
+        .merge(metrics::routes(scandir));
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()

@@ -445,3 +445,175 @@ fn tcp_needs_credentials_and_refuses_cross_site_and_read_only_changes() {
         pid != 0 && pid != before
     });
 }
+
+#[test]
+fn log_lines_with_times_and_followed_across_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let scan = dir.path().join("scan");
+    fs::create_dir_all(scan.join("chat/log")).unwrap();
+    // Prints a numbered line each time it gets HUP (so the test decides when), into a
+    // logger that rotates at 4096 bytes (multilog's smallest size).
+    script(
+        &scan.join("chat/run"),
+        "i=0\npad=$(printf '%0600d' 0)\ntrap 'i=$((i+1)); echo line-$i-padding$pad' HUP\necho started\nwhile :; do sleep 1 & wait $!; done",
+    );
+    script(
+        &scan.join("chat/log/run"),
+        &format!("exec {} t s4096 n5 ./main", bin("multilog").display()),
+    );
+    let _svscan = common::svscan(&scan);
+    let sock = dir.path().join("v.sock");
+    let vigild = Command::new(env!("CARGO_BIN_EXE_vigild"))
+        .arg("--listen")
+        .arg(format!("unix:{}", sock.display()))
+        .arg(&scan)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _vigild = Guard(vigild);
+    let t = Tree {
+        _dir: tempfile::tempdir().unwrap(),
+        scan: scan.clone(),
+        sock,
+        _vigild: Guard(Command::new("true").spawn().unwrap()),
+        _svscan: Guard(Command::new("true").spawn().unwrap()),
+    };
+    until("vigild answers", || UnixStream::connect(&t.sock).is_ok());
+    until("started logged", || {
+        let (status, body) = t.http("GET", "/v1/services/chat/log?lines=5", &[]);
+        status == 200 && body.contains("\"text\":\"started\"")
+    });
+    let (_, body) = t.http("GET", "/v1/services/chat/log?lines=5", &[]);
+    assert!(body.starts_with("{\"lines\":[{\"time\":\"20"), "{body}");
+
+    let mut follow = {
+        let mut s = UnixStream::connect(&t.sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        s.write_all(b"GET /v1/services/chat/log?follow=true HTTP/1.1\r\nHost: \r\n\r\n")
+            .unwrap();
+        let mut st = Stream {
+            s,
+            seen: String::new(),
+        };
+        st.until(": following");
+        st
+    };
+    let hup = || {
+        let ok = Command::new(bin("svc"))
+            .arg("-h")
+            .arg(scan.join("chat"))
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    // Enough lines to rotate `current` several times; each one arrives on the stream.
+    for i in 1..=12 {
+        hup();
+        follow.until(&format!("\"text\":\"line-{i}-padding"));
+    }
+    let rotated = fs::read_dir(scan.join("chat/log/main"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('@')
+        })
+        .count();
+    assert!(rotated > 0, "the log rotated");
+    // And the last lines reach back into the rotated files.
+    let (_, body) = t.http("GET", "/v1/services/chat/log?lines=12", &[]);
+    assert!(
+        body.contains("line-1-padding") && body.contains("line-12-padding"),
+        "{body}"
+    );
+    let (status, _) = t.http("GET", "/v1/services/nope/log", &[]);
+    assert_eq!(status, 404);
+    let (status, _) = t.http("GET", "/v1/services/chat/log?lines=many", &[]);
+    assert_eq!(status, 400);
+}
+
+/// promtool, Prometheus' own parser and linter; a missing one skips, except under CI=true.
+fn promtool() -> Option<PathBuf> {
+    let path = PathBuf::from("/usr/bin/promtool");
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "promtool missing under CI=true (apt-get install prometheus)"
+    );
+    eprintln!("skipped: promtool not installed (Debian's prometheus package)");
+    None
+}
+
+#[test]
+fn metrics_parse_as_prometheus_text() {
+    let Some(promtool) = promtool() else {
+        return;
+    };
+    let t = Tree::new(false);
+    let (status, body) = t.http("GET", "/metrics", &[]);
+    assert_eq!(status, 200);
+    let mut check = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{body}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for series in [
+        "vigil_service_up{name=\"db\"} 1",
+        "vigil_service_up{name=\"web/log\"} 1",
+        "vigil_service_state{name=\"db\",state=\"up\"} 1",
+        "vigil_service_restarts_total{name=\"db\"} 0",
+        "vigil_service_resident_memory_bytes{name=\"db\"} ",
+        "vigild_services 3",
+    ] {
+        assert!(body.contains(series), "{series} in\n{body}");
+    }
+}
+
+#[test]
+fn prometheus_alert_rules_check_and_pass_their_tests() {
+    let Some(promtool) = promtool() else {
+        return;
+    };
+    let contrib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../contrib/prometheus");
+    for args in [
+        vec![
+            "check".into(),
+            "rules".into(),
+            contrib.join("vigil.rules.yml"),
+        ],
+        vec![
+            "test".into(),
+            "rules".into(),
+            contrib.join("vigil.rules.test.yml"),
+        ],
+    ] {
+        let out = Command::new(&promtool).args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
