@@ -60,6 +60,7 @@ pub fn routes(scandir: PathBuf, read_only: bool) -> Router {
         .route("/v1/services/{name}", get(one))
         .route("/v1/services/{name}/{command}", post(command))
         .route("/v1/whoami", get(whoami))
+        .route("/v1/openapi.json", get(openapi))
         .route("/v1/events", get(events))
         .with_state(Api {
             scandir: Arc::new(scandir),
@@ -320,6 +321,14 @@ async fn command(
     })
     .await;
     reply.unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+}
+
+/// The OpenAPI document, kept in docs/openapi.json.
+async fn openapi() -> Response {
+    json_reply(
+        StatusCode::OK,
+        include_bytes!("../../../docs/openapi.json").to_vec(),
+    )
 }
 
 async fn whoami(State(api): State<Api>, access: Option<Extension<Access>>) -> Response {
@@ -620,6 +629,22 @@ mod tests {
         assert_eq!(parse_cursor(&cursor(&t)), Some(t));
         for bad in ["", "1", "x.y", "1.1000000000", "1.-1", "\u{0}"] {
             assert_eq!(parse_cursor(bad), None, "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any name, cursor or signal text: an answer, never a panic, and never a path
+        /// outside the scan directory's entries.
+        #[test]
+        fn any_name_cursor_or_signal_is_answered(text in "\\PC{0,40}", raw in ".{0,40}") {
+            let tmp = std::env::temp_dir();
+            if let Some(dir) = resolve(&tmp, &text) {
+                proptest::prop_assert!(!text.contains("..") && !text.starts_with('/'));
+                proptest::prop_assert!(dir.starts_with(&tmp));
+            }
+            let _ = parse_cursor(&raw);
+            let _ = signal_control(&raw);
+            let _ = command_control(&text, &HashMap::from([("name".to_string(), raw.clone())]));
         }
     }
 }

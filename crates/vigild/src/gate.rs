@@ -347,4 +347,34 @@ mod tests {
         h.insert("sec-fetch-site", "cross-site".parse().unwrap());
         assert!(cross_site(&gate, &h));
     }
+
+    proptest::proptest! {
+        /// Any Authorization header and any auth file text: an answer, never a panic.
+        #[test]
+        fn any_header_or_auth_file_is_answered(
+            header in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            file in ".{0,200}",
+            origin in ".{0,60}",
+        ) {
+            let users = Users::parse("a:b\nc:{SHA}e5e9fa1ba31ecd1ae84f75caaa474f3a663f05f4:ro\n").unwrap();
+            let mut h = HeaderMap::new();
+            if let Ok(v) = header::HeaderValue::from_bytes(&header) {
+                h.insert(header::AUTHORIZATION, v);
+            }
+            let mut basic = b"Basic ".to_vec();
+            basic.extend_from_slice(&header);
+            if let Ok(v) = header::HeaderValue::from_bytes(&basic) {
+                h.insert(header::AUTHORIZATION, v);
+            }
+            let _ = users.check(&h);
+            let _ = Users::parse(&file);
+            if let Ok(v) = header::HeaderValue::from_str(&origin) {
+                h.insert(header::ORIGIN, v);
+            }
+            for tcp in [None, Some("127.0.0.1:80".parse().unwrap()), Some("0.0.0.0:80".parse().unwrap())] {
+                let gate = Gate { users: None, read_only: false, tcp };
+                let _ = cross_site(&gate, &h);
+            }
+        }
+    }
 }

@@ -16,7 +16,7 @@ struct Tree {
     _dir: tempfile::TempDir,
     scan: PathBuf,
     sock: PathBuf,
-    _vigild: Guard,
+    vigild: Guard,
     _svscan: Guard,
 }
 
@@ -49,7 +49,7 @@ impl Tree {
             _dir: dir,
             scan,
             sock,
-            _vigild: Guard(vigild),
+            vigild: Guard(vigild),
             _svscan: svscan,
         };
         until("vigild answers", || UnixStream::connect(&tree.sock).is_ok());
@@ -222,6 +222,9 @@ fn commands_act_as_svc_and_wait() {
         assert_eq!(status, want, "{path}: {body}");
         assert!(body.starts_with("{\"error\":"), "{path}: {body}");
     }
+    let (status, body) = t.http("GET", "/v1/openapi.json", &[]);
+    assert_eq!(status, 200);
+    assert!(body.starts_with("{\n  \"openapi\": \"3.0.3\""), "{body}");
     // GET on a command is the wrong method.
     let (status, _) = t.http("GET", "/v1/services/db/up", &[]);
     assert_eq!(status, 405);
@@ -476,7 +479,7 @@ fn log_lines_with_times_and_followed_across_rotation() {
         _dir: tempfile::tempdir().unwrap(),
         scan: scan.clone(),
         sock,
-        _vigild: Guard(Command::new("true").spawn().unwrap()),
+        vigild: Guard(Command::new("true").spawn().unwrap()),
         _svscan: Guard(Command::new("true").spawn().unwrap()),
     };
     until("vigild answers", || UnixStream::connect(&t.sock).is_ok());
@@ -616,4 +619,58 @@ fn prometheus_alert_rules_check_and_pass_their_tests() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn new_services_appear_and_the_stream_resumes_across_a_vigild_restart() {
+    let mut t = Tree::new(false);
+    let mut live = t.events("?service=db", None);
+    let svc = |args: &[&str], scan: &PathBuf| {
+        let ok = Command::new(bin("svc"))
+            .args(args)
+            .arg(scan.join("db"))
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    svc(&["-t"], &t.scan);
+    live.until("\"service\":\"db\",\"event\":\"up\"");
+    let cursor = live.last_id();
+    drop(live);
+
+    // vigild goes away; db restarts twice meanwhile; a new vigild replays what was missed.
+    t.vigild.stop();
+    svc(&["-t"], &t.scan);
+    svc(&["-d"], &t.scan);
+    until("db down", || {
+        fs::read(t.scan.join("db/supervise/status"))
+            .is_ok_and(|s| s.len() >= 16 && s[12..16] == [0, 0, 0, 0])
+    });
+    let vigild = Command::new(env!("CARGO_BIN_EXE_vigild"))
+        .arg("--listen")
+        .arg(format!("unix:{}", t.sock.display()))
+        .arg(&t.scan)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    t.vigild = Guard(vigild);
+    until("vigild answers again", || {
+        UnixStream::connect(&t.sock).is_ok()
+    });
+    let mut resumed = t.events("?service=db", Some(&cursor));
+    resumed.until("\"event\":\"really_down\"");
+    assert!(
+        resumed.seen.matches("\"event\":\"up\"").count() >= 1,
+        "{}",
+        resumed.seen
+    );
+
+    // A service added to SCANDIR is served without a restart of vigild.
+    fs::create_dir_all(t.scan.join("late")).unwrap();
+    script(&t.scan.join("late/run"), "exec sleep 1000");
+    until("late listed and up", || {
+        let (status, body) = t.http("GET", "/v1/services/late", &[]);
+        status == 200 && body.contains("\"state\":\"up\"")
+    });
 }
