@@ -1,12 +1,12 @@
 //! Debian 12's unchanged supervisorctl (4.2.5, from the extracted .deb in /opt/supervisor, run
-//! by /usr/bin/python3) drives vigild over its unix socket and over TCP with -u/-p (vigild
-//! serves loopback TCP with --no-auth until its auth file lands; the client still sends them); every
+//! by /usr/bin/python3) drives vigild over its unix socket and over TCP with -u/-p; every
 //! command prints what it prints against the real supervisord (same package) running the
 //! same programs, with the same exit code. Where vigil differs on purpose (clear, fg,
 //! shutdown, reload, maintail) the test asserts vigild's explanation instead.
 
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -314,11 +314,15 @@ fn vigil(root: &Path, dir: &Path, port: u16) -> (Guard, Guard, Ctl, Ctl) {
     script(&scan.join("flap/run"), FLAP);
     fs::write(scan.join("flap/down"), "").unwrap();
     let svscan = common::svscan(&scan);
+    let auth = dir.join("auth");
+    fs::write(&auth, "user:secret\n").unwrap();
+    fs::set_permissions(&auth, fs::Permissions::from_mode(0o600)).unwrap();
     let sock = dir.join("vigild.sock");
     let vigild = Command::new(env!("CARGO_BIN_EXE_vigild"))
         .arg("--listen")
         .arg(format!("unix:{}", sock.display()))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--no-auth"])
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--auth-file"])
+        .arg(&auth)
         .arg(&scan)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -362,6 +366,19 @@ fn supervisorctl_prints_the_same_against_vigild_and_supervisord() {
             )
         });
         compare(&ours_t, &theirs_t, how);
+        if n == 1 {
+            // A wrong password: the same refusal from both (a real 401).
+            let wrong = |ctl: &Ctl| {
+                let mut args = ctl.args.clone();
+                *args.last_mut().expect("-p PASSWORD") = "wrong".into();
+                Ctl {
+                    root: ctl.root.clone(),
+                    args,
+                }
+                .run("status", "")
+            };
+            assert_eq!(wrong(&vg_tcp), wrong(&sd_tcp), "a wrong password");
+        }
         if n == 0 {
             sd.stop();
             vigild.stop();
