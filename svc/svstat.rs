@@ -35,7 +35,7 @@ fn main() -> ExitCode {
 
 fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
     let (format, dirs) = parse(args);
-    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut out = io::stdout().lock();
     let mut line = Vec::with_capacity(256);
     // One pass over /proc, made when a first running service needs it, serves every DIR.
     let mut table: Option<Table> = None;
@@ -59,10 +59,12 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
             Format::Json => look.json().write(&mut line),
         }
         line.push(b'\n');
+        // Each line leaves before the next directory is read, so whatever happens to a later
+        // one, this one's line is out (issue #12).
         // compat: daemontools' svstat ignores errors writing its output and exits 0.
         let _ = out.write_all(&line);
+        let _ = out.flush();
     }
-    let _ = out.flush();
     Ok(ExitCode::SUCCESS)
 }
 
@@ -137,6 +139,11 @@ impl Text for Snapshot<'_> {
     /// The plain line, then `; ` and vigil's extension when the status file has one.
     fn write_long(&self, out: &mut Vec<u8>) {
         self.write_plain(out);
+        if let Some(text) = self.ext_error {
+            out.extend_from_slice(b"; ");
+            out.extend_from_slice(text.as_bytes());
+            return;
+        }
         let Some(ext) = self.status.as_ref().and_then(|s| s.ext.as_ref()) else {
             return;
         };

@@ -15,7 +15,9 @@ use vigil_proc::clock;
 use vigil_proto::errstr::io_errstr;
 use vigil_proto::exit::{signal_name, LastExit};
 use vigil_proto::msg;
-use vigil_proto::status::{BackoffCause, BreachRecord, Extension, State, Status, Want};
+use vigil_proto::status::{
+    BackoffCause, BreachRecord, DecodeError, Extension, State, Status, Want,
+};
 use vigil_proto::tai::{Tai64n, UNIX_EPOCH_LABEL};
 use vigil_usage::Table;
 
@@ -37,6 +39,9 @@ pub struct Snapshot<'a> {
     pub breaches: Option<BreachRecord>,
     /// daemontools' text after `DIR: ` for the step that stopped the look.
     pub stopped: Option<Vec<u8>>,
+    /// NEW: why the status file's vigil extension did not decode, when it has one that did
+    /// not (cut short, or garbage): reported on the directory's `-l` and `--json` line.
+    pub ext_error: Option<&'static str>,
     /// The time of the look (read after the status file, as daemontools does).
     pub now: SystemTime,
     /// Unix seconds at the time of the look as daemontools reads them (`time()`, the kernel's
@@ -94,6 +99,7 @@ impl<'a> Snapshot<'a> {
             now: SystemTime::now(),
             now_secs: 0,
             usage: None,
+            ext_error: None,
         };
         look.steps();
         // compat: daemontools reads the clock after the status file.
@@ -119,12 +125,24 @@ impl<'a> Snapshot<'a> {
             }
             Err(e) => return self.stopped = because(b"unable to open supervise/ok: ", &e),
         }
-        let bytes = service.status_bytes();
-        self.breaches = bytes.as_deref().ok().and_then(BreachRecord::read_from);
-        match bytes.and_then(|bytes| decode_lenient(&bytes)) {
+        let bytes = match service.status_bytes() {
+            Ok(bytes) => bytes,
+            Err(e) => return self.stopped = Some(e.to_string().into_bytes()),
+        };
+        self.breaches = BreachRecord::read_from(&bytes);
+        match decode_lenient(&bytes) {
             Ok(status) => self.status = Some(status),
-            Err(e) => self.stopped = Some(e.to_string().into_bytes()),
+            Err(e) => return self.stopped = Some(e.to_string().into_bytes()),
         }
+        self.ext_error = match Status::decode(&bytes) {
+            Ok(_) => None,
+            Err(DecodeError::ShortExtension) => {
+                Some("unable to read supervise/status: truncated extension")
+            }
+            Err(DecodeError::BadExtension | DecodeError::Short) => {
+                Some("unable to read supervise/status: bad extension")
+            }
+        };
     }
 
     /// The pid of the running service, if the status file names one.
@@ -176,7 +194,10 @@ impl<'a> Snapshot<'a> {
         }
         let until = ext.backoff_until?.to_system();
         let left = until.duration_since(self.now).unwrap_or(Duration::ZERO);
-        Some(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+        Some(
+            left.as_secs()
+                .saturating_add(u64::from(left.subsec_nanos() > 0)),
+        )
     }
 
     /// The snapshot as one JSON object (`svstat --json`; docs/svstat-output.md lists the keys).
@@ -216,14 +237,13 @@ impl<'a> Snapshot<'a> {
             ("supervised", Value::or_null(self.supervised, Value::Bool)),
             (
                 "error",
-                Value::or_null(self.stopped.as_deref(), |text| {
+                match (self.stopped.as_deref(), self.ext_error) {
                     // Not running is a state, not an error.
-                    if self.supervised == Some(false) {
-                        Value::Null
-                    } else {
-                        Value::Str(text)
-                    }
-                }),
+                    (Some(_), _) if self.supervised == Some(false) => Value::Null,
+                    (Some(text), _) => Value::Str(text),
+                    (None, Some(text)) => word(text),
+                    (None, None) => Value::Null,
+                },
             ),
             ("up", Value::or_null(up, Value::Bool)),
             (
@@ -341,6 +361,7 @@ mod tests {
             now: UNIX_EPOCH + Duration::new(1_700_000_000, 999_999_999),
             now_secs: 1_700_000_000,
             usage: None,
+            ext_error: None,
         }
     }
 

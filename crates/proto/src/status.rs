@@ -216,8 +216,11 @@ pub struct Status {
 pub enum DecodeError {
     /// Fewer than daemontools' 18 bytes (svstat's "bad format").
     Short,
-    /// The extension is present but malformed (unknown version, short, bad values).
+    /// The extension is present but malformed (another magic or version, bad values).
     BadExtension,
+    /// The extension is cut short: fewer bytes than version 1 or than its byte 21 declares
+    /// (a status file of 19 to 83 bytes from a supervise with limits support).
+    ShortExtension,
 }
 
 impl std::fmt::Display for DecodeError {
@@ -316,12 +319,18 @@ impl Status {
 
 fn decode_extension(bytes: &[u8]) -> Result<Extension, DecodeError> {
     let bad = DecodeError::BadExtension;
-    if bytes.len() < V1_LEN - DAEMONTOOLS_LEN || &bytes[..2] != MAGIC || bytes[2] != VERSION {
+    // As much of the magic and version as is there must match; what is missing is a cut.
+    let head = [MAGIC[0], MAGIC[1], VERSION];
+    if bytes.iter().zip(head).any(|(&b, h)| b != h) {
         return Err(bad);
     }
-    let declared = usize::from(bytes[3]);
-    if declared < V1_LEN - 22 || bytes.len() < 4 + declared {
+    let declared = bytes.get(3).map(|&n| usize::from(n));
+    if declared.is_some_and(|n| n < V1_LEN - 22) {
         return Err(bad);
+    }
+    let declared = declared.unwrap_or(V1_LEN - 22);
+    if bytes.len() < V1_LEN - DAEMONTOOLS_LEN || bytes.len() < 4 + declared {
+        return Err(DecodeError::ShortExtension);
     }
     let fields = &bytes[4..];
     let state = State::from_code(fields[0]).ok_or(bad)?;
@@ -576,6 +585,27 @@ mod tests {
         bytes[21] += 3;
         bytes.extend_from_slice(&[9, 9, 9]);
         assert_eq!(Status::decode(&bytes), Ok(sample()));
+    }
+
+    #[test]
+    fn cut_extension_is_short_and_garbage_is_bad() {
+        let bytes = sample().encode();
+        for len in 19..V1_LEN {
+            assert_eq!(
+                Status::decode(&bytes[..len]),
+                Err(DecodeError::ShortExtension),
+                "{len}"
+            );
+        }
+        let mut other = bytes.clone();
+        other[20] = 2;
+        assert_eq!(Status::decode(&other), Err(DecodeError::BadExtension));
+        assert_eq!(Status::decode(&other[..21]), Err(DecodeError::BadExtension));
+        other[18] = b'x';
+        assert_eq!(Status::decode(&other[..19]), Err(DecodeError::BadExtension));
+        let mut small = bytes;
+        small[21] = 10;
+        assert_eq!(Status::decode(&small), Err(DecodeError::BadExtension));
     }
 
     #[test]
