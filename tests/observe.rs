@@ -492,6 +492,52 @@ fn svwatch_replays_since_and_from_a_cursor() {
     assert_eq!(seqs, ["6", "7"]);
 }
 
+/// Issue #12 item 6: a service directory whose name holds a newline (or a `%`) resumes from
+/// its cursor like any other.
+#[test]
+fn svwatch_cursor_keeps_names_with_newlines() {
+    let sb = Sandbox::new();
+    let dir = sb.service("odd\nname%0A", "exec sleep 100");
+    let s = supervise(&dir);
+    s.wait_up();
+    let cursor = sb.join("cursor");
+    let resume = || {
+        run(
+            cmd("svwatch")
+                .arg("--no-follow")
+                .arg("--cursor")
+                .arg(&cursor)
+                .arg(&dir),
+            LIMIT,
+        )
+    };
+    let once = resume();
+    assert_eq!(once.status.code(), Some(0), "{}", text(&once.stderr));
+    assert!(
+        text(&once.stdout).contains("\"event\":\"up\""),
+        "{}",
+        text(&once.stdout)
+    );
+    let saved = fs::read(&cursor).expect("cursor");
+    assert_eq!(
+        saved.iter().filter(|&&b| b == b'\n').count(),
+        1,
+        "one line per service"
+    );
+    // Nothing new: nothing printed, and the file is read back as it was written.
+    let again = resume();
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), "");
+    s.send(b"d");
+    s.wait_for("down", |st| st.ext.is_some_and(|e| e.state == State::Down));
+    let later = resume();
+    let words: Vec<String> = text(&later.stdout)
+        .lines()
+        .filter_map(|l| json_field(l, "event").map(str::to_owned))
+        .collect();
+    assert_eq!(words, ["\"down\"", "\"really_down\""]);
+}
+
 #[test]
 fn no_wakeups_while_idle_with_listeners_attached() {
     let sb = Sandbox::new();
