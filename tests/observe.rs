@@ -538,6 +538,56 @@ fn svwatch_cursor_keeps_names_with_newlines() {
     assert_eq!(words, ["\"down\"", "\"really_down\""]);
 }
 
+/// Issue #12 item 7: a journal whose numbers reach the top of u64 (crafted) neither stops
+/// supervise nor silences svwatch: supervise starts the journal anew at 1, and a follower that
+/// had seen the high numbers starts over.
+#[test]
+fn journal_numbers_near_the_top_start_over_and_followers_go_on() {
+    use vigil_proto::event::Event;
+    use vigil_proto::journal::{Journal, Record};
+    let sb = Sandbox::new();
+    let dir = sb.service("edge", "exec sleep 100");
+    fs::create_dir_all(dir.join("supervise")).expect("supervise/");
+    {
+        let mut journal = Journal::open(dir.as_os_str()).expect("journal");
+        for seq in [u64::MAX - 2, u64::MAX - 1] {
+            let mut r = Record::new(Event::Up, 7);
+            r.seq = seq;
+            journal.write(&r).expect("record");
+        }
+    }
+    // A follower that has seen the highest numbers, started before supervise.
+    let out = sb.join("watch.out");
+    let _watch = Spawned::start(
+        cmd("svwatch")
+            .args(["--since", &(u64::MAX - 1).to_string()])
+            .arg(&dir)
+            .stdout(File::create(&out).expect("out")),
+    );
+    assert!(eventually(LIMIT, || listeners(&dir) == 1));
+    let s = supervise(&dir);
+    s.wait_up();
+    s.send(b"d");
+    s.wait_for("down", |st| st.ext.is_some_and(|e| e.state == State::Down));
+    s.send(b"u");
+    s.wait_up();
+    assert!(
+        eventually(LIMIT, || lines(&out)
+            .iter()
+            .filter(|l| l.contains("\"event\":\"up\""))
+            .count()
+            >= 2),
+        "svwatch fell silent: {:?}",
+        lines(&out)
+    );
+    let all = lines(&out);
+    let first = all
+        .iter()
+        .find(|l| l.contains("\"event\":\"start\""))
+        .expect("start");
+    assert_eq!(json_field(first, "seq"), Some("1"), "{all:?}");
+}
+
 #[test]
 fn no_wakeups_while_idle_with_listeners_attached() {
     let sb = Sandbox::new();
