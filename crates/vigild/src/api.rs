@@ -59,6 +59,7 @@ pub fn routes(scandir: PathBuf, read_only: bool) -> Router {
         .route("/v1/services", get(list))
         .route("/v1/services/{name}", get(one))
         .route("/v1/services/{name}/{command}", post(command))
+        .route("/v1/services/{name}/settings", get(settings))
         .route("/v1/whoami", get(whoami))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/events", get(events))
@@ -185,6 +186,18 @@ async fn one(State(api): State<Api>, UrlPath(name): UrlPath<String>) -> Response
     .await;
     match body {
         Ok(body) => json_reply(StatusCode::OK, body),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+    }
+}
+
+/// `GET /v1/services/NAME/settings`: what the dashboard shows of a service directory's
+/// readiness and limit files (crate::web::settings).
+async fn settings(State(api): State<Api>, UrlPath(name): UrlPath<String>) -> Response {
+    let Some(dir) = resolve(&api.scandir, &name) else {
+        return error(StatusCode::NOT_FOUND, &format!("no service {name}"));
+    };
+    match tokio::task::spawn_blocking(move || crate::web::settings::read(&dir).to_string()).await {
+        Ok(text) => json_reply(StatusCode::OK, text.into_bytes()),
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     }
 }
@@ -482,6 +495,12 @@ async fn stream(
     tx.send(Ok(Bytes::from_static(b": vigild events\n\n")))
         .await
         .ok()?;
+    if resume.is_none() {
+        // A resume point from the start, so a client that saw no event yet loses nothing
+        // when the stream breaks (an event with an id and no data sets the client's last id).
+        let now = format!("id: {}\n\n", cursor(&Tai64n::now()));
+        tx.send(Ok(Bytes::from(now))).await.ok()?;
+    }
     first.sort_by_key(|(_, item)| match item {
         Item::Event(r) => r.time,
         Item::Lost { .. } => Tai64n::default(),

@@ -11,6 +11,7 @@ mod api;
 mod gate;
 mod log;
 mod metrics;
+mod web;
 mod xmlrpc;
 
 use std::ffi::OsString;
@@ -199,7 +200,8 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, Fail> {
     let app = xmlrpc::routes(xmlrpc::rpc::Rpc::new(scandir.clone(), own_log), read_only)
         .merge(api::routes(scandir.clone(), read_only))
         .merge(log::routes(scandir.clone()))
-        .merge(metrics::routes(scandir));
+        .merge(metrics::routes(scandir))
+        .merge(web::routes());
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
