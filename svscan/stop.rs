@@ -53,6 +53,24 @@ impl Tree {
         let Some(service) = self.table.get_mut(&key) else {
             return;
         };
+        // A supervise that another svscan left holding the directory is not svscan's child:
+        // it is told, through its FIFO, as svscan's own would be, and not waited for (issue
+        // #12: a shutdown leaves no supervise of the old svscan behind).
+        let log_dir = service.dir.join(paths::LOG);
+        let sides = [
+            (Some(&mut service.main), service.dir.as_path(), &b"dx"[..]),
+            (service.log.as_mut(), log_dir.as_path(), &b"x"[..]),
+        ];
+        for (sup, dir, bytes) in sides {
+            if let Some(sup) = sup.filter(|s| s.pid.is_none() && s.elsewhere.is_some()) {
+                if sup.told == Told::Nothing {
+                    if let Ok(other) = Service::at(dir) {
+                        let _ = other.try_send(bytes);
+                    }
+                    sup.told = Told::DownExit;
+                }
+            }
+        }
         if let Some(pid) = service.main.pid {
             if service.main.told == Told::Nothing {
                 tell(&service.dir, b"dx", pid);

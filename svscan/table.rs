@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
@@ -40,6 +40,9 @@ pub struct Supervisor {
     pub started: Instant,
     /// What svscan told it while stopping.
     pub told: Told,
+    /// Another supervise holds the directory (one a killed svscan left running): svscan
+    /// leaves the service to it and looks again after this long, doubling up to a minute.
+    pub elsewhere: Option<Duration>,
 }
 
 impl Supervisor {
@@ -48,6 +51,7 @@ impl Supervisor {
             pid: None,
             started: now,
             told: Told::Nothing,
+            elsewhere: None,
         }
     }
 }

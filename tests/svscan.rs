@@ -802,3 +802,71 @@ fn svscanboot_stops_leftovers_then_becomes_svscan() {
         sb.processes()
     );
 }
+
+/// Issue #12 item 4: after svscan is killed with SIGKILL its supervise processes run on; a
+/// new svscan leaves the services to them (no supervise started once a second, each failing
+/// on the lock), and its TERM shutdown leaves none of them behind.
+#[test]
+fn a_new_svscan_leaves_services_to_a_killed_ones_supervise_and_stops_them_at_shutdown() {
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    let dir = sb.service("scan/web", "echo started\nexec sleep 1000");
+    sb.script(
+        "scan/web/log/run",
+        &format!("#!/bin/sh\n{}\n", logger_run()),
+    );
+    let mut first = svscan(&sb, &[scan.as_os_str()]);
+    let run = new_pid(&dir, None);
+    assert!(eventually(LIMIT, || supervisors(first.pid()).len() == 2));
+    let old = supervisors(first.pid());
+    first.signal(Signal::SIGKILL);
+    first.wait_timeout(LIMIT).expect("first svscan killed");
+
+    let err = fs::File::create(sb.join("second.err")).expect("stderr file");
+    let mut second = Spawned::start(
+        cmd("svscan")
+            .arg(&scan)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err),
+    );
+    let second_err = || fs::read_to_string(sb.join("second.err")).unwrap_or_default();
+    assert!(
+        eventually(LIMIT, || second_err()
+            .contains("is supervised by another supervise")),
+        "no word of the other supervise: {}",
+        second_err()
+    );
+    // Positive signal first: both sides were recognised (main and log), then no churn.
+    assert!(eventually(LIMIT, || second_err()
+        .matches("is supervised by another supervise")
+        .count()
+        == 2));
+    std::thread::sleep(Duration::from_millis(2500));
+    let tries = second_err().matches("unable to acquire").count();
+    assert!(
+        tries <= 4,
+        "a supervise started again and again: {}",
+        second_err()
+    );
+    assert_eq!(service_pid(&dir), Some(run), "the service kept its run");
+
+    second.signal(Signal::SIGTERM);
+    let exit = second.wait_timeout(LIMIT).expect("second svscan exits");
+    assert!(exit.success(), "{exit:?}");
+    let alive = |p: i32| {
+        fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|st| {
+            st.rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+        })
+    };
+    let gone = eventually(LIMIT, || old.iter().all(|&p| !alive(p)));
+    let left: Vec<i32> = sb.processes();
+    for &p in old.iter().chain(&left) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
+    }
+    assert!(
+        gone,
+        "the killed svscan's supervise processes are left: {old:?}"
+    );
+}
