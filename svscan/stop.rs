@@ -71,6 +71,15 @@ impl Tree {
                 }
             }
         }
+        if service.main.pid.is_none()
+            && service.main.elsewhere.is_none()
+            && service.main.told == Told::Nothing
+        {
+            // No supervise runs for it (svscan could not start one again): its run, if one is
+            // left, is stopped directly, so it does not outlive svscan (issue #12).
+            term_service(&service.dir);
+            service.main.told = Told::DownExit;
+        }
         if let Some(pid) = service.main.pid {
             if service.main.told == Told::Nothing {
                 tell(&service.dir, b"dx", pid);
@@ -131,6 +140,25 @@ impl Tree {
 fn tell(dir: &Path, bytes: &[u8], supervise: Pid) {
     if Service::at(dir).map_or(true, |s| s.try_send(bytes).is_err()) {
         let _ = kill(supervise, Signal::SIGTERM);
+    }
+}
+
+/// Sends TERM and CONT to the run that `dir`'s status file names, if it still leads its own
+/// process group (as vigil's supervise starts it): a pid reused since is left alone.
+fn term_service(dir: &Path) {
+    let Ok(bytes) = status::read(dir.as_os_str()) else {
+        return;
+    };
+    let Ok(status) = status::Status::decode(&bytes) else {
+        return;
+    };
+    if status.pid <= 1 {
+        return;
+    }
+    let pid = Pid::from_raw(status.pid as i32);
+    if nix::unistd::getpgid(Some(pid)) == Ok(pid) {
+        let _ = killpg(pid, Signal::SIGTERM);
+        let _ = killpg(pid, Signal::SIGCONT);
     }
 }
 

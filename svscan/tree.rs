@@ -253,14 +253,14 @@ impl Tree {
             .is_none_or(|log| held_elsewhere(log, &service.dir.join("log"), &mut look_again));
         if service.main.pid.is_none() && main_free {
             let stdout = service.pipe.as_ref().and_then(LogPipe::write_end);
-            match fdlimit::retry(|| self.supervise.start_main(name, stdout)) {
+            match fdlimit::retry(true, || self.supervise.start_main(name, stdout)) {
                 Ok(pid) => started.push((Side::Main, pid)),
                 Err(e) => failed |= spawn_failed(&e, name.as_bytes()),
             }
         }
         if let (Some(log), Some(pipe)) = (&service.log, &service.pipe) {
             if log.pid.is_none() && log_free {
-                match fdlimit::retry(|| self.supervise.start_log(name, pipe.read_end())) {
+                match fdlimit::retry(true, || self.supervise.start_log(name, pipe.read_end())) {
                     Ok(pid) => started.push((Side::Log, pid)),
                     Err(e) => {
                         let what = paths_join(name, "log");

@@ -870,3 +870,71 @@ fn a_new_svscan_leaves_services_to_a_killed_ones_supervise_and_stops_them_at_shu
         "the killed svscan's supervise processes are left: {old:?}"
     );
 }
+
+/// Issue #12 item 5: svscan at its descriptor limit (hard limit reached: no raising) still
+/// restarts a killed supervise (a reserve held from the start is let go for that spawn), and
+/// its shutdown leaves no service running.
+#[test]
+fn at_the_descriptor_limit_a_killed_supervise_is_restarted_and_shutdown_reaches_all() {
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    let mut dirs = Vec::new();
+    for i in 0..10 {
+        let dir = sb.service(&format!("scan/s{i}"), "exec sleep 1000");
+        sb.script(
+            format!("scan/s{i}/log/run"),
+            "#!/bin/sh\nexec cat >/dev/null\n",
+        );
+        dirs.push(dir);
+    }
+    let err = fs::File::create(sb.join("svscan.err")).expect("stderr file");
+    let mut sv = Spawned::start(
+        Command::new("prlimit")
+            .arg("--nofile=24:24")
+            .arg(crate::util::bin("svscan"))
+            .arg(&scan)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err),
+    );
+    // Some services got their pipe and run; the others wait for room (warned about).
+    assert!(eventually(LIMIT, || stderr_of(&sb).contains("process cannot open more files")));
+    assert!(eventually(LIMIT, || dirs
+        .iter()
+        .filter(|d| service_pid(d).is_some())
+        .count()
+        >= 3));
+    let running: Vec<&PathBuf> = dirs.iter().filter(|d| service_pid(d).is_some()).collect();
+    let victim = running[0];
+    let run = service_pid(victim).expect("run");
+    let main_of = |dir: &Path| {
+        supervisors(sv.pid())
+            .into_iter()
+            .find(|&p| fs::read_link(format!("/proc/{p}/cwd")).is_ok_and(|c| c == *dir))
+    };
+    let old = main_of(victim).expect("its supervise");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(old), Signal::SIGKILL).unwrap();
+    assert!(
+        eventually(LIMIT, || main_of(victim).is_some_and(|p| p != old)),
+        "no new supervise for {}: {}",
+        victim.display(),
+        stderr_of(&sb)
+    );
+    assert_eq!(
+        service_pid(victim),
+        Some(run),
+        "the new supervise took the run over"
+    );
+
+    sv.signal(Signal::SIGTERM);
+    let exit = sv
+        .wait_timeout(Duration::from_secs(20))
+        .expect("svscan exits");
+    assert!(exit.success(), "{exit:?}");
+    let clean = eventually(LIMIT, || sb.processes().is_empty());
+    let left = sb.processes();
+    for &p in &left {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
+    }
+    assert!(clean, "left running after svscan's shutdown: {left:?}");
+}
