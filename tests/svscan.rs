@@ -898,7 +898,8 @@ fn at_the_descriptor_limit_a_killed_supervise_is_restarted_and_shutdown_reaches_
             .stderr(err),
     );
     // Some services got their pipe and run; the others wait for room (warned about).
-    assert!(eventually(LIMIT, || stderr_of(&sb).contains("process cannot open more files")));
+    assert!(eventually(LIMIT, || stderr_of(&sb)
+        .contains("process cannot open more files")));
     assert!(eventually(LIMIT, || dirs
         .iter()
         .filter(|d| service_pid(d).is_some())

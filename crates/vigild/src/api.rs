@@ -436,6 +436,11 @@ async fn events(
     tokio::spawn(async move {
         let _ = stream(scandir, names, resume, history, usage, tx).await;
     });
+    event_stream(rx)
+}
+
+/// A server-sent-events reply whose body is what `rx` receives, until its sender goes.
+pub fn event_stream(rx: mpsc::Receiver<Result<Bytes, Infallible>>) -> Response {
     let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     }));

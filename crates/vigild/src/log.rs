@@ -176,18 +176,7 @@ fn follow(current: PathBuf) -> Response {
     tokio::spawn(async move {
         let _ = follow_lines(&current, &tx).await;
     });
-    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    }));
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
+    crate::api::event_stream(rx)
 }
 
 struct Watch(Inotify);
