@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vigil_proto::fifodir::Subscription;
-use vigil_proto::follow::wait_readable;
+use vigil_client::follow::wait_readable;
+use vigil_client::subscription::Subscription;
 
 mod util;
 use util::{machine, median};

@@ -118,7 +118,7 @@ fn start(peer: &Peer, dir: &Path) -> Child {
 
 /// `d`, `k`, `x` through the FIFO; KILL if it has not exited after a few seconds.
 fn stop(mut sup: Child, dir: &Path) {
-    let _ = vigil_proto::control::send(dir.as_os_str(), b"dkx");
+    let _ = vigil_client::Service::at(dir).map(|s| s.try_send(b"dkx"));
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = sup.try_wait() {
@@ -207,7 +207,7 @@ fn signal_latency(peer: &Peer, base: &Path) -> f64 {
     let mut latencies = Vec::new();
     for i in 0..SIGNALS {
         let sent = now_ns();
-        if vigil_proto::control::send(dir.as_os_str(), b"t").is_err() {
+        if vigil_client::Service::at(&dir).map_or(true, |s| s.try_send(b"t").is_err()) {
             break;
         }
         if !wait_for(Duration::from_secs(3), || {

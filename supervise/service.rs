@@ -14,6 +14,7 @@ use vigil_proc::kill::{self, PidFd};
 use vigil_proc::signals::Signals;
 use vigil_proc::{reap, spawn, wait};
 use vigil_proto::control::Control;
+use vigil_proto::exit::LastExit;
 use vigil_proto::msg::{self, Fail};
 use vigil_proto::status::{BackoffCause, Extension, Status};
 use vigil_proto::tai::Tai64n;
@@ -63,7 +64,7 @@ pub fn run(args: [Option<&OsStr>; 2]) -> Result<ExitCode, Fail> {
     let _control_write = fifo::open_write(paths::CONTROL)
         .map_err(|e| Fail::unable(&e, &[b"write ", dir, b"/", paths::CONTROL.as_bytes()]))?;
 
-    let mut service = Service::new(dir);
+    let mut service = Runner::new(dir);
     let mut sup = Supervisor::new(config::read(dir), want, seed());
     let previous = status::read_decoded(OsStr::new("."));
     let adopted = previous.and_then(|old| service.take_over(&old, &mut sup));
@@ -92,7 +93,11 @@ fn seed() -> u64 {
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
-struct Service<'a> {
+/// What the loop acts on: the service directory, the run a previous supervise left, the
+/// event observer and the limits monitor; it carries out the state table's effects.
+/// (Not `vigil_client::Service`, a client's handle on a directory, nor svscan's
+/// `ScannedService`.)
+struct Runner<'a> {
     dir: &'a [u8],
     /// When the announced pid last changed (status bytes 0..12).
     when: Tai64n,
@@ -105,9 +110,9 @@ struct Service<'a> {
     monitor: Monitor,
 }
 
-impl<'a> Service<'a> {
-    fn new(dir: &'a [u8]) -> Service<'a> {
-        Service {
+impl<'a> Runner<'a> {
+    fn new(dir: &'a [u8]) -> Runner<'a> {
+        Runner {
             dir,
             when: Tai64n::now(),
             announced_pid: 0,
@@ -313,7 +318,7 @@ impl<'a> Service<'a> {
     fn finish(&self, exit: Exit) -> Option<i32> {
         nix::unistd::access(paths::FINISH, nix::unistd::AccessFlags::X_OK).ok()?;
         let (code, signal) = match exit {
-            Exit::Status(status) => reap::exit_and_signal(status),
+            Exit::Status(status) => LastExit::from_wait_status(status).finish_args(),
             Exit::Unknown => (-1, -1),
         };
         let (mut a, mut b) = ([0u8; 16], [0u8; 16]);

@@ -6,19 +6,32 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
+use vigil_client::service::{SendError, Service};
+use vigil_proto::control::{self, Control};
 use vigil_proto::getopt::{Getopt, Opt};
 use vigil_proto::msg::{self, Fail, EXIT_USAGE};
-use vigil_proto::service::{SendError, Service};
 
 const PROG: &str = "svc";
 
-/// daemontools' options, then vigil's NEW q 1 2 w (as s6 and runit have them).
-const OPTIONS: &str = "udopchaitkxq12w";
+/// svc's options are the control bytes: daemontools' ones, then vigil's NEW q 1 2 w (as s6
+/// and runit have them), from the control table.
+const OPTIONS: &str = control::LETTERS;
 
 /// compat: daemontools prints this line without the `svc: ` prefix after sgetopt's
-/// `svc: illegal option -- z`; vigil appends its NEW options to it.
-const USAGE: &[u8] = b"svc options: u up, d down, o once, x exit, p pause, c continue, h hup, \
-a alarm, i interrupt, t term, k kill, q quit, 1 usr1, 2 usr2, w winch";
+/// `svc: illegal option -- z`: `svc options: u up, d down, ...`, one entry per control, in
+/// the table's order (vigil's NEW ones after daemontools').
+fn usage() -> Vec<u8> {
+    let mut line = b"svc options: ".to_vec();
+    for (i, c) in Control::ALL.iter().enumerate() {
+        if i > 0 {
+            line.extend_from_slice(b", ");
+        }
+        line.push(c.byte());
+        line.push(b' ');
+        line.extend_from_slice(c.word().as_bytes());
+    }
+    line
+}
 
 // Lean start-up: no std runtime set-up before main (see vigil_proc::entry).
 vigil_proc::main!(main);
@@ -47,7 +60,7 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
             }
             Err(problem) => {
                 msg::write_line(&[&problem.line(PROG)]);
-                msg::write_line(&[USAGE]);
+                msg::write_line(&[&usage()]);
                 return Err(Fail::silent(EXIT_USAGE));
             }
         }
@@ -78,5 +91,21 @@ fn control(dir: &OsString, bytes: &[u8]) {
             let reason = vigil_proto::errstr::io_errstr(&e).as_bytes();
             msg::warn(PROG, &[b"error writing commands to ", name, b": ", reason])
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// daemontools' usage line, then vigil's NEW controls.
+    #[test]
+    fn usage_line_from_the_control_table() {
+        assert_eq!(
+            usage(),
+            b"svc options: u up, d down, o once, x exit, p pause, c continue, h hup, \
+a alarm, i interrupt, t term, k kill, q quit, 1 usr1, 2 usr2, w winch"
+        );
+        assert_eq!(OPTIONS.len(), 15);
     }
 }

@@ -6,8 +6,8 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
+use vigil_client::service::Service;
 use vigil_proto::msg::{self, Fail, EXIT_USAGE};
-use vigil_proto::service::Service;
 
 // Lean start-up: no std runtime set-up before main (see vigil_proc::entry).
 vigil_proc::main!(main);

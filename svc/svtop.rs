@@ -19,8 +19,9 @@ use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifier
 use crossterm::style::{Attribute, Color, Print, SetAttribute, SetForegroundColor};
 use crossterm::terminal::{self, ClearType};
 use crossterm::{cursor, queue};
+use vigil_client::service::{decode_lenient, Service};
+use vigil_proto::exit::{self, LastExit};
 use vigil_proto::msg::{self, Fail};
-use vigil_proto::service::{decode_lenient, Service};
 use vigil_proto::status::BreachRecord as Record;
 use vigil_proto::status::State;
 use vigil_proto::tai::Tai64n;
@@ -259,19 +260,19 @@ fn row(
 
 /// `exit 3`, `signal TERM`, `signal SEGV (core)` from a wait status.
 fn describe_exit(wait_status: i32) -> String {
-    let signal = wait_status & 0x7f;
-    if signal == 0 {
-        return format!("exit {}", (wait_status >> 8) & 0xff);
+    match LastExit::from_wait_status(wait_status) {
+        LastExit::Code(code) => format!("exit {code}"),
+        LastExit::Signal(signal) => {
+            let core = if exit::core_dumped(wait_status) {
+                " (core)"
+            } else {
+                ""
+            };
+            format!("signal {}{core}", exit::signal_name(signal))
+        }
+        // compat: what svtop printed for a status that is neither (never recorded).
+        LastExit::Other(_) => format!("signal {}", wait_status & 0x7f),
     }
-    let name = nix::sys::signal::Signal::try_from(signal)
-        .map(|s| s.as_str().trim_start_matches("SIG").to_string())
-        .unwrap_or_else(|_| signal.to_string());
-    let core = if wait_status & 0x80 != 0 {
-        " (core)"
-    } else {
-        ""
-    };
-    format!("signal {name}{core}")
 }
 
 /// `42s`, `5m06s`, `3h04m`, `2d07h`.

@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
+use vigil_client::goal::{self, Goal, Outcome, WaitError};
 use vigil_proc::signals::Signals;
 use vigil_proto::getopt::{Getopt, Opt};
-use vigil_proto::goal::{self, Goal, Outcome, WaitError};
 use vigil_proto::msg::{self, Fail};
 use vigil_proto::{fifodir, journal, paths};
 

@@ -14,11 +14,11 @@ use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
 use nix::sys::signal::Signal;
+use vigil_client::follow::{self, Follower, Item};
 use vigil_proc::signals::Signals;
-use vigil_proto::follow::{self, Follower, Item};
-use vigil_proto::journal::{self, Record};
+use vigil_proto::journal;
 use vigil_proto::msg::{self, Fail};
-use vigil_proto::{fifodir, paths, rfc3339};
+use vigil_proto::{fifodir, paths};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -58,79 +58,17 @@ fn command() -> Command {
         )
 }
 
-/// Appends `bytes` to `out` as the inside of a JSON string (invalid UTF-8 as U+FFFD).
-fn json_string(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.push(b'"');
-    for c in String::from_utf8_lossy(bytes).chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-            }
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-        }
-    }
-    out.push(b'"');
-}
-
-/// One line for one item: `{"service":..,"event":..,"seq":..,...}` and a newline.
+/// One line for one item: its JSON object (`vigil_client::follow::Item::json`) and a newline.
 fn line(service: &OsStr, item: &Item) -> Vec<u8> {
-    let mut out = b"{\"service\":".to_vec();
-    json_string(&mut out, service.as_bytes());
-    match item {
-        Item::Lost { first, last } => {
-            out.extend_from_slice(
-                format!(",\"event\":\"lost\",\"first\":{first},\"last\":{last}").as_bytes(),
-            );
-        }
-        Item::Event(r) => event_fields(&mut out, r),
-    }
-    out.extend_from_slice(b"}\n");
+    let mut out = Vec::with_capacity(256);
+    item.json(service).write(&mut out);
+    out.push(b'\n');
     out
 }
 
-fn event_fields(out: &mut Vec<u8>, r: &Record) {
-    let word = r.event().map_or("unknown", |e| e.word());
-    out.extend_from_slice(b",\"event\":");
-    json_string(out, word.as_bytes());
-    out.extend_from_slice(b",\"letter\":");
-    json_string(out, &[r.letter]);
-    out.extend_from_slice(format!(",\"seq\":{},\"pid\":", r.seq).as_bytes());
-    if r.pid == 0 {
-        out.extend_from_slice(b"null");
-    } else {
-        out.extend_from_slice(r.pid.to_string().as_bytes());
-    }
-    out.extend_from_slice(b",\"status\":");
-    match r.status {
-        None => out.extend_from_slice(b"null"),
-        Some(status) => {
-            out.extend_from_slice(status.to_string().as_bytes());
-            // As waitpid's macros read it: exited with a code, or killed by a signal.
-            if libc::WIFEXITED(status) {
-                out.extend_from_slice(
-                    format!(",\"exitcode\":{}", libc::WEXITSTATUS(status)).as_bytes(),
-                );
-            } else if libc::WIFSIGNALED(status) {
-                out.extend_from_slice(format!(",\"signal\":{}", libc::WTERMSIG(status)).as_bytes());
-            }
-        }
-    }
-    out.extend_from_slice(b",\"time\":");
-    json_string(out, rfc3339::format(&r.time).as_bytes());
-    if let Some(until) = r.until {
-        out.extend_from_slice(b",\"until\":");
-        json_string(out, rfc3339::format(&until).as_bytes());
-    }
-}
-
-/// The cursor file: a line `SEQ DIR` per service, the last sequence number printed.
+/// The cursor file: a line `SEQ DIR` per service, the last sequence number printed. DIR is
+/// written with `%`, newline and carriage return as `%25`, `%0A`, `%0D`, so any name survives
+/// (issue #12); other bytes are written as they are.
 struct Cursor {
     path: PathBuf,
     seqs: Vec<(OsString, u64)>,
@@ -147,7 +85,7 @@ impl Cursor {
         for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let parsed = line.iter().position(|&b| b == b' ').and_then(|sp| {
                 let seq = std::str::from_utf8(&line[..sp]).ok()?.parse().ok()?;
-                Some((OsString::from_vec(line[sp + 1..].to_vec()), seq))
+                Some((OsString::from_vec(unescape(&line[sp + 1..])?), seq))
             });
             match parsed {
                 Some(entry) => seqs.push(entry),
@@ -180,7 +118,7 @@ impl Cursor {
         for (dir, seq) in &self.seqs {
             text.extend_from_slice(seq.to_string().as_bytes());
             text.push(b' ');
-            text.extend_from_slice(dir.as_bytes());
+            escape(dir.as_bytes(), &mut text);
             text.push(b'\n');
         }
         let mut new = self.path.clone().into_os_string();
@@ -189,6 +127,33 @@ impl Cursor {
             .and_then(|()| fs::rename(&new, &self.path))
             .map_err(|e| Fail::unable(&e, &[b"write ", self.path.as_os_str().as_bytes()]))
     }
+}
+
+/// A directory name for the cursor file: `%`, `\n` and `\r` as `%XX`.
+fn escape(name: &[u8], out: &mut Vec<u8>) {
+    for &b in name {
+        match b {
+            b'%' | b'\n' | b'\r' => out.extend_from_slice(format!("%{b:02X}").as_bytes()),
+            b => out.push(b),
+        }
+    }
+}
+
+/// The name back from the cursor file; `None` for a `%` not followed by two hex digits.
+fn unescape(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'%' {
+            let hex = std::str::from_utf8(text.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
+    }
+    Some(out)
 }
 
 fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
@@ -280,6 +245,7 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_proto::journal::Record;
     use vigil_proto::tai::Tai64n;
 
     #[test]
@@ -311,5 +277,8 @@ mod tests {
             text,
             "{\"service\":\"a\\u0001\",\"event\":\"lost\",\"first\":3,\"last\":5}\n"
         );
+        // Escaped as svstat --json escapes (one escaper for both).
+        let text = line(OsStr::new("a\r\u{7f}"), &Item::Lost { first: 1, last: 1 });
+        assert!(text.starts_with(b"{\"service\":\"a\\r\x7f\","));
     }
 }

@@ -18,8 +18,9 @@ pub struct LogPipe {
 impl LogPipe {
     /// A new close-on-exec pipe (past the descriptor limit: see [`fdlimit`]).
     pub fn create() -> io::Result<LogPipe> {
-        let (read, write) =
-            fdlimit::retry(|| nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(io::Error::from))?;
+        let (read, write) = fdlimit::retry(false, || {
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(io::Error::from)
+        })?;
         Ok(LogPipe {
             read,
             write: Some(write),

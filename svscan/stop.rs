@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
-use vigil_proto::{control, paths, status};
+use vigil_client::Service;
+use vigil_proto::{paths, status};
 
 use crate::scan::Key;
 use crate::table::{Fate, Told};
@@ -52,6 +53,33 @@ impl Tree {
         let Some(service) = self.table.get_mut(&key) else {
             return;
         };
+        // A supervise that another svscan left holding the directory is not svscan's child:
+        // it is told, through its FIFO, as svscan's own would be, and not waited for (issue
+        // #12: a shutdown leaves no supervise of the old svscan behind).
+        let log_dir = service.dir.join(paths::LOG);
+        let sides = [
+            (Some(&mut service.main), service.dir.as_path(), &b"dx"[..]),
+            (service.log.as_mut(), log_dir.as_path(), &b"x"[..]),
+        ];
+        for (sup, dir, bytes) in sides {
+            if let Some(sup) = sup.filter(|s| s.pid.is_none() && s.elsewhere.is_some()) {
+                if sup.told == Told::Nothing {
+                    if let Ok(other) = Service::at(dir) {
+                        let _ = other.try_send(bytes);
+                    }
+                    sup.told = Told::DownExit;
+                }
+            }
+        }
+        if service.main.pid.is_none()
+            && service.main.elsewhere.is_none()
+            && service.main.told == Told::Nothing
+        {
+            // No supervise runs for it (svscan could not start one again): its run, if one is
+            // left, is stopped directly, so it does not outlive svscan (issue #12).
+            term_service(&service.dir);
+            service.main.told = Told::DownExit;
+        }
         if let Some(pid) = service.main.pid {
             if service.main.told == Told::Nothing {
                 tell(&service.dir, b"dx", pid);
@@ -110,8 +138,27 @@ impl Tree {
 /// Writes control bytes to a supervise; if its FIFO cannot be written (not yet made, or the
 /// directory deleted), SIGTERM to the supervise itself, which vigil's supervise takes as `dx`.
 fn tell(dir: &Path, bytes: &[u8], supervise: Pid) {
-    if control::send(dir.as_os_str(), bytes).is_err() {
+    if Service::at(dir).map_or(true, |s| s.try_send(bytes).is_err()) {
         let _ = kill(supervise, Signal::SIGTERM);
+    }
+}
+
+/// Sends TERM and CONT to the run that `dir`'s status file names, if it still leads its own
+/// process group (as vigil's supervise starts it): a pid reused since is left alone.
+fn term_service(dir: &Path) {
+    let Ok(bytes) = status::read(dir.as_os_str()) else {
+        return;
+    };
+    let Ok(status) = status::Status::decode(&bytes) else {
+        return;
+    };
+    if status.pid <= 1 {
+        return;
+    }
+    let pid = Pid::from_raw(status.pid as i32);
+    if nix::unistd::getpgid(Some(pid)) == Ok(pid) {
+        let _ = killpg(pid, Signal::SIGTERM);
+        let _ = killpg(pid, Signal::SIGCONT);
     }
 }
 

@@ -56,5 +56,7 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
             .map_err(|e| Fail::unable(&e, &[b"become a subreaper"]))?;
     }
     let signals = signals::Signals::install().map_err(|e| Fail::unable(&e, &[b"catch signals"]))?;
+    // Room to restart a supervise even at the descriptor limit (issue #12).
+    fdlimit::reserve();
     Tree::new(signals).run()
 }

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use nix::fcntl::OFlag;
+use vigil_client::Service;
 use vigil_proto::msg::{self, Fail};
-use vigil_proto::{control, paths};
+use vigil_proto::paths;
 
 const PROG: &str = "svscanboot";
 
@@ -113,8 +114,9 @@ fn stop_leftovers(dir: &OsStr) {
         service.push(b'/');
         service.extend_from_slice(name.as_bytes());
         let service = OsString::from_vec(service);
-        let _ = control::send(&service, b"dx");
-        let _ = control::send(&paths::join(&service, paths::LOG), b"dx");
+        for dir in [service.clone(), paths::join(&service, paths::LOG)] {
+            let _ = Service::at(dir).map(|s| s.try_send(b"dx"));
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
@@ -40,6 +40,9 @@ pub struct Supervisor {
     pub started: Instant,
     /// What svscan told it while stopping.
     pub told: Told,
+    /// Another supervise holds the directory (one a killed svscan left running): svscan
+    /// leaves the service to it and looks again after this long, doubling up to a minute.
+    pub elsewhere: Option<Duration>,
 }
 
 impl Supervisor {
@@ -48,6 +51,7 @@ impl Supervisor {
             pid: None,
             started: now,
             told: Told::Nothing,
+            elsewhere: None,
         }
     }
 }
@@ -61,8 +65,8 @@ pub enum Fate {
     Stopping,
 }
 
-/// A service directory svscan looks after.
-pub struct Service {
+/// A service directory svscan looks after: its supervise processes and the pipe between them.
+pub struct ScannedService {
     /// Its name in the scan directory when it was found.
     pub name: OsString,
     /// Its directory by absolute path, to reach its control FIFO after the name is gone (a
@@ -82,11 +86,16 @@ pub struct Service {
     pub reappeared: bool,
 }
 
-impl Service {
+impl ScannedService {
     /// A service not yet started.
-    pub fn new(name: OsString, dir: PathBuf, pipe: Option<LogPipe>, now: Instant) -> Service {
+    pub fn new(
+        name: OsString,
+        dir: PathBuf,
+        pipe: Option<LogPipe>,
+        now: Instant,
+    ) -> ScannedService {
         let log = pipe.as_ref().map(|_| Supervisor::new(now));
-        Service {
+        ScannedService {
             name,
             dir,
             main: Supervisor::new(now),
@@ -110,28 +119,28 @@ impl Service {
 /// Every service, and an index from supervise pid to its service.
 #[derive(Default)]
 pub struct Table {
-    services: HashMap<Key, Service>,
+    services: HashMap<Key, ScannedService>,
     pids: HashMap<Pid, (Key, Side)>,
 }
 
 impl Table {
     /// The service with this identity.
-    pub fn get(&self, key: &Key) -> Option<&Service> {
+    pub fn get(&self, key: &Key) -> Option<&ScannedService> {
         self.services.get(key)
     }
 
     /// The service with this identity, to change.
-    pub fn get_mut(&mut self, key: &Key) -> Option<&mut Service> {
+    pub fn get_mut(&mut self, key: &Key) -> Option<&mut ScannedService> {
         self.services.get_mut(key)
     }
 
     /// Adds a service.
-    pub fn insert(&mut self, key: Key, service: Service) {
+    pub fn insert(&mut self, key: Key, service: ScannedService) {
         self.services.insert(key, service);
     }
 
     /// Forgets a service (its pipe closes).
-    pub fn remove(&mut self, key: &Key) -> Option<Service> {
+    pub fn remove(&mut self, key: &Key) -> Option<ScannedService> {
         self.services.remove(key)
     }
 
@@ -141,7 +150,7 @@ impl Table {
     }
 
     /// Every service, to change.
-    pub fn services_mut(&mut self) -> impl Iterator<Item = &mut Service> {
+    pub fn services_mut(&mut self) -> impl Iterator<Item = &mut ScannedService> {
         self.services.values_mut()
     }
 

@@ -4,11 +4,12 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
+use vigil_client::Service;
 use vigil_proto::msg::{self, Fail};
 
 use crate::fdlimit;
@@ -16,7 +17,7 @@ use crate::logpipe::LogPipe;
 use crate::scan::{self, Entry, Key, Look};
 use crate::signals::Signals;
 use crate::spawn::Supervise;
-use crate::table::{Fate, Service, Side, Table};
+use crate::table::{Fate, ScannedService, Side, Supervisor, Table};
 use crate::timers::{Timer, Timers};
 use crate::watch::Watcher;
 use crate::PROG;
@@ -29,6 +30,8 @@ const REMOVAL_GRACE: Duration = Duration::from_millis(500);
 /// A supervise that exits sooner than this after its start is restarted this long after its
 /// start, not at once: one start a second at most, never a tight loop.
 pub const MIN_RUN: Duration = Duration::from_secs(1);
+/// The longest svscan waits before it looks again at a directory another supervise holds.
+const ELSEWHERE_MAX: Duration = Duration::from_secs(60);
 
 /// svscan's whole state.
 pub struct Tree {
@@ -226,7 +229,7 @@ impl Tree {
             None
         };
         let dir = absolute(&entry.name);
-        let service = Service::new(entry.name, dir, pipe, now);
+        let service = ScannedService::new(entry.name, dir, pipe, now);
         self.table.insert(entry.key, service);
         self.start_missing(entry.key, now);
     }
@@ -241,17 +244,23 @@ impl Tree {
         }
         let mut started = Vec::new();
         let mut failed = false;
+        let mut look_again = None;
         let name = service.name.as_os_str();
-        if service.main.pid.is_none() {
+        let main_free = held_elsewhere(&service.main, &service.dir, &mut look_again);
+        let log_free = service
+            .log
+            .as_ref()
+            .is_none_or(|log| held_elsewhere(log, &service.dir.join("log"), &mut look_again));
+        if service.main.pid.is_none() && main_free {
             let stdout = service.pipe.as_ref().and_then(LogPipe::write_end);
-            match fdlimit::retry(|| self.supervise.start_main(name, stdout)) {
+            match fdlimit::retry(true, || self.supervise.start_main(name, stdout)) {
                 Ok(pid) => started.push((Side::Main, pid)),
                 Err(e) => failed |= spawn_failed(&e, name.as_bytes()),
             }
         }
         if let (Some(log), Some(pipe)) = (&service.log, &service.pipe) {
-            if log.pid.is_none() {
-                match fdlimit::retry(|| self.supervise.start_log(name, pipe.read_end())) {
+            if log.pid.is_none() && log_free {
+                match fdlimit::retry(true, || self.supervise.start_log(name, pipe.read_end())) {
                     Ok(pid) => started.push((Side::Log, pid)),
                     Err(e) => {
                         let what = paths_join(name, "log");
@@ -263,7 +272,19 @@ impl Tree {
         for (side, pid) in started {
             self.table.started(key, side, pid, now);
         }
-        if failed {
+        if let Some(service) = self.table.get_mut(&key) {
+            let sides = [Some(&mut service.main), service.log.as_mut()];
+            for sup in sides.into_iter().flatten() {
+                if sup.pid.is_some() {
+                    sup.elsewhere = None;
+                } else if let Some(wait) = sup.elsewhere.as_mut() {
+                    *wait = (*wait * 2).min(ELSEWHERE_MAX);
+                }
+            }
+        }
+        if let Some(wait) = look_again {
+            self.timers.at(now + wait, Timer::Retry(key));
+        } else if failed {
             self.timers.at(now + MIN_RUN, Timer::Retry(key));
         }
     }
@@ -282,7 +303,32 @@ impl Tree {
                 let started = service
                     .side_mut(side)
                     .map_or(now, |supervisor| supervisor.started);
-                if now.duration_since(started) >= MIN_RUN {
+                let dir = match side {
+                    Side::Main => service.dir.clone(),
+                    Side::Log => service.dir.join("log"),
+                };
+                let quick = now.duration_since(started) < MIN_RUN;
+                // A supervise that exits at once because another holds the directory (one a
+                // SIGKILLed svscan left behind): the service is supervised; leave it to that
+                // one, say so once, and look again later, backing off (issue #12).
+                if quick && Service::at(&dir).is_ok_and(|s| s.is_supervised().unwrap_or(false)) {
+                    if let Some(sup) = service.side_mut(side) {
+                        if sup.elsewhere.is_none() {
+                            msg::warn(
+                                PROG,
+                                &[
+                                    dir.as_os_str().as_bytes(),
+                                    b" is supervised by another supervise: leaving it to that one",
+                                ],
+                            );
+                            sup.elsewhere = Some(MIN_RUN);
+                        }
+                        let wait = sup.elsewhere.unwrap_or(MIN_RUN);
+                        self.timers.at(now + wait, Timer::Retry(key));
+                    }
+                    return;
+                }
+                if !quick {
                     self.start_missing(key, now);
                 } else {
                     self.timers.at(started + MIN_RUN, Timer::Retry(key));
@@ -310,6 +356,22 @@ impl Tree {
             }
         }
     }
+}
+
+/// Whether svscan may start this supervise: not when another supervise still holds the
+/// directory, in which case `look_again` gets the earliest time to look again.
+fn held_elsewhere(sup: &Supervisor, dir: &Path, look_again: &mut Option<Duration>) -> bool {
+    let Some(wait) = sup.elsewhere else {
+        return true;
+    };
+    if sup.pid.is_some() {
+        return true;
+    }
+    let held = Service::at(dir).is_ok_and(|s| s.is_supervised().unwrap_or(false));
+    if held {
+        *look_again = Some(look_again.map_or(wait, |w| w.min(wait)));
+    }
+    !held
 }
 
 /// The service directory's absolute path, symbolic links resolved, so its control FIFO stays

@@ -3,7 +3,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::util::observe::wakeups;
+use crate::util::observe::{listeners, unread, wakeups};
+use crate::util::procfs::sleeps_in_poll;
 use crate::util::{cmd, peer, run, text, Sandbox, Spawned};
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -56,11 +57,17 @@ fn svwait_sleeps_without_waking() {
     let sb = Sandbox::new();
     let dir = sb.service("svc", "exec sleep 100");
     let waiter = Spawned::start(cmd("svwait").args(["-U", "-t", "5000"]).arg(&dir));
-    std::thread::sleep(Duration::from_millis(300));
+    // Positive first: svwait subscribed and sleeps in poll.
+    assert!(
+        eventually(LIMIT, || listeners(&dir) == 1
+            && sleeps_in_poll(waiter.pid())),
+        "svwait did not subscribe and sleep"
+    );
     let before = wakeups(waiter.pid()).expect("svwait runs");
     std::thread::sleep(Duration::from_secs(2));
     let after = wakeups(waiter.pid()).expect("svwait still runs");
     assert_eq!(before, after, "svwait woke up while nothing happened");
+    assert!(sleeps_in_poll(waiter.pid()), "svwait no longer waits");
 }
 
 #[test]
@@ -227,7 +234,10 @@ fn svwait_up_down_and_really_down_with_and_without_timeout() {
     let out = run(cmd("svwait").args(["-u", "-t", "200"]).arg(&dir), LIMIT);
     assert_eq!(out.status.code(), Some(99));
     let mut up = svwait_bg(&["-u"], &dir);
-    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        eventually(LIMIT, || listeners(&dir) == 1),
+        "svwait -u subscribed"
+    );
     s.send(b"u");
     assert_eq!(exit_code(&mut up), Some(0));
     for flag in ["-d", "-D"] {
@@ -238,7 +248,10 @@ fn svwait_up_down_and_really_down_with_and_without_timeout() {
     let mut down_t = svwait_bg(&["-d", "-t", "8000"], &dir);
     let mut really = svwait_bg(&["-D"], &dir);
     let mut really_t = svwait_bg(&["-D", "-t", "8000"], &dir);
-    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        eventually(LIMIT, || listeners(&dir) == 4),
+        "four svwait subscribed"
+    );
     s.send(b"d");
     assert_eq!(exit_code(&mut down), Some(0));
     assert_eq!(exit_code(&mut down_t), Some(0));
@@ -262,11 +275,34 @@ fn svwait_exits_102_when_supervise_exits_and_o_takes_one() {
     let sbv = supervise(&b);
     let mut one = Spawned::start(cmd("svwait").args(["-u", "-o"]).arg(&a).arg(&b));
     let mut all = Spawned::start(cmd("svwait").args(["-u", "-a"]).arg(&a).arg(&b));
-    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        eventually(LIMIT, || listeners(&a) == 2
+            && listeners(&b) == 2
+            && sleeps_in_poll(all.pid())),
+        "both svwait subscribed"
+    );
+    let woken = wakeups(all.pid()).expect("svwait -a runs");
     sbv.send(b"u");
     assert_eq!(exit_code(&mut one), Some(0));
+    // Positive first: -a woke for b's `u`, read its FIFO empty and sleeps again; only then
+    // does "still waiting" say it decided to wait for a.
+    let fifo = std::fs::read_dir(b.join("event"))
+        .expect("event dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.as_encoded_bytes().starts_with(b"ftrig1"))
+        })
+        .expect("svwait -a's FIFO");
     assert!(
-        all.wait_timeout(Duration::from_millis(200)).is_none(),
+        eventually(LIMIT, || wakeups(all.pid()).is_some_and(|w| w > woken)
+            && unread(&fifo) == Some(0)
+            && sleeps_in_poll(all.pid())),
+        "svwait -a did not take b's event"
+    );
+    assert!(
+        all.child.try_wait().expect("try_wait").is_none(),
         "-a needs both"
     );
     assert_eq!(sa.stop(), 0);
@@ -456,6 +492,102 @@ fn svwatch_replays_since_and_from_a_cursor() {
     assert_eq!(seqs, ["6", "7"]);
 }
 
+/// Issue #12 item 6: a service directory whose name holds a newline (or a `%`) resumes from
+/// its cursor like any other.
+#[test]
+fn svwatch_cursor_keeps_names_with_newlines() {
+    let sb = Sandbox::new();
+    let dir = sb.service("odd\nname%0A", "exec sleep 100");
+    let s = supervise(&dir);
+    s.wait_up();
+    let cursor = sb.join("cursor");
+    let resume = || {
+        run(
+            cmd("svwatch")
+                .arg("--no-follow")
+                .arg("--cursor")
+                .arg(&cursor)
+                .arg(&dir),
+            LIMIT,
+        )
+    };
+    let once = resume();
+    assert_eq!(once.status.code(), Some(0), "{}", text(&once.stderr));
+    assert!(
+        text(&once.stdout).contains("\"event\":\"up\""),
+        "{}",
+        text(&once.stdout)
+    );
+    let saved = fs::read(&cursor).expect("cursor");
+    assert_eq!(
+        saved.iter().filter(|&&b| b == b'\n').count(),
+        1,
+        "one line per service"
+    );
+    // Nothing new: nothing printed, and the file is read back as it was written.
+    let again = resume();
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), "");
+    s.send(b"d");
+    s.wait_for("down", |st| st.ext.is_some_and(|e| e.state == State::Down));
+    let later = resume();
+    let words: Vec<String> = text(&later.stdout)
+        .lines()
+        .filter_map(|l| json_field(l, "event").map(str::to_owned))
+        .collect();
+    assert_eq!(words, ["\"down\"", "\"really_down\""]);
+}
+
+/// Issue #12 item 7: a journal whose numbers reach the top of u64 (crafted) neither stops
+/// supervise nor silences svwatch: supervise starts the journal anew at 1, and a follower that
+/// had seen the high numbers starts over.
+#[test]
+fn journal_numbers_near_the_top_start_over_and_followers_go_on() {
+    use vigil_proto::event::Event;
+    use vigil_proto::journal::{Journal, Record};
+    let sb = Sandbox::new();
+    let dir = sb.service("edge", "exec sleep 100");
+    fs::create_dir_all(dir.join("supervise")).expect("supervise/");
+    {
+        let mut journal = Journal::open(dir.as_os_str()).expect("journal");
+        for seq in [u64::MAX - 2, u64::MAX - 1] {
+            let mut r = Record::new(Event::Up, 7);
+            r.seq = seq;
+            journal.write(&r).expect("record");
+        }
+    }
+    // A follower that has seen the highest numbers, started before supervise.
+    let out = sb.join("watch.out");
+    let _watch = Spawned::start(
+        cmd("svwatch")
+            .args(["--since", &(u64::MAX - 1).to_string()])
+            .arg(&dir)
+            .stdout(File::create(&out).expect("out")),
+    );
+    assert!(eventually(LIMIT, || listeners(&dir) == 1));
+    let s = supervise(&dir);
+    s.wait_up();
+    s.send(b"d");
+    s.wait_for("down", |st| st.ext.is_some_and(|e| e.state == State::Down));
+    s.send(b"u");
+    s.wait_up();
+    assert!(
+        eventually(LIMIT, || lines(&out)
+            .iter()
+            .filter(|l| l.contains("\"event\":\"up\""))
+            .count()
+            >= 2),
+        "svwatch fell silent: {:?}",
+        lines(&out)
+    );
+    let all = lines(&out);
+    let first = all
+        .iter()
+        .find(|l| l.contains("\"event\":\"start\""))
+        .expect("start");
+    assert_eq!(json_field(first, "seq"), Some("1"), "{all:?}");
+}
+
 #[test]
 fn no_wakeups_while_idle_with_listeners_attached() {
     let sb = Sandbox::new();
@@ -475,8 +607,12 @@ fn no_wakeups_while_idle_with_listeners_attached() {
     assert!(eventually(LIMIT, || lines(&out)
         .iter()
         .any(|l| l.contains("\"continue\""))));
-    std::thread::sleep(Duration::from_millis(300));
     let pids = [s.pid(), watch.pid(), wait.pid()];
+    // Positive first: all three are back asleep in poll after the events.
+    assert!(
+        eventually(LIMIT, || pids.iter().all(|&p| sleeps_in_poll(p))),
+        "supervise, svwatch, svwait did not go back to sleep"
+    );
     let before: Vec<Option<u64>> = pids.iter().map(|&p| wakeups(p)).collect();
     std::thread::sleep(Duration::from_secs(2));
     let after: Vec<Option<u64>> = pids.iter().map(|&p| wakeups(p)).collect();
@@ -620,7 +756,16 @@ fn event_fifos_planted_links_are_never_written_issue_12() {
     fs::create_dir_all(&event).expect("event dir");
     symlink(&secret, event.join("ftrig1:shadow")).expect("symlink");
     symlink(other.join("supervise/control"), event.join("ftrig1:ctl")).expect("symlink");
-    let count = || fs::read_dir(&event).map_or(0, |d| d.count());
+    // Listeners' FIFOs in place: a listener makes it under a hidden name, then renames it.
+    let count = || {
+        fs::read_dir(&event).map_or(0, |d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().as_encoded_bytes().starts_with(b"ftrig1"))
+            })
+            .count()
+        })
+    };
     let mut waiter = svwait_bg(&["-d", "-t", "8000"], &dir);
     let out = sb.join("watch.out");
     let _watch = Spawned::start(

@@ -842,3 +842,34 @@ fn bad_setting_values_are_warned_once_issue_12() {
         wanted.len()
     );
 }
+
+/// Issue 12, item 2: a FIFO where `supervise/status` belongs (read at start, to adopt a run a
+/// killed supervise left) neither blocks supervise nor keeps the service from starting. (The
+/// test never opens the FIFO itself: it waits for supervise to replace it with a file.)
+#[test]
+fn a_fifo_as_the_old_status_file_does_not_block_start_issue_12() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    fs::create_dir(dir.join("supervise")).expect("mkdir");
+    let status = dir.join("supervise/status");
+    nix::unistd::mkfifo(&status, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let mut sup = crate::util::Spawned::start(
+        cmd("supervise")
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
+    assert!(
+        eventually(LIMIT, || fs::symlink_metadata(&status)
+            .is_ok_and(|m| m.is_file())),
+        "supervise/status is still a FIFO: supervise blocked on it"
+    );
+    assert!(eventually(LIMIT, || fs::read(&status)
+        .ok()
+        .and_then(|b| vigil_proto::status::Status::decode(&b).ok())
+        .is_some_and(|st| st.pid != 0)));
+    let out = run(cmd("svc").arg("-dx").arg(&dir), LIMIT);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exit = sup.wait_timeout(LIMIT).expect("supervise exits");
+    assert_eq!(exit.code(), Some(0));
+}

@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::util::crafted::Crafted;
+use crate::util::procfs::blocked_in_write;
 use crate::util::{bin, cmd, eventually, peer, run, text, Sandbox, Spawned};
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -108,7 +109,12 @@ fn waits_for_room_in_a_full_fifo_as_daemontools() {
             .current_dir(sb.path())
             .stderr(std::process::Stdio::piped()),
     );
-    std::thread::sleep(Duration::from_millis(200));
+    // Positive first: svc sleeps in write(2) on the full FIFO (a svc that failed or gave up
+    // is never seen there).
+    assert!(
+        eventually(LIMIT, || blocked_in_write(svc.pid())),
+        "svc did not block writing"
+    );
     assert!(
         svc.child.try_wait().expect("try_wait").is_none(),
         "svc did not wait"

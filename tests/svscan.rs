@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use vigil_proto::{control, status};
+use vigil_proto::status;
 
 use crate::util::procfs;
 use crate::util::{cmd, eventually, peer, run, text, Sandbox, Spawned};
@@ -225,7 +225,10 @@ fn logged_service_end_to_end_loses_no_line() {
     );
 
     // svc -t restarts the service.
-    control::send(dir.as_os_str(), b"t").unwrap();
+    vigil_client::Service::at(&dir)
+        .unwrap()
+        .try_send(b"t")
+        .unwrap();
     let main = new_pid(&dir, Some(main));
     // SIGKILL the logger, then the service: the pipe keeps what was in it.
     kill(Pid::from_raw(logger), Signal::SIGKILL).unwrap();
@@ -798,4 +801,141 @@ fn svscanboot_stops_leftovers_then_becomes_svscan() {
         "left running: {:?}",
         sb.processes()
     );
+}
+
+/// Issue #12 item 4: after svscan is killed with SIGKILL its supervise processes run on; a
+/// new svscan leaves the services to them (no supervise started once a second, each failing
+/// on the lock), and its TERM shutdown leaves none of them behind.
+#[test]
+fn a_new_svscan_leaves_services_to_a_killed_ones_supervise_and_stops_them_at_shutdown() {
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    let dir = sb.service("scan/web", "echo started\nexec sleep 1000");
+    sb.script(
+        "scan/web/log/run",
+        &format!("#!/bin/sh\n{}\n", logger_run()),
+    );
+    let mut first = svscan(&sb, &[scan.as_os_str()]);
+    let run = new_pid(&dir, None);
+    assert!(eventually(LIMIT, || supervisors(first.pid()).len() == 2));
+    let old = supervisors(first.pid());
+    first.signal(Signal::SIGKILL);
+    first.wait_timeout(LIMIT).expect("first svscan killed");
+
+    let err = fs::File::create(sb.join("second.err")).expect("stderr file");
+    let mut second = Spawned::start(
+        cmd("svscan")
+            .arg(&scan)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err),
+    );
+    let second_err = || fs::read_to_string(sb.join("second.err")).unwrap_or_default();
+    assert!(
+        eventually(LIMIT, || second_err()
+            .contains("is supervised by another supervise")),
+        "no word of the other supervise: {}",
+        second_err()
+    );
+    // Positive signal first: both sides were recognised (main and log), then no churn.
+    assert!(eventually(LIMIT, || second_err()
+        .matches("is supervised by another supervise")
+        .count()
+        == 2));
+    std::thread::sleep(Duration::from_millis(2500));
+    let tries = second_err().matches("unable to acquire").count();
+    assert!(
+        tries <= 4,
+        "a supervise started again and again: {}",
+        second_err()
+    );
+    assert_eq!(service_pid(&dir), Some(run), "the service kept its run");
+
+    second.signal(Signal::SIGTERM);
+    let exit = second.wait_timeout(LIMIT).expect("second svscan exits");
+    assert!(exit.success(), "{exit:?}");
+    let alive = |p: i32| {
+        fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|st| {
+            st.rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+        })
+    };
+    let gone = eventually(LIMIT, || old.iter().all(|&p| !alive(p)));
+    let left: Vec<i32> = sb.processes();
+    for &p in old.iter().chain(&left) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
+    }
+    assert!(
+        gone,
+        "the killed svscan's supervise processes are left: {old:?}"
+    );
+}
+
+/// Issue #12 item 5: svscan at its descriptor limit (hard limit reached: no raising) still
+/// restarts a killed supervise (a reserve held from the start is let go for that spawn), and
+/// its shutdown leaves no service running.
+#[test]
+fn at_the_descriptor_limit_a_killed_supervise_is_restarted_and_shutdown_reaches_all() {
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    let mut dirs = Vec::new();
+    for i in 0..10 {
+        let dir = sb.service(&format!("scan/s{i}"), "exec sleep 1000");
+        sb.script(
+            format!("scan/s{i}/log/run"),
+            "#!/bin/sh\nexec cat >/dev/null\n",
+        );
+        dirs.push(dir);
+    }
+    let err = fs::File::create(sb.join("svscan.err")).expect("stderr file");
+    let mut sv = Spawned::start(
+        Command::new("prlimit")
+            .arg("--nofile=24:24")
+            .arg(crate::util::bin("svscan"))
+            .arg(&scan)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err),
+    );
+    // Some services got their pipe and run; the others wait for room (warned about).
+    assert!(eventually(LIMIT, || stderr_of(&sb)
+        .contains("process cannot open more files")));
+    assert!(eventually(LIMIT, || dirs
+        .iter()
+        .filter(|d| service_pid(d).is_some())
+        .count()
+        >= 3));
+    let running: Vec<&PathBuf> = dirs.iter().filter(|d| service_pid(d).is_some()).collect();
+    let victim = running[0];
+    let run = service_pid(victim).expect("run");
+    let main_of = |dir: &Path| {
+        supervisors(sv.pid())
+            .into_iter()
+            .find(|&p| fs::read_link(format!("/proc/{p}/cwd")).is_ok_and(|c| c == *dir))
+    };
+    let old = main_of(victim).expect("its supervise");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(old), Signal::SIGKILL).unwrap();
+    assert!(
+        eventually(LIMIT, || main_of(victim).is_some_and(|p| p != old)),
+        "no new supervise for {}: {}",
+        victim.display(),
+        stderr_of(&sb)
+    );
+    assert_eq!(
+        service_pid(victim),
+        Some(run),
+        "the new supervise took the run over"
+    );
+
+    sv.signal(Signal::SIGTERM);
+    let exit = sv
+        .wait_timeout(Duration::from_secs(20))
+        .expect("svscan exits");
+    assert!(exit.success(), "{exit:?}");
+    let clean = eventually(LIMIT, || sb.processes().is_empty());
+    let left = sb.processes();
+    for &p in &left {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
+    }
+    assert!(clean, "left running after svscan's shutdown: {left:?}");
 }

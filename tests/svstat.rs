@@ -440,3 +440,134 @@ fn non_utf8_directory_names_print_as_given() {
     );
     assert!(text(&out.stdout).starts_with("{\"service\":\"caf\u{fffd}\","));
 }
+
+/// Issue #12 item 3: a status file whose times lie far in the future (found by fuzzing) made
+/// `-l` and `--json` panic ("overflow when adding duration to instant", exit 134), losing the
+/// lines of every other directory of the call.
+#[test]
+fn far_future_times_neither_panic_nor_lose_other_lines() {
+    let sb = Sandbox::new();
+    let _before = Crafted::new(&sb, "before", true).status(&status(0, 1, false, Want::Up));
+    let mut s = status(0, 1, false, Want::Up);
+    let mut e = extension(State::Backoff);
+    e.backoff_until = Some(Tai64n {
+        secs: u64::MAX,
+        nanos: 999_999_999,
+    });
+    e.ready_at = Some(Tai64n {
+        secs: u64::MAX,
+        nanos: 0,
+    });
+    s.ext = Some(e);
+    let _far = Crafted::new(&sb, "far", true).status(&s);
+    // A pid that runs (this test's), a `when` at the end of time and a nanosecond field
+    // beyond 10^9: the usage arithmetic must not overflow either.
+    let mut s = status(std::process::id(), 0, false, Want::Up);
+    s.when = Tai64n {
+        secs: u64::MAX,
+        nanos: u32::MAX,
+    };
+    s.ext = Some(extension(State::Up));
+    let _end = Crafted::new(&sb, "end", true).status_bytes(&{
+        let mut b = s.encode();
+        b[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
+        b
+    });
+    let _after = Crafted::new(&sb, "after", true).status(&status(0, 1, false, Want::Up));
+    for format in ["-l", "--json"] {
+        let out = ours(sb.path(), &[format, "before", "far", "end", "after"]);
+        let got = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{format}: {got}{}",
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stderr), "", "{format}");
+        let lines: Vec<&str> = got.lines().collect();
+        assert_eq!(lines.len(), 4, "{format}: {got}");
+        for (line, name) in lines.iter().zip(["before", "far", "end", "after"]) {
+            assert!(
+                line.starts_with(&format!("{name}: ")) || line.contains(&format!("\"{name}\"")),
+                "{format}: {line}"
+            );
+        }
+        if format == "-l" {
+            assert!(
+                lines[1].contains("; state backoff (next start in "),
+                "{}",
+                lines[1]
+            );
+        } else {
+            assert!(
+                lines[1].contains(r#""backoff":{"cause":null,"seconds":"#),
+                "{}",
+                lines[1]
+            );
+        }
+    }
+}
+
+/// Issue #12 item 3: an extension cut short (a status file of 19 to 83 bytes whose extension
+/// says it is longer) is reported on its directory's line in `-l` and `--json`; the plain
+/// line stays daemontools' (which never reads past byte 18).
+#[test]
+fn truncated_extension_is_reported_on_its_line() {
+    let sb = Sandbox::new();
+    let mut s = status(0, 1, false, Want::Up);
+    s.ext = Some(extension(State::Down));
+    let full = s.encode();
+    // With the breach record a limits-aware supervise appends: 84 bytes, N = 62.
+    let mut limits = full.clone();
+    limits[21] = 62;
+    limits.resize(84, 0);
+    let mut held = Vec::new();
+    let mut names = Vec::new();
+    for len in [19, 20, 21, 22, 40, 65] {
+        let name = format!("cut{len}");
+        held.push(Crafted::new(&sb, &name, true).status_bytes(&full[..len]));
+        names.push(name);
+    }
+    for len in [66, 70, 83] {
+        let name = format!("limits-cut{len}");
+        held.push(Crafted::new(&sb, &name, true).status_bytes(&limits[..len]));
+        names.push(name);
+    }
+    held.push(Crafted::new(&sb, "whole", true).status_bytes(&limits));
+    names.push("whole".into());
+    let args: Vec<&str> = names.iter().map(String::as_str).collect();
+
+    let plain = text(&ours(sb.path(), &args).stdout);
+    for line in plain.lines() {
+        assert!(
+            line.ends_with(": down 1 seconds, normally up, want up")
+                || line.ends_with(": down 2 seconds, normally up, want up"),
+            "{line}"
+        );
+    }
+    let long = text(&ours(sb.path(), &[&["-l"], &args[..]].concat()).stdout);
+    let json = text(&ours(sb.path(), &[&["--json"], &args[..]].concat()).stdout);
+    let (long, json): (Vec<&str>, Vec<&str>) = (long.lines().collect(), json.lines().collect());
+    assert_eq!(long.len(), names.len());
+    assert_eq!(json.len(), names.len());
+    for i in 0..names.len() {
+        if names[i] == "whole" {
+            assert!(long[i].contains("; state down, restarts 0"), "{}", long[i]);
+            assert!(json[i].contains(r#""error":null"#), "{}", json[i]);
+            continue;
+        }
+        assert!(
+            long[i].ends_with(" want up; unable to read supervise/status: truncated extension"),
+            "{}",
+            long[i]
+        );
+        assert!(
+            json[i].contains(
+                r#""error":"unable to read supervise/status: truncated extension","up":false,"#
+            ),
+            "{}",
+            json[i]
+        );
+        assert!(json[i].contains(r#""state":null"#), "{}", json[i]);
+    }
+}

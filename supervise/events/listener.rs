@@ -24,6 +24,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use vigil_proto::event::Event;
+use vigil_proto::exit::LastExit;
 use vigil_proto::journal::Record;
 use vigil_proto::{paths, rfc3339};
 
@@ -74,10 +75,12 @@ impl Batch {
         }
         if let Some(status) = r.status {
             vars.push(format!("VIGIL_STATUS={status}").into_bytes());
-            if libc::WIFEXITED(status) {
-                vars.push(format!("VIGIL_EXITCODE={}", libc::WEXITSTATUS(status)).into_bytes());
-            } else if libc::WIFSIGNALED(status) {
-                vars.push(format!("VIGIL_SIGNAL={}", libc::WTERMSIG(status)).into_bytes());
+            match LastExit::from_wait_status(status) {
+                LastExit::Code(code) => vars.push(format!("VIGIL_EXITCODE={code}").into_bytes()),
+                LastExit::Signal(signal) => {
+                    vars.push(format!("VIGIL_SIGNAL={signal}").into_bytes())
+                }
+                LastExit::Other(_) => {}
             }
         }
         vars.into_iter().map(|v| cstring(&v)).collect()

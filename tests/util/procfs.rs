@@ -110,6 +110,22 @@ pub fn sleeps_without_deadline(pid: i32) -> bool {
     })
 }
 
+/// Whether the process is blocked in write(2) (a full pipe or FIFO: `/proc/PID/syscall` starts
+/// with write's number).
+pub fn blocked_in_write(pid: i32) -> bool {
+    syscall_nr(pid) == Some(libc::SYS_write)
+}
+
+/// The number of the system call the process is blocked in (`None` while it runs).
+fn syscall_nr(pid: i32) -> Option<libc::c_long> {
+    fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Whether the process sleeps in poll(2) (`/proc/PID/syscall` starts with the number of the
 /// system call it is blocked in; "running" otherwise). A supervisor there has done all it had
 /// to do since its last wake-up.

@@ -10,6 +10,12 @@ use vigil_proto::status::{self, Status};
 
 use super::{eventually, Spawned};
 
+/// Writes control bytes to the supervise of `dir` without blocking (svc's path, not svc).
+fn send(dir: &Path, bytes: &[u8]) -> Result<(), vigil_client::service::SendError> {
+    let service = vigil_client::Service::at(dir).map_err(vigil_client::service::SendError::Open)?;
+    service.try_send(bytes)
+}
+
 /// How long a test waits for something supervise should do at once.
 pub const SOON: Duration = Duration::from_secs(5);
 
@@ -41,8 +47,7 @@ impl Supervised {
             err,
         };
         assert!(
-            eventually(SOON, || s.status().is_some()
-                && vigil_proto::control::send(dir.as_os_str(), b"").is_ok()),
+            eventually(SOON, || s.status().is_some() && send(dir, b"").is_ok()),
             "supervise did not come up on {}: {}",
             dir.display(),
             s.stderr()
@@ -78,7 +83,7 @@ impl Supervised {
 
     /// Sends control bytes through the FIFO.
     pub fn send(&self, bytes: &[u8]) {
-        vigil_proto::control::send(self.dir.as_os_str(), bytes).expect("send control bytes");
+        send(&self.dir, bytes).expect("send control bytes");
     }
 
     /// What supervise wrote on stderr so far.
@@ -112,7 +117,7 @@ impl Supervised {
 
     /// Tells supervise to take the service down and exit (`dx`); its exit code.
     pub fn stop(mut self) -> i32 {
-        let _ = vigil_proto::control::send(self.dir.as_os_str(), b"dx");
+        let _ = send(&self.dir, b"dx");
         self.wait_exit()
     }
 

@@ -29,26 +29,3 @@ pub fn become_subreaper() -> io::Result<()> {
     }
     Ok(())
 }
-
-/// Decodes a wait status into runit's `finish` arguments: (exit code or -1, signal or 0).
-pub fn exit_and_signal(status: i32) -> (i32, i32) {
-    if libc::WIFEXITED(status) {
-        (libc::WEXITSTATUS(status), 0)
-    } else if libc::WIFSIGNALED(status) {
-        (-1, libc::WTERMSIG(status))
-    } else {
-        (-1, 0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_and_signal_follow_runit() {
-        assert_eq!(exit_and_signal(3 << 8), (3, 0));
-        assert_eq!(exit_and_signal(libc::SIGKILL), (-1, 9));
-        assert_eq!(exit_and_signal(libc::SIGSEGV | 0x80), (-1, libc::SIGSEGV));
-    }
-}

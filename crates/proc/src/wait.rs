@@ -21,10 +21,7 @@ pub fn readable<const N: usize>(
             p.fd = fd.as_raw_fd();
         }
     }
-    let timeout = match deadline {
-        None => -1,
-        Some(d) => timeout_ms(d.saturating_duration_since(Instant::now())),
-    };
+    let timeout = poll_timeout(deadline);
     // SAFETY: polls is a valid array of N pollfd structures for the duration of the call.
     let r = unsafe { libc::poll(polls.as_mut_ptr(), N as libc::nfds_t, timeout) };
     let mut ready = [false; N];
@@ -39,6 +36,14 @@ pub fn readable<const N: usize>(
         *flag = p.fd >= 0 && p.revents != 0;
     }
     Ok(ready)
+}
+
+/// poll's timeout for `deadline`: -1 (none) without one, else the milliseconds left, rounded
+/// up. Every poll of vigil with a deadline takes its timeout from here.
+pub fn poll_timeout(deadline: Option<Instant>) -> libc::c_int {
+    deadline.map_or(-1, |d| {
+        timeout_ms(d.saturating_duration_since(Instant::now()))
+    })
 }
 
 /// Milliseconds for poll, rounded up so a wake-up never comes before the deadline (which would

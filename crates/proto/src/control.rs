@@ -1,11 +1,5 @@
-//! The control bytes written to `supervise/control`, and how a client sends them.
-
-use std::ffi::OsStr;
-use std::fs::OpenOptions;
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
-
-use crate::paths;
+//! The control bytes written to `supervise/control` (a client sends them with
+//! `vigil_client::Service::send`).
 
 /// One command to supervise: daemontools' bytes, plus s6/runit's `q`, `1`, `2`, `w`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,87 +36,99 @@ pub enum Control {
     Winch,
 }
 
+/// The control table: each control's byte, the word svc's usage line gives it, and the signal
+/// it sends the service (for the signal-only ones), in the order svc lists its options.
+/// Adding a control is a variant above, a row here and its handler in supervise's state.rs;
+/// svc's options and usage line follow from this table.
+const TABLE: [(Control, u8, &str, Option<i32>); 15] = [
+    (Control::Up, b'u', "up", None),
+    (Control::Down, b'd', "down", None),
+    (Control::Once, b'o', "once", None),
+    (Control::Exit, b'x', "exit", None),
+    (Control::Pause, b'p', "pause", Some(libc::SIGSTOP)),
+    (Control::Continue, b'c', "continue", Some(libc::SIGCONT)),
+    (Control::Hangup, b'h', "hup", Some(libc::SIGHUP)),
+    (Control::Alarm, b'a', "alarm", Some(libc::SIGALRM)),
+    (Control::Interrupt, b'i', "interrupt", Some(libc::SIGINT)),
+    (Control::Terminate, b't', "term", Some(libc::SIGTERM)),
+    (Control::Kill, b'k', "kill", Some(libc::SIGKILL)),
+    (Control::Quit, b'q', "quit", Some(libc::SIGQUIT)),
+    (Control::User1, b'1', "usr1", Some(libc::SIGUSR1)),
+    (Control::User2, b'2', "usr2", Some(libc::SIGUSR2)),
+    (Control::Winch, b'w', "winch", Some(libc::SIGWINCH)),
+];
+
+/// Every control byte, in the table's order: svc's option letters.
+///
+/// ```
+/// assert_eq!(vigil_proto::control::LETTERS, "udoxpchaitkq12w");
+/// ```
+pub const LETTERS: &str = {
+    const BYTES: [u8; TABLE.len()] = {
+        let mut bytes = [0; TABLE.len()];
+        let mut i = 0;
+        while i < TABLE.len() {
+            bytes[i] = TABLE[i].1;
+            i += 1;
+        }
+        bytes
+    };
+    match std::str::from_utf8(&BYTES) {
+        Ok(letters) => letters,
+        Err(_) => panic!("control bytes are ASCII"),
+    }
+};
+
 impl Control {
     /// Every control, in the order svc lists its options.
-    pub const ALL: [Control; 15] = [
-        Control::Up,
-        Control::Down,
-        Control::Once,
-        Control::Pause,
-        Control::Continue,
-        Control::Hangup,
-        Control::Alarm,
-        Control::Interrupt,
-        Control::Terminate,
-        Control::Kill,
-        Control::Exit,
-        Control::Quit,
-        Control::User1,
-        Control::User2,
-        Control::Winch,
-    ];
+    pub const ALL: [Control; TABLE.len()] = {
+        let mut all = [Control::Up; TABLE.len()];
+        let mut i = 0;
+        while i < TABLE.len() {
+            all[i] = TABLE[i].0;
+            i += 1;
+        }
+        all
+    };
+
+    fn row(self) -> &'static (Control, u8, &'static str, Option<i32>) {
+        // Every variant has its row (the table test checks it); Up's is the first.
+        TABLE.iter().find(|row| row.0 == self).unwrap_or(&TABLE[0])
+    }
 
     /// The control a byte stands for; `None` for bytes supervise ignores.
+    ///
+    /// ```
+    /// use vigil_proto::control::Control;
+    ///
+    /// assert_eq!(Control::from_byte(b't'), Some(Control::Terminate));
+    /// assert_eq!(Control::from_byte(b'z'), None);
+    /// ```
     pub fn from_byte(byte: u8) -> Option<Control> {
-        Control::ALL.iter().copied().find(|c| c.byte() == byte)
+        TABLE.iter().find(|row| row.1 == byte).map(|row| row.0)
     }
 
     /// The byte written to the FIFO.
     pub fn byte(self) -> u8 {
-        match self {
-            Control::Up => b'u',
-            Control::Down => b'd',
-            Control::Once => b'o',
-            Control::Pause => b'p',
-            Control::Continue => b'c',
-            Control::Hangup => b'h',
-            Control::Alarm => b'a',
-            Control::Interrupt => b'i',
-            Control::Terminate => b't',
-            Control::Kill => b'k',
-            Control::Exit => b'x',
-            Control::Quit => b'q',
-            Control::User1 => b'1',
-            Control::User2 => b'2',
-            Control::Winch => b'w',
-        }
+        self.row().1
+    }
+
+    /// The word svc's usage line gives the control (`term` for `t`).
+    pub fn word(self) -> &'static str {
+        self.row().2
     }
 
     /// The signal this control sends to the service, for the signal-only controls.
+    ///
+    /// ```
+    /// use vigil_proto::control::Control;
+    ///
+    /// assert_eq!(Control::Winch.signal(), Some(libc::SIGWINCH));
+    /// assert_eq!(Control::Down.signal(), None);
+    /// ```
     pub fn signal(self) -> Option<i32> {
-        match self {
-            Control::Pause => Some(libc::SIGSTOP),
-            Control::Continue => Some(libc::SIGCONT),
-            Control::Hangup => Some(libc::SIGHUP),
-            Control::Alarm => Some(libc::SIGALRM),
-            Control::Interrupt => Some(libc::SIGINT),
-            Control::Terminate => Some(libc::SIGTERM),
-            Control::Kill => Some(libc::SIGKILL),
-            Control::Quit => Some(libc::SIGQUIT),
-            Control::User1 => Some(libc::SIGUSR1),
-            Control::User2 => Some(libc::SIGUSR2),
-            Control::Winch => Some(libc::SIGWINCH),
-            Control::Up | Control::Down | Control::Once | Control::Exit => None,
-        }
+        self.row().3
     }
-}
-
-/// Writes `bytes` to `dir/supervise/control`, opened without blocking.
-///
-/// With no supervise reading the FIFO the open fails with ENXIO ("device not configured"),
-/// which callers report as "supervise not running" (see [`is_not_running`]).
-pub fn send(dir: &OsStr, bytes: &[u8]) -> io::Result<()> {
-    let mut fifo = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(paths::join(dir, paths::CONTROL))?;
-    fifo.write_all(bytes)
-}
-
-/// True when an open of `supervise/control` or `supervise/ok` failed because no supervise
-/// holds the read end (ENXIO).
-pub fn is_not_running(error: &io::Error) -> bool {
-    error.raw_os_error() == Some(libc::ENXIO)
 }
 
 #[cfg(test)]
@@ -136,5 +142,22 @@ mod tests {
         }
         assert_eq!(Control::from_byte(b'z'), None);
         assert_eq!(Control::from_byte(0), None);
+    }
+
+    #[test]
+    fn the_table_has_one_row_per_control_and_byte() {
+        for (i, c) in Control::ALL.iter().enumerate() {
+            assert_eq!(TABLE.iter().filter(|row| row.0 == *c).count(), 1, "{c:?}");
+            assert_eq!(c.row(), &TABLE[i]);
+            assert_eq!(
+                TABLE.iter().filter(|row| row.1 == c.byte()).count(),
+                1,
+                "{c:?}"
+            );
+        }
+        // daemontools' bytes and their signals.
+        assert_eq!(Control::Terminate.signal(), Some(libc::SIGTERM));
+        assert_eq!(Control::Pause.signal(), Some(libc::SIGSTOP));
+        assert_eq!(Control::Kill.byte(), b'k');
     }
 }

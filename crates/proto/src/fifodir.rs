@@ -4,7 +4,8 @@
 //! A listener makes its own FIFO in the directory, keeps it open for reading and blocks on it;
 //! supervise writes each event's letter into every FIFO whose name begins with `ftrig1` (s6's
 //! prefix and name form: s6-ftrig-wait works on a vigil event directory, and s6-supervise
-//! writes into a vigil [`Subscription`]; benches/events.rs uses both). The write never blocks
+//! writes into a vigil listener's, `vigil_client::subscription::Subscription`; benches/events.rs
+//! uses both). The write never blocks
 //! supervise:
 //!
 //! - each FIFO is opened write-only and non-blocking: a FIFO with no reader fails with ENXIO; it
@@ -19,16 +20,13 @@
 //! The listener also holds a write end of its own FIFO, so that between two supervises the FIFO
 //! never reads as end-of-file (which would wake poll forever).
 
-use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::paths;
 use crate::tai::Tai64n;
 
 /// The event directory's name in the service directory.
@@ -116,20 +114,11 @@ pub fn publish(eventdir: &Path, letters: &[u8]) -> io::Result<Published> {
     Ok(done)
 }
 
-/// Creates `dir/event` (mode 0700, or as the umask allows) if it is missing.
-pub fn make(dir: &OsStr) -> io::Result<PathBuf> {
-    let path = PathBuf::from(paths::join(dir, EVENT));
-    match fs::DirBuilder::new().mode(0o700).create(&path) {
-        Ok(()) => Ok(path),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(path),
-        Err(e) => Err(e),
-    }
-}
-
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A unique FIFO name as s6 forms it: `ftrig1:@` TAI64N `:` six characters.
-fn fifo_name() -> Vec<u8> {
+/// A unique FIFO name as s6 forms it: `ftrig1:@` TAI64N `:` six characters (a listener makes
+/// its FIFO under this name with a `.` before it, then renames it to this).
+pub fn fifo_name() -> Vec<u8> {
     const CHARS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut name = b"ftrig1:".to_vec();
     name.extend_from_slice(&Tai64n::now().to_hex());
@@ -142,98 +131,75 @@ fn fifo_name() -> Vec<u8> {
     name
 }
 
-/// A listener's FIFO in `DIR/event/`; removed when dropped.
-#[derive(Debug)]
-pub struct Subscription {
-    path: PathBuf,
-    reader: File,
-    _writer: File,
-}
-
-impl Subscription {
-    /// Makes `dir/event` if needed and a FIFO in it that supervise will write letters into.
-    pub fn new(dir: &OsStr) -> io::Result<Subscription> {
-        let eventdir = make(dir)?;
-        let name = fifo_name();
-        let mut hidden = b".".to_vec();
-        hidden.extend_from_slice(&name);
-        let hidden = eventdir.join(OsStr::from_bytes(&hidden));
-        let path = eventdir.join(OsStr::from_bytes(&name));
-        nix::unistd::mkfifo(
-            &hidden,
-            nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
-        )
-        .map_err(io::Error::from)?;
-        let opened = open_pair(&hidden).and_then(|pair| {
-            fs::rename(&hidden, &path)?;
-            Ok(pair)
-        });
-        match opened {
-            Ok((reader, writer)) => Ok(Subscription {
-                path,
-                reader,
-                _writer: writer,
-            }),
-            Err(e) => {
-                let _ = fs::remove_file(&hidden);
-                Err(e)
-            }
-        }
-    }
-
-    /// The FIFO's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The read end, to poll on.
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.reader.as_fd()
-    }
-
-    /// Reads every letter waiting, without blocking; appends them to `letters`.
-    pub fn drain(&mut self, letters: &mut Vec<u8>) -> io::Result<()> {
-        let mut buf = [0u8; 512];
-        loop {
-            match self.reader.read(&mut buf) {
-                Ok(0) => return Ok(()),
-                Ok(n) => letters.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-fn open_pair(path: &Path) -> io::Result<(File, File)> {
-    let reader = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)?;
-    let writer = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)?;
-    Ok((reader, writer))
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsStr;
+    use std::fs::File;
+    use std::io::Read;
+    use std::path::PathBuf;
+
+    /// A listener as the protocol has it: a FIFO under a [`fifo_name`] in `DIR/event/`, both
+    /// ends held (vigil's own is `vigil_client::subscription::Subscription`).
+    struct Listener {
+        path: PathBuf,
+        reader: File,
+        _writer: File,
+    }
+
+    impl Listener {
+        fn new(dir: &OsStr) -> Listener {
+            let eventdir = Path::new(dir).join(EVENT);
+            let _ = fs::create_dir(&eventdir);
+            let path = eventdir.join(OsStr::from_bytes(&fifo_name()));
+            nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+            let open = |read: bool| {
+                OpenOptions::new()
+                    .read(read)
+                    .write(!read)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&path)
+                    .expect("open")
+            };
+            let reader = open(true);
+            Listener {
+                _writer: open(false),
+                reader,
+                path,
+            }
+        }
+
+        fn path(&self) -> &Path {
+            &self.path
+        }
+
+        fn drain(&mut self, letters: &mut Vec<u8>) -> io::Result<()> {
+            let mut buf = [0u8; 4096];
+            loop {
+                match self.reader.read(&mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => letters.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fifo_names_are_s6s_and_unique() {
+        let (a, b) = (fifo_name(), fifo_name());
+        assert_ne!(a, b);
+        assert!(a.starts_with(b"ftrig1:@") && a.starts_with(PREFIX));
+        assert_eq!(a.len(), b"ftrig1:".len() + 25 + 1 + 6);
+    }
 
     #[test]
     fn publish_reaches_every_listener_and_removes_dead_ones() {
         let dir = tempfile::tempdir().expect("tempdir");
         let os = dir.path().as_os_str();
-        let mut a = Subscription::new(os).expect("subscribe");
-        let mut b = Subscription::new(os).expect("subscribe");
+        let mut a = Listener::new(os);
+        let mut b = Listener::new(os);
         assert_ne!(a.path(), b.path());
         let eventdir = dir.path().join(EVENT);
         // A FIFO left by a listener that died: no reader.
@@ -265,7 +231,7 @@ mod tests {
     fn a_full_fifo_never_blocks_the_publisher() {
         let dir = tempfile::tempdir().expect("tempdir");
         let os = dir.path().as_os_str();
-        let mut sub = Subscription::new(os).expect("subscribe");
+        let mut sub = Listener::new(os);
         let eventdir = dir.path().join(EVENT);
         let chunk = [b'u'; 4096];
         let mut full = 0;
@@ -287,26 +253,11 @@ mod tests {
     }
 
     #[test]
-    fn dropping_a_subscription_removes_its_fifo() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let sub = Subscription::new(dir.path().as_os_str()).expect("subscribe");
-        let path = sub.path().to_path_buf();
-        assert!(path.exists());
-        assert!(path
-            .file_name()
-            .expect("name")
-            .as_bytes()
-            .starts_with(PREFIX));
-        drop(sub);
-        assert!(!path.exists());
-    }
-
-    #[test]
     fn publish_writes_only_into_fifos_issue_12() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("tempdir");
         let os = dir.path().as_os_str();
-        let mut sub = Subscription::new(os).expect("subscribe");
+        let mut sub = Listener::new(os);
         let eventdir = dir.path().join(EVENT);
         // A root-owned 0600 file outside, a link to it, a regular file and a hard link to a
         // FIFO (another service's control FIFO) under listeners' names.

@@ -159,6 +159,12 @@ fn slot_offset(seq: u64) -> u64 {
     (seq % SLOTS) * RECORD_LEN as u64
 }
 
+/// The highest sequence number supervise counts to. Counting from 1 at a million events a
+/// second, it takes 292,000 years to get here, so the 64-bit numbers never wrap in practice;
+/// a journal that holds one this high was written by something else (a crafted or corrupted
+/// file), and supervise starts the journal anew at 1 (docs/events.md, issue #12).
+pub const SEQ_LIMIT: u64 = 1 << 63;
+
 /// supervise's side: the open journal and the next sequence number.
 #[derive(Debug)]
 pub struct Journal {
@@ -178,7 +184,14 @@ impl Journal {
             .mode(0o644)
             .custom_flags(libc::O_CLOEXEC)
             .open(paths::under(dir, EVENTS))?;
-        let last_seq = highest_seq(&file)?;
+        let mut last_seq = highest_seq(&file)?;
+        if last_seq >= SEQ_LIMIT {
+            // Numbers this high cannot come from counting (see SEQ_LIMIT): the journal is
+            // garbage. Empty it and count from 1 again; a reader sees the numbers go back and
+            // starts over, as after a new supervise/ directory.
+            file.set_len(0)?;
+            last_seq = 0;
+        }
         Ok(Journal { file, last_seq })
     }
 
@@ -301,7 +314,7 @@ pub fn since(records: Vec<Record>, after: u64) -> Since {
     let last_seq = records.last().map_or(0, |r| r.seq);
     let records: Vec<Record> = records.into_iter().filter(|r| r.seq > after).collect();
     let lost = match records.first() {
-        Some(first) if first.seq > after + 1 => Some((after + 1, first.seq - 1)),
+        Some(first) if first.seq > after.saturating_add(1) => Some((after + 1, first.seq - 1)),
         _ => None,
     };
     Since {
@@ -376,6 +389,13 @@ mod tests {
         let mut again = Journal::open(os).expect("reopen");
         assert_eq!(again.last_seq(), SLOTS + 10);
         assert_eq!(again.append(Record::new(Event::Start, 1)).0, SLOTS + 11);
+    }
+
+    #[test]
+    fn since_at_the_top_of_the_numbers_does_not_overflow() {
+        let records: Vec<Record> = [u64::MAX - 1, u64::MAX].into_iter().map(sample).collect();
+        assert!(since(records.clone(), u64::MAX).records.is_empty());
+        assert_eq!(since(records, u64::MAX - 1).records.len(), 1);
     }
 
     #[test]

@@ -216,8 +216,11 @@ pub struct Status {
 pub enum DecodeError {
     /// Fewer than daemontools' 18 bytes (svstat's "bad format").
     Short,
-    /// The extension is present but malformed (unknown version, short, bad values).
+    /// The extension is present but malformed (another magic or version, bad values).
     BadExtension,
+    /// The extension is cut short: fewer bytes than version 1 or than its byte 21 declares
+    /// (a status file of 19 to 83 bytes from a supervise with limits support).
+    ShortExtension,
 }
 
 impl std::fmt::Display for DecodeError {
@@ -327,12 +330,18 @@ impl Status {
 
 fn decode_extension(bytes: &[u8]) -> Result<Extension, DecodeError> {
     let bad = DecodeError::BadExtension;
-    if bytes.len() < V1_LEN - DAEMONTOOLS_LEN || &bytes[..2] != MAGIC || bytes[2] != VERSION {
+    // As much of the magic and version as is there must match; what is missing is a cut.
+    let head = [MAGIC[0], MAGIC[1], VERSION];
+    if bytes.iter().zip(head).any(|(&b, h)| b != h) {
         return Err(bad);
     }
-    let declared = usize::from(bytes[3]);
-    if declared < V1_LEN - 22 || bytes.len() < 4 + declared {
+    let declared = bytes.get(3).map(|&n| usize::from(n));
+    if declared.is_some_and(|n| n < V1_LEN - 22) {
         return Err(bad);
+    }
+    let declared = declared.unwrap_or(V1_LEN - 22);
+    if bytes.len() < V1_LEN - DAEMONTOOLS_LEN || bytes.len() < 4 + declared {
+        return Err(DecodeError::ShortExtension);
     }
     let fields = &bytes[4..];
     let state = State::from_code(fields[0]).ok_or(bad)?;
@@ -358,19 +367,18 @@ fn decode_extension(bytes: &[u8]) -> Result<Extension, DecodeError> {
 /// for supervise, which reads it at start-up and otherwise keeps no heap page (docs/bench.md,
 /// "Memory per supervise"). `None` if it is missing, unreadable or garbled.
 pub fn read_decoded(dir: &OsStr) -> Option<Status> {
-    // daemontools' 18 bytes and an extension whose length is one byte: 277 at most.
+    // daemontools' 18 bytes and an extension whose length is one byte: 277 at most. Read
+    // through crate::bounded: a FIFO or a link there (in a `supervise/` others can write) is
+    // no status, never a supervise blocked at start-up (issue 12).
     let mut bytes = [0u8; 512];
-    let mut file = File::open(paths::under(dir, paths::STATUS)).ok()?;
-    let mut len = 0;
-    while len < bytes.len() {
-        match file.read(&mut bytes[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    Status::decode(&bytes[..len]).ok()
+    let path = paths::under(dir, paths::STATUS);
+    let head = crate::bounded::read_head(
+        std::path::Path::new(&path),
+        crate::bounded::Links::Refuse,
+        &mut bytes,
+    )
+    .ok()??;
+    Status::decode(&bytes[..head.len]).ok()
 }
 
 /// Reads `dir/supervise/status` (at most a few hundred bytes).
@@ -588,6 +596,27 @@ mod tests {
         bytes[21] += 3;
         bytes.extend_from_slice(&[9, 9, 9]);
         assert_eq!(Status::decode(&bytes), Ok(sample()));
+    }
+
+    #[test]
+    fn cut_extension_is_short_and_garbage_is_bad() {
+        let bytes = sample().encode();
+        for len in 19..V1_LEN {
+            assert_eq!(
+                Status::decode(&bytes[..len]),
+                Err(DecodeError::ShortExtension),
+                "{len}"
+            );
+        }
+        let mut other = bytes.clone();
+        other[20] = 2;
+        assert_eq!(Status::decode(&other), Err(DecodeError::BadExtension));
+        assert_eq!(Status::decode(&other[..21]), Err(DecodeError::BadExtension));
+        other[18] = b'x';
+        assert_eq!(Status::decode(&other[..19]), Err(DecodeError::BadExtension));
+        let mut small = bytes;
+        small[21] = 10;
+        assert_eq!(Status::decode(&small), Err(DecodeError::BadExtension));
     }
 
     #[test]

@@ -55,14 +55,22 @@ impl Tai64n {
     }
 
     /// The wall-clock time of this label.
+    ///
+    /// Saturates at the latest time `SystemTime` holds: a label read from a file may say
+    /// anything, and reading it must not panic (issue #12).
     pub fn to_system(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::new(self.unix_secs(), self.nanos.min(999_999_999))
+        let since = Duration::new(self.unix_secs(), self.nanos.min(999_999_999));
+        UNIX_EPOCH
+            .checked_add(since)
+            .or_else(|| UNIX_EPOCH.checked_add(Duration::from_secs(i64::MAX as u64)))
+            .unwrap_or(UNIX_EPOCH)
     }
 
     /// The label `d` later.
     pub fn add(&self, d: Duration) -> Tai64n {
         let mut secs = self.secs.saturating_add(d.as_secs());
-        let mut nanos = self.nanos + d.subsec_nanos();
+        // A label read from a file may carry nanoseconds beyond 10^9: they count as 999999999.
+        let mut nanos = self.nanos.min(999_999_999) + d.subsec_nanos();
         if nanos >= 1_000_000_000 {
             nanos -= 1_000_000_000;
             secs = secs.saturating_add(1);
@@ -163,6 +171,16 @@ mod tests {
             Err(TaiError::Invalid)
         );
         assert_eq!(Tai64n::decode(&[0xff; 12]), Err(TaiError::Invalid));
+    }
+
+    #[test]
+    fn far_labels_saturate() {
+        let end = Tai64n {
+            secs: u64::MAX,
+            nanos: u32::MAX,
+        };
+        assert!(end.to_system() > SystemTime::now());
+        assert_eq!(end.add(Duration::new(5, 999_999_999)).secs, u64::MAX);
     }
 
     #[test]

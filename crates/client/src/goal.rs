@@ -10,10 +10,10 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::time::Instant;
 
-use crate::event::Event;
 use crate::follow::{self, Follower, Item};
-use crate::journal;
-use crate::status::{self, State, Status};
+use vigil_proto::event::Event;
+use vigil_proto::journal;
+use vigil_proto::status::{self, State, Status};
 
 /// A state to wait for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,17 @@ impl Goal {
 
     /// Whether a status says the goal is reached. A daemontools status file (no extension)
     /// knows only the pid: ready counts as up, really down as down.
+    ///
+    /// ```
+    /// use vigil_client::goal::Goal;
+    /// use vigil_proto::status::{Status, Want};
+    /// use vigil_proto::tai::Tai64n;
+    ///
+    /// // daemontools' supervise writes no extension: a pid means up, and ready.
+    /// let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// assert!(Goal::Up.reached_by(&up) && Goal::Ready.reached_by(&up));
+    /// assert!(!Goal::Down.reached_by(&up));
+    /// ```
     pub fn reached_by(self, status: &Status) -> bool {
         let Some(ext) = status.ext else {
             return (status.pid != 0) == matches!(self, Goal::Up | Goal::Ready);
@@ -161,6 +172,21 @@ impl Target {
 /// passes. A supervise need not run yet: one may start. With `all`, the wait ends with
 /// [`Outcome::SuperviseGone`] as soon as the supervise of a service not there yet exits;
 /// without, once that happened to every service not there yet.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use vigil_client::goal::{self, Goal, Outcome};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let tmp = tempfile::tempdir()?;
+/// // No supervise ever ran on these: nothing happens before the deadline.
+/// let dirs = [tmp.path().join("a"), tmp.path().join("b")];
+/// # for d in &dirs { std::fs::create_dir(d)?; }
+/// let deadline = Some(Instant::now() + Duration::from_millis(20));
+/// assert_eq!(goal::wait(&dirs, Goal::Up, true, deadline)?, Outcome::TimedOut);
+/// # Ok(())
+/// # }
+/// ```
 pub fn wait<D: AsRef<OsStr>>(
     dirs: &[D],
     goal: Goal,
@@ -220,8 +246,8 @@ pub fn wait_or_stop<D: AsRef<OsStr>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::{BackoffCause, Extension, Want};
-    use crate::tai::Tai64n;
+    use vigil_proto::status::{BackoffCause, Extension, Want};
+    use vigil_proto::tai::Tai64n;
 
     fn status(pid: u32, state: Option<State>, ready: bool) -> Status {
         Status {

@@ -12,17 +12,32 @@
 //! `Service` never changes the process's working directory and keeps naming the same directory
 //! even if its path is renamed meanwhile, just as a client that chdir'd into it would.
 //!
-//! ```no_run
+//! ```
+//! use vigil_client::service::Service;
 //! use vigil_proto::control::Control;
-//! use vigil_proto::service::Service;
 //!
+//! # use vigil_proto::status::{self, Status, Want};
+//! # use vigil_proto::{fifo, tai::Tai64n};
 //! # fn main() -> std::io::Result<()> {
-//! let web = Service::at("/service/web")?;
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path().join("web");
+//! # std::fs::create_dir_all(dir.join("supervise"))?;
+//! # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+//! # status::write(dir.as_os_str(), &up)?;
+//! # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+//! # fifo::make(dir.join("supervise/ok"), 0o600)?;
+//! # fifo::make(dir.join("supervise/control"), 0o600)?;
+//! # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+//! # let mut control = fifo::open_read(dir.join("supervise/control"))?;
+//! let web = Service::at(&dir)?; // "/service/web"
 //! if web.is_supervised()? {
 //!     web.send(&[Control::Terminate.byte()]).map_err(std::io::Error::from)?;
 //!     let status = web.status().map_err(std::io::Error::from)?;
 //!     println!("pid {}", status.pid);
 //! }
+//! # let mut got = [0; 8];
+//! # assert_eq!(fifo::read_pending(&mut control, &mut got)?, 1);
+//! # assert_eq!(got[0], b't');
 //! # Ok(())
 //! # }
 //! ```
@@ -38,8 +53,8 @@ use nix::fcntl::{fcntl, openat, FcntlArg, OFlag};
 use nix::sys::stat::{fstatat, Mode};
 use nix::unistd::{faccessat, AccessFlags};
 
-use crate::paths;
-use crate::status::{self, Status, DAEMONTOOLS_LEN};
+use vigil_proto::paths;
+use vigil_proto::status::{self, Status, DAEMONTOOLS_LEN};
 
 /// One service directory, entered.
 #[derive(Debug)]
@@ -63,7 +78,7 @@ impl fmt::Display for StatusError {
     /// `unable to open supervise/status: file does not exist`, `unable to read
     /// supervise/status: bad format`: svstat's text after `DIR: `.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::errstr::io_errstr;
+        use vigil_proto::errstr::io_errstr;
         match self {
             StatusError::Open(e) => write!(f, "unable to open supervise/status: {}", io_errstr(e)),
             StatusError::Read(e) => write!(f, "unable to read supervise/status: {}", io_errstr(e)),
@@ -96,7 +111,7 @@ pub enum SendError {
 
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::errstr::io_errstr;
+        use vigil_proto::errstr::io_errstr;
         match self {
             SendError::NotRunning => f.write_str("supervise not running"),
             SendError::Open(e) => write!(f, "unable to open supervise/control: {}", io_errstr(e)),
@@ -165,10 +180,25 @@ impl Service {
     /// included, is an `Err` for the caller to word (svok exits 100 on a missing one, svstat
     /// reports it).
     ///
-    /// ```no_run
+    /// ```
+    /// # use vigil_proto::status::{self, Status, Want};
+    /// # use vigil_proto::{fifo, tai::Tai64n};
     /// # fn main() -> std::io::Result<()> {
-    /// let running = vigil_proto::service::Service::at("/service/web")?.is_supervised()?;
-    /// std::process::exit(if running { 0 } else { 100 }); // svok
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("web");
+    /// # std::fs::create_dir_all(dir.join("supervise"))?;
+    /// # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// # status::write(dir.as_os_str(), &up)?;
+    /// # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+    /// # fifo::make(dir.join("supervise/ok"), 0o600)?;
+    /// # fifo::make(dir.join("supervise/control"), 0o600)?;
+    /// # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+    /// # let mut control = fifo::open_read(dir.join("supervise/control"))?;
+    /// let running = vigil_client::Service::at(&dir)?.is_supervised()?;
+    /// assert!(running); // svok exits 0
+    /// drop(_ok);
+    /// assert!(!vigil_client::Service::at(&dir)?.is_supervised()?); // and now 100
+    /// # Ok(())
     /// # }
     /// ```
     pub fn is_supervised(&self) -> io::Result<bool> {
@@ -208,14 +238,27 @@ impl Service {
     /// incompatible vigil, or garbage) leaves [`Status::ext`] `None`, as daemontools' svstat
     /// never looks past byte 18.
     ///
-    /// ```no_run
-    /// use vigil_proto::service::Service;
+    /// ```
+    /// use vigil_client::service::Service;
     /// use vigil_proto::status::State;
     ///
+    /// # use vigil_proto::status::{self, Status, Want};
+    /// # use vigil_proto::{fifo, tai::Tai64n};
     /// # fn main() -> std::io::Result<()> {
-    /// let status = Service::at("/service/web")?.status()?;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("web");
+    /// # std::fs::create_dir_all(dir.join("supervise"))?;
+    /// # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// # status::write(dir.as_os_str(), &up)?;
+    /// # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+    /// # fifo::make(dir.join("supervise/ok"), 0o600)?;
+    /// # fifo::make(dir.join("supervise/control"), 0o600)?;
+    /// # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+    /// # let mut control = fifo::open_read(dir.join("supervise/control"))?;
+    /// let status = Service::at(&dir)?.status()?;
     /// let backoff = status.ext.is_some_and(|e| e.state == State::Backoff);
     /// println!("pid {} backoff {backoff}", status.pid);
+    /// # assert_eq!((status.pid, backoff), (42, false));
     /// # Ok(())
     /// # }
     /// ```
@@ -223,27 +266,81 @@ impl Service {
         decode_lenient(&self.status_bytes()?)
     }
 
-    /// Writes `bytes` (control bytes, see [`crate::control::Control`]) to
+    /// Writes `bytes` (control bytes, see [`vigil_proto::control::Control`]) to
     /// `supervise/control` in one write, as daemontools' svc does: the FIFO is opened without
     /// blocking (so a missing supervise is reported, not waited for), then switched back to
     /// blocking for the write. With no bytes the FIFO is still opened: that alone reports
     /// whether a supervise is there.
     ///
-    /// ```no_run
+    /// ```
+    /// use vigil_client::service::{SendError, Service};
     /// use vigil_proto::control::Control;
-    /// use vigil_proto::service::{SendError, Service};
     ///
+    /// # use vigil_proto::status::{self, Status, Want};
+    /// # use vigil_proto::{fifo, tai::Tai64n};
     /// # fn main() -> std::io::Result<()> {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("web");
+    /// # std::fs::create_dir_all(dir.join("supervise"))?;
+    /// # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// # status::write(dir.as_os_str(), &up)?;
+    /// # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+    /// # fifo::make(dir.join("supervise/ok"), 0o600)?;
+    /// # fifo::make(dir.join("supervise/control"), 0o600)?;
+    /// # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+    /// # let mut control = fifo::open_read(dir.join("supervise/control"))?;
     /// let bytes: Vec<u8> = [Control::Down, Control::Exit].map(Control::byte).to_vec();
-    /// match Service::at("/service/web")?.send(&bytes) {
+    /// match Service::at(&dir)?.send(&bytes) {
     ///     Ok(()) => {}
     ///     Err(SendError::NotRunning) => eprintln!("supervise not running"),
     ///     Err(e) => return Err(e.into()),
     /// }
+    /// # let mut got = [0; 8];
+    /// # assert_eq!(fifo::read_pending(&mut control, &mut got)?, 2);
+    /// # assert_eq!(&got[..2], b"dx");
+    /// # drop(control);
+    /// # assert!(matches!(Service::at(&dir)?.send(b"u"), Err(SendError::NotRunning)));
     /// # Ok(())
     /// # }
     /// ```
     pub fn send(&self, bytes: &[u8]) -> Result<(), SendError> {
+        self.write_control(bytes, true)
+    }
+
+    /// [`Service::send`] that never blocks: when the FIFO is full (a supervise that has not
+    /// read 64 KiB of control bytes, stopped or stuck), the write fails with `EAGAIN` instead
+    /// of waiting. svscan tells its supervise processes to stop this way.
+    ///
+    /// ```
+    /// # use vigil_proto::status::{self, Status, Want};
+    /// # use vigil_proto::{fifo, tai::Tai64n};
+    /// # fn main() -> std::io::Result<()> {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("web");
+    /// # std::fs::create_dir_all(dir.join("supervise"))?;
+    /// # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// # status::write(dir.as_os_str(), &up)?;
+    /// # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+    /// # fifo::make(dir.join("supervise/ok"), 0o600)?;
+    /// # fifo::make(dir.join("supervise/control"), 0o600)?;
+    /// # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+    /// # let mut control = fifo::open_read(dir.join("supervise/control"))?;
+    /// let web = vigil_client::Service::at(&dir)?;
+    /// if web.try_send(b"dx").is_err() {
+    ///     eprintln!("supervise of web not told");
+    /// }
+    /// # let mut got = [0; 8];
+    /// # assert_eq!(fifo::read_pending(&mut control, &mut got)?, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn try_send(&self, bytes: &[u8]) -> Result<(), SendError> {
+        self.write_control(bytes, false)
+    }
+
+    /// The one place control bytes are written: opens `supervise/control` without blocking
+    /// (ENXIO: no supervise), then writes them in one write, blocking or not.
+    fn write_control(&self, bytes: &[u8], block: bool) -> Result<(), SendError> {
         let mut fifo =
             self.open(paths::CONTROL, OFlag::O_WRONLY)
                 .map_err(|e| match e.raw_os_error() {
@@ -253,7 +350,10 @@ impl Service {
         if bytes.is_empty() {
             return Ok(());
         }
-        fcntl(&fifo, FcntlArg::F_SETFL(OFlag::empty())).map_err(|e| SendError::Write(to_io(e)))?;
+        if block {
+            fcntl(&fifo, FcntlArg::F_SETFL(OFlag::empty()))
+                .map_err(|e| SendError::Write(to_io(e)))?;
+        }
         fifo.write_all(bytes).map_err(SendError::Write)
     }
 
@@ -262,21 +362,38 @@ impl Service {
     /// the kept events after that sequence number come first. It survives supervise
     /// restarts; dropping it removes the FIFO.
     ///
-    /// ```no_run
-    /// use vigil_proto::follow::Item;
-    /// use vigil_proto::service::Service;
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use vigil_client::follow::Item;
+    /// use vigil_client::service::Service;
+    /// # use vigil_proto::{event::Event, fifodir, journal};
     ///
+    /// # use vigil_proto::status::{self, Status, Want};
+    /// # use vigil_proto::{fifo, tai::Tai64n};
     /// # fn main() -> std::io::Result<()> {
-    /// let mut events = Service::at("/service/web")?.subscribe(None)?;
-    /// loop {
-    ///     // Blocks without polling until supervise publishes something.
-    ///     for item in events.next(None)? {
-    ///         if let Item::Event(record) = item {
-    ///             let word = record.event().map_or("unknown", |e| e.word());
-    ///             println!("{} {} pid {}", record.seq, word, record.pid);
-    ///         }
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("web");
+    /// # std::fs::create_dir_all(dir.join("supervise"))?;
+    /// # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// # status::write(dir.as_os_str(), &up)?;
+    /// # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+    /// # fifo::make(dir.join("supervise/ok"), 0o600)?;
+    /// # fifo::make(dir.join("supervise/control"), 0o600)?;
+    /// # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+    /// # let mut control = fifo::open_read(dir.join("supervise/control"))?;
+    /// let mut events = Service::at(&dir)?.subscribe(None)?;
+    /// # // supervise announces `u`: the journal first, then the letter.
+    /// # journal::Journal::open(dir.as_os_str())?.append(journal::Record::new(Event::Up, 42)).1?;
+    /// # fifodir::publish(&dir.join("event"), b"u")?;
+    /// // Blocks without polling until supervise publishes something (here: at most a second).
+    /// for item in events.next(Some(Instant::now() + Duration::from_secs(1)))? {
+    ///     if let Item::Event(record) = item {
+    ///         let word = record.event().map_or("unknown", |e| e.word());
+    ///         println!("{} {} pid {}", record.seq, word, record.pid);
+    /// #       assert_eq!((record.seq, word), (1, "up"));
     ///     }
     /// }
+    /// # Ok(())
     /// # }
     /// ```
     pub fn subscribe(&self, since: Option<u64>) -> io::Result<crate::follow::Follower> {
@@ -286,21 +403,34 @@ impl Service {
     /// Waits until the service reaches `goal` or `timeout` passes (`None`: no limit), as
     /// `svwait` does, without polling.
     ///
-    /// ```no_run
+    /// ```
     /// use std::time::Duration;
+    /// use vigil_client::goal::{Goal, Outcome};
+    /// use vigil_client::service::Service;
     /// use vigil_proto::control::Control;
-    /// use vigil_proto::goal::{Goal, Outcome};
-    /// use vigil_proto::service::Service;
     ///
+    /// # use vigil_proto::status::{self, Status, Want};
+    /// # use vigil_proto::{fifo, tai::Tai64n};
     /// # fn main() -> std::io::Result<()> {
-    /// let web = Service::at("/service/web")?;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("web");
+    /// # std::fs::create_dir_all(dir.join("supervise"))?;
+    /// # let up = Status { when: Tai64n::now(), pid: 42, paused: false, want: Want::Up, ext: None };
+    /// # status::write(dir.as_os_str(), &up)?;
+    /// # // What supervise holds open: the read ends of supervise/ok and supervise/control.
+    /// # fifo::make(dir.join("supervise/ok"), 0o600)?;
+    /// # fifo::make(dir.join("supervise/control"), 0o600)?;
+    /// # let _ok = fifo::open_read(dir.join("supervise/ok"))?;
+    /// # let mut control = fifo::open_read(dir.join("supervise/control"))?;
+    /// let web = Service::at(&dir)?;
     /// web.send(&[Control::Up.byte()]).map_err(std::io::Error::from)?;
-    /// match web.wait(Goal::Ready, Some(Duration::from_secs(30)))? {
-    ///     Outcome::Reached => println!("web is ready"),
-    ///     Outcome::TimedOut => eprintln!("web is not ready after 30 s"),
+    /// match web.wait(Goal::Up, Some(Duration::from_secs(30)))? {
+    ///     Outcome::Reached => println!("web is up"),
+    ///     Outcome::TimedOut => eprintln!("web is not up after 30 s"),
     ///     Outcome::SuperviseGone(_) => eprintln!("supervise of web exited"),
     ///     Outcome::Stopped => unreachable!("no stop descriptor given"),
     /// }
+    /// # assert_eq!(web.wait(Goal::Down, Some(Duration::from_millis(10)))?, Outcome::TimedOut);
     /// # Ok(())
     /// # }
     /// ```
@@ -316,6 +446,16 @@ impl Service {
 
 /// Decodes a status file's bytes as [`Service::status`] does: daemontools' 18 bytes must be
 /// there; a bad extension is dropped rather than failing the whole read.
+///
+/// ```
+/// use vigil_client::service::decode_lenient;
+///
+/// // daemontools' 18 bytes: no extension; fewer is "bad format".
+/// let mut bytes = [0u8; 18];
+/// bytes[12] = 42; // pid, little-endian
+/// assert_eq!(decode_lenient(&bytes).map(|s| (s.pid, s.ext)).ok(), Some((42, None)));
+/// assert!(decode_lenient(&bytes[..17]).is_err());
+/// ```
 pub fn decode_lenient(bytes: &[u8]) -> Result<Status, StatusError> {
     if bytes.len() < DAEMONTOOLS_LEN {
         return Err(StatusError::BadFormat);
@@ -326,75 +466,11 @@ pub fn decode_lenient(bytes: &[u8]) -> Result<Status, StatusError> {
     }
 }
 
-/// How the service's last run ended, from the wait status in vigil's status extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LastExit {
-    /// It exited with this code.
-    Code(u8),
-    /// A signal killed it.
-    Signal(i32),
-    /// A wait status that is neither (should not be recorded; shown raw).
-    Other(i32),
-}
-
-impl LastExit {
-    /// Reads a wait status as waitpid gives it.
-    pub fn from_wait_status(status: i32) -> LastExit {
-        let low = status & 0x7f;
-        if low == 0 {
-            LastExit::Code(((status >> 8) & 0xff) as u8)
-        } else if low != 0x7f {
-            LastExit::Signal(low)
-        } else {
-            LastExit::Other(status)
-        }
-    }
-}
-
-/// A signal's name without `SIG` (`TERM`), or its number for one this table lacks.
-pub fn signal_name(signal: i32) -> String {
-    const NAMES: &[(i32, &str)] = &[
-        (libc::SIGHUP, "HUP"),
-        (libc::SIGINT, "INT"),
-        (libc::SIGQUIT, "QUIT"),
-        (libc::SIGILL, "ILL"),
-        (libc::SIGTRAP, "TRAP"),
-        (libc::SIGABRT, "ABRT"),
-        (libc::SIGBUS, "BUS"),
-        (libc::SIGFPE, "FPE"),
-        (libc::SIGKILL, "KILL"),
-        (libc::SIGUSR1, "USR1"),
-        (libc::SIGSEGV, "SEGV"),
-        (libc::SIGUSR2, "USR2"),
-        (libc::SIGPIPE, "PIPE"),
-        (libc::SIGALRM, "ALRM"),
-        (libc::SIGTERM, "TERM"),
-        (libc::SIGCHLD, "CHLD"),
-        (libc::SIGCONT, "CONT"),
-        (libc::SIGSTOP, "STOP"),
-        (libc::SIGTSTP, "TSTP"),
-        (libc::SIGTTIN, "TTIN"),
-        (libc::SIGTTOU, "TTOU"),
-        (libc::SIGURG, "URG"),
-        (libc::SIGXCPU, "XCPU"),
-        (libc::SIGXFSZ, "XFSZ"),
-        (libc::SIGVTALRM, "VTALRM"),
-        (libc::SIGPROF, "PROF"),
-        (libc::SIGWINCH, "WINCH"),
-        (libc::SIGIO, "IO"),
-        (libc::SIGSYS, "SYS"),
-    ];
-    NAMES
-        .iter()
-        .find(|(n, _)| *n == signal)
-        .map_or_else(|| signal.to_string(), |(_, name)| (*name).to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::{BackoffCause, Extension, State, Want};
-    use crate::tai::Tai64n;
+    use vigil_proto::status::{BackoffCause, Extension, State, Want};
+    use vigil_proto::tai::Tai64n;
 
     fn sample(ext: bool) -> Status {
         Status {
@@ -435,20 +511,6 @@ mod tests {
             StatusError::BadFormat.to_string(),
             "unable to read supervise/status: bad format"
         );
-    }
-
-    #[test]
-    fn wait_statuses_read_as_exit_or_signal() {
-        assert_eq!(LastExit::from_wait_status(0), LastExit::Code(0));
-        assert_eq!(LastExit::from_wait_status(3 << 8), LastExit::Code(3));
-        assert_eq!(
-            LastExit::from_wait_status(libc::SIGTERM),
-            LastExit::Signal(15)
-        );
-        assert_eq!(LastExit::from_wait_status(0x80 | 9), LastExit::Signal(9));
-        assert_eq!(LastExit::from_wait_status(0x137f), LastExit::Other(0x137f));
-        assert_eq!(signal_name(libc::SIGTERM), "TERM");
-        assert_eq!(signal_name(64), "64");
     }
 
     #[test]

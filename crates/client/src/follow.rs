@@ -12,8 +12,12 @@ use std::time::Instant;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-use crate::fifodir::Subscription;
-use crate::journal::{self, Record};
+use vigil_proto::exit::LastExit;
+use vigil_proto::journal::{self, Record};
+use vigil_proto::rfc3339;
+
+use crate::json::Value;
+use crate::subscription::Subscription;
 
 /// One thing a follower learns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +34,59 @@ pub enum Item {
     },
 }
 
+impl Item {
+    /// The item as one JSON object, as `svwatch` prints it (docs/man/svwatch.md):
+    /// `{"service":..,"event":"down","letter":"d","seq":..,"pid":..,"status":..,"exitcode":..,
+    /// "time":..}`, or `{"service":..,"event":"lost","first":..,"last":..}`. `exitcode` or
+    /// `signal` come with a wait status that says which; `until` with a backoff.
+    ///
+    /// ```
+    /// use std::ffi::OsStr;
+    /// use vigil_client::follow::Item;
+    ///
+    /// let mut line = Vec::new();
+    /// Item::Lost { first: 3, last: 5 }.json(OsStr::new("web")).write(&mut line);
+    /// assert_eq!(line, br#"{"service":"web","event":"lost","first":3,"last":5}"#);
+    /// ```
+    pub fn json<'a>(&'a self, service: &'a OsStr) -> Value<'a> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut fields = vec![("service", Value::Str(service.as_bytes()))];
+        let r = match self {
+            Item::Lost { first, last } => {
+                fields.push(("event", Value::Str(b"lost")));
+                fields.push(("first", Value::Unsigned(*first)));
+                fields.push(("last", Value::Unsigned(*last)));
+                return Value::Object(fields);
+            }
+            Item::Event(r) => r,
+        };
+        let word = r.event().map_or("unknown", |e| e.word());
+        fields.push(("event", Value::Str(word.as_bytes())));
+        fields.push(("letter", Value::Str(std::slice::from_ref(&r.letter))));
+        fields.push(("seq", Value::Unsigned(r.seq)));
+        let pid = (r.pid != 0).then_some(u64::from(r.pid));
+        fields.push(("pid", Value::or_null(pid, Value::Unsigned)));
+        fields.push((
+            "status",
+            Value::or_null(r.status, |s| Value::Signed(i64::from(s))),
+        ));
+        match r.status.map(LastExit::from_wait_status) {
+            Some(LastExit::Code(code)) => {
+                fields.push(("exitcode", Value::Unsigned(u64::from(code))))
+            }
+            Some(LastExit::Signal(signal)) => {
+                fields.push(("signal", Value::Signed(i64::from(signal))))
+            }
+            Some(LastExit::Other(_)) | None => {}
+        }
+        fields.push(("time", Value::String(rfc3339::format(&r.time))));
+        if let Some(until) = r.until {
+            fields.push(("until", Value::String(rfc3339::format(&until))));
+        }
+        Value::Object(fields)
+    }
+}
+
 /// A subscription to one service's events.
 #[derive(Debug)]
 pub struct Follower {
@@ -44,6 +101,27 @@ impl Follower {
     /// that the journal still keeps come first; without, only events from now on.
     ///
     /// The FIFO is made before the journal is read, so no event falls between the two.
+    ///
+    /// ```
+    /// use vigil_client::follow::{Follower, Item};
+    /// use vigil_proto::event::Event;
+    /// use vigil_proto::journal::{Journal, Record};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().as_os_str();
+    /// # std::fs::create_dir(tmp.path().join("supervise"))?;
+    /// // Two events journalled before the follower came: `since` 0 replays both.
+    /// let mut journal = Journal::open(dir)?;
+    /// journal.append(Record::new(Event::Start, 7)).1?;
+    /// journal.append(Record::new(Event::Up, 8)).1?;
+    /// let mut follower = Follower::new(dir, Some(0))?;
+    /// let items = follower.take()?;
+    /// assert!(matches!(&items[..], [Item::Event(s), Item::Event(u)] if s.seq == 1 && u.seq == 2));
+    /// assert_eq!(follower.last_seq(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(dir: &OsStr, since: Option<u64>) -> io::Result<Follower> {
         let subscription = Subscription::new(dir)?;
         let last_seq = match since {
@@ -115,17 +193,22 @@ impl Follower {
 /// Blocks in one poll until one of `fds` is readable (or hung up) or `deadline` passes;
 /// returns the indexes of the ready ones, empty on timeout. Signals that interrupt the poll
 /// restart it with the time left.
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use std::time::{Duration, Instant};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let (reader, _writer) = std::io::pipe()?;
+/// let soon = Some(Instant::now() + Duration::from_millis(10));
+/// assert!(vigil_client::follow::wait_readable(&[reader.as_fd()], soon)?.is_empty());
+/// # Ok(())
+/// # }
+/// ```
 pub fn wait_readable(fds: &[BorrowedFd<'_>], deadline: Option<Instant>) -> io::Result<Vec<usize>> {
     loop {
-        let timeout = match deadline {
-            None => PollTimeout::NONE,
-            Some(at) => {
-                let left = at.saturating_duration_since(Instant::now());
-                // Round up, so a deadline is never woken for early and polled again.
-                let ms = left.as_nanos().div_ceil(1_000_000);
-                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-            }
-        };
+        let timeout = PollTimeout::try_from(vigil_proc::wait::poll_timeout(deadline))
+            .unwrap_or(PollTimeout::NONE);
         let mut polled: Vec<PollFd<'_>> = fds
             .iter()
             .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
@@ -153,10 +236,10 @@ pub fn wait_readable(fds: &[BorrowedFd<'_>], deadline: Option<Instant>) -> io::R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Event;
-    use crate::fifodir;
-    use crate::journal::Journal;
     use std::time::Duration;
+    use vigil_proto::event::Event;
+    use vigil_proto::fifodir;
+    use vigil_proto::journal::Journal;
 
     fn service() -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -32,6 +32,19 @@ impl<'a> Value<'a> {
     }
 
     /// Appends the value's JSON text to `out`.
+    ///
+    /// ```
+    /// use vigil_client::json::Value;
+    ///
+    /// let mut out = Vec::new();
+    /// Value::Object(vec![
+    ///     ("service", Value::Str(b"web")),
+    ///     ("pid", Value::or_null(None::<u64>, Value::Unsigned)),
+    ///     ("cpu", Value::Decimal(12.25)),
+    /// ])
+    /// .write(&mut out);
+    /// assert_eq!(out, br#"{"service":"web","pid":null,"cpu":12.2}"#);
+    /// ```
     pub fn write(&self, out: &mut Vec<u8>) {
         match self {
             Value::Null => out.extend_from_slice(b"null"),
@@ -62,6 +75,12 @@ impl<'a> Value<'a> {
 
 /// Appends `bytes` as a quoted JSON string: `"`, `\` and control characters escaped, invalid
 /// UTF-8 replaced with U+FFFD.
+///
+/// ```
+/// let mut out = Vec::new();
+/// vigil_client::json::write_string(&mut out, b"a\"b\n\x01\xff");
+/// assert_eq!(out, "\"a\\\"b\\n\\u0001\u{fffd}\"".as_bytes());
+/// ```
 pub fn write_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     for chunk in bytes.utf8_chunks() {
