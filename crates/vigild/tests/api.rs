@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, script, Guard};
+use common::{bin, free_port, script, Guard};
 
 struct Tree {
     _dir: tempfile::TempDir,
@@ -315,14 +315,6 @@ fn tcp(
     let status = reply[9..12].parse().unwrap();
     let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
     (status, head.to_owned(), body.to_owned())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 // base64 of "admin:s3cret" and "viewer:look".

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, script, Guard};
+use common::{bin, free_port, script, Guard};
 
 /// Where .ci/run extracts Debian's supervisor package (VIGIL_SUPERVISOR overrides).
 fn supervisor_root() -> Option<PathBuf> {
@@ -171,14 +171,6 @@ fn wait_running(ctl: &Ctl, names: &str) {
         assert!(Instant::now() < deadline, "{names} not RUNNING: {out}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 const WEB: &str = "echo hello web\nexec sleep 1000";

@@ -79,3 +79,12 @@ pub fn svscan(scan: &Path) -> Guard {
         .expect("svscan");
     Guard(child)
 }
+
+/// A loopback TCP port free a moment ago, for a listener of the test.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
