@@ -207,6 +207,7 @@ mod tests {
             pid: 0,
             status: None,
             until: None,
+            cause: vigil_proto::journal::Cause::None,
         }
     }
 
