@@ -93,6 +93,7 @@ pub fn journal(data: &[u8]) {
             secs: word(48),
             nanos,
         }),
+        cause: vigil_proto::journal::Cause::from_code(field[10]),
     };
     let encoded = built.encode();
     if encoded.iter().any(|&b| b != 0) {

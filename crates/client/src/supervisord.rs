@@ -103,4 +103,3 @@ pub fn proc_state(status: Option<&Status>) -> ProcState {
         }
     }
 }
-

@@ -84,7 +84,8 @@ impl Cursor {
         for line in lines {
             let mut words = line.splitn(7, |&b| b == b' ');
             let key = words.next()?;
-            let mut num = || -> Option<u64> { std::str::from_utf8(words.next()?).ok()?.parse().ok() };
+            let mut num =
+                || -> Option<u64> { std::str::from_utf8(words.next()?).ok()?.parse().ok() };
             match key {
                 b"serial" => c.serial = num()?,
                 b"poolserial" => c.poolserial = num()?,
@@ -97,7 +98,12 @@ impl Cursor {
                     let pid = u32::try_from(num()?).ok()?;
                     let quick = num()? == 1;
                     let name = unescape(words.next()?)?;
-                    let track = Track { state, tries, pid, quick };
+                    let track = Track {
+                        state,
+                        tries,
+                        pid,
+                        quick,
+                    };
                     c.services.insert(OsString::from_vec(name), (seq, track));
                 }
                 _ => return None,
@@ -164,10 +170,20 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("cursor");
         assert_eq!(Cursor::load(&path).expect("load"), None);
-        let mut c = Cursor { serial: 7, poolserial: 5, ..Cursor::default() };
-        let track = Track { state: ProcState::Backoff, tries: 3, pid: 42, quick: true };
+        let mut c = Cursor {
+            serial: 7,
+            poolserial: 5,
+            ..Cursor::default()
+        };
+        let track = Track {
+            state: ProcState::Backoff,
+            tries: 3,
+            pid: 42,
+            quick: true,
+        };
         c.services.insert(OsString::from("we b%\n/log"), (9, track));
-        c.services.insert(OsString::from("db"), (1, Track::new(ProcState::Running)));
+        c.services
+            .insert(OsString::from("db"), (1, Track::new(ProcState::Running)));
         c.save(&path, 1_700_000_000).expect("save");
         let back = Cursor::load(&path).expect("load").expect("some");
         c.time = Some(1_700_000_000);
@@ -178,7 +194,12 @@ mod tests {
     fn garbage_is_an_error() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("cursor");
-        for text in ["", "hello\n", "vigil-listen cursor 1\nservice 1 20\n", "vigil-listen cursor 1\nserial x\n"] {
+        for text in [
+            "",
+            "hello\n",
+            "vigil-listen cursor 1\nservice 1 20\n",
+            "vigil-listen cursor 1\nserial x\n",
+        ] {
             fs::write(&path, text).expect("write");
             assert!(Cursor::load(&path).is_err(), "{text:?}");
         }

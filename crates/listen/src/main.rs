@@ -62,7 +62,9 @@ fn command() -> clap::Command {
                 .short('u')
                 .value_name("URL")
                 .value_parser(clap::value_parser!(OsString))
-                .help("SUPERVISOR_SERVER_URL for the listener (default: unix://SCANDIR/.vigild.sock)"),
+                .help(
+                    "SUPERVISOR_SERVER_URL for the listener (default: unix://SCANDIR/.vigild.sock)",
+                ),
         )
         .arg(
             Arg::new("name")
@@ -112,7 +114,11 @@ fn options(args: &[OsString]) -> Result<Result<Options, ExitCode>, Fail> {
         }
     };
     let mut kinds = Vec::new();
-    let names: Vec<&String> = m.get_many::<String>("events").into_iter().flatten().collect();
+    let names: Vec<&String> = m
+        .get_many::<String>("events")
+        .into_iter()
+        .flatten()
+        .collect();
     for name in names.iter().flat_map(|n| n.split(',')).map(str::trim) {
         if !mapping::known(name) {
             return Err(Fail::usage(format!(
@@ -124,7 +130,12 @@ fn options(args: &[OsString]) -> Result<Result<Options, ExitCode>, Fail> {
     if names.is_empty() {
         kinds = mapping::ALL.to_vec();
     }
-    let prog: Vec<OsString> = m.get_many::<OsString>("prog").into_iter().flatten().cloned().collect();
+    let prog: Vec<OsString> = m
+        .get_many::<OsString>("prog")
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
     let pool = match m.get_one::<String>("name") {
         Some(n) => n.clone(),
         None => {
@@ -141,7 +152,10 @@ fn options(args: &[OsString]) -> Result<Result<Options, ExitCode>, Fail> {
             .get_one::<PathBuf>("cursor")
             .cloned()
             .unwrap_or_else(|| PathBuf::from("vigil-listen.cursor")),
-        scandir: m.get_one::<OsString>("scandir").cloned().unwrap_or_default(),
+        scandir: m
+            .get_one::<OsString>("scandir")
+            .cloned()
+            .unwrap_or_default(),
         prog,
     }))
 }
@@ -245,8 +259,13 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
     // (std's spawn does not empty the mask). Its exit before the block is found by the
     // try_wait after it.
     let listener = spawn(&opts)?;
-    let signals = Signals::block(&[Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP])
-        .map_err(|e| Fail::unable(&e, &[b"block signals"]))?;
+    let signals = Signals::block(&[
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+    ])
+    .map_err(|e| Fail::unable(&e, &[b"block signals"]))?;
     let now = unix_now();
     let fresh = loaded.is_none();
     let cutoff = match loaded.as_ref().and_then(|c| c.time) {
@@ -389,7 +408,16 @@ impl Listen {
                 continue;
             }
             if let Err(e) = self.add(&name) {
-                msg::warn_unable(PROG, &e, &[b"follow ", self.opts.scandir.as_bytes(), b"/", name.as_bytes()]);
+                msg::warn_unable(
+                    PROG,
+                    &e,
+                    &[
+                        b"follow ",
+                        self.opts.scandir.as_bytes(),
+                        b"/",
+                        name.as_bytes(),
+                    ],
+                );
             }
         }
     }
@@ -401,9 +429,9 @@ impl Listen {
             Some(&(seq, track)) => (Follower::new(&dir, Some(seq))?, track, None),
             None if self.fresh => {
                 let follower = Follower::new(&dir, None)?;
-                let status = Service::at(&dir).ok().and_then(|s| {
-                    s.is_supervised().ok()?.then(|| s.status().ok())?
-                });
+                let status = Service::at(&dir)
+                    .ok()
+                    .and_then(|s| s.is_supervised().ok()?.then(|| s.status().ok())?);
                 let track = Track::new(proc_state(status.as_ref()));
                 (follower, track, None)
             }
@@ -441,7 +469,11 @@ impl Listen {
             let items = match w.follower.take() {
                 Ok(items) => items,
                 Err(e) => {
-                    msg::warn_unable(PROG, &e, &[b"read the journal of ", w.follower.dir().as_bytes()]);
+                    msg::warn_unable(
+                        PROG,
+                        &e,
+                        &[b"read the journal of ", w.follower.dir().as_bytes()],
+                    );
                     continue;
                 }
             };
@@ -491,7 +523,11 @@ impl Listen {
         }
         match self.cursor.save(&self.opts.cursor, unix_now() as u64) {
             Ok(()) => self.cursor_dirty = false,
-            Err(e) => msg::warn_unable(PROG, &e, &[b"write ", self.opts.cursor.as_os_str().as_bytes()]),
+            Err(e) => msg::warn_unable(
+                PROG,
+                &e,
+                &[b"write ", self.opts.cursor.as_os_str().as_bytes()],
+            ),
         }
     }
 
@@ -649,7 +685,13 @@ impl Listen {
                         Phase::Ready => b"nothing",
                         Phase::Busy => b"RESULT",
                     };
-                    self.stop_listener(&[b"the listener wrote \"", &shown, b"\" where ", phase, b" was due; stopping it"]);
+                    self.stop_listener(&[
+                        b"the listener wrote \"",
+                        &shown,
+                        b"\" where ",
+                        phase,
+                        b" was due; stopping it",
+                    ]);
                     return;
                 }
             }
@@ -726,13 +768,18 @@ impl Listen {
                 next_tick = self.tick();
             }
             if self.kill_at.is_some_and(|at| now >= at) {
-                let _ = vigil_proc::kill::signal_group(self.listener.child.id() as i32, libc::SIGKILL);
+                let _ =
+                    vigil_proc::kill::signal_group(self.listener.child.id() as i32, libc::SIGKILL);
                 self.kill_at = Some(now + STOP_GRACE);
             }
         }
     }
 
-    fn finish(&mut self, status: std::process::ExitStatus, terminated: bool) -> Result<ExitCode, Fail> {
+    fn finish(
+        &mut self,
+        status: std::process::ExitStatus,
+        terminated: bool,
+    ) -> Result<ExitCode, Fail> {
         self.save();
         if terminated {
             return Ok(ExitCode::SUCCESS);

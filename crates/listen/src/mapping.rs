@@ -198,13 +198,21 @@ pub fn on_record(
         }
         b'U' => {
             track.pid = r.pid;
-            (Kind::Running, ProcState::Running, head(&format!("pid:{}", r.pid)))
+            (
+                Kind::Running,
+                ProcState::Running,
+                head(&format!("pid:{}", r.pid)),
+            )
         }
         b'd' if r.cause == Cause::Stopped => {
             track.tries = 0;
             track.quick = false;
             track.pid = r.pid;
-            (Kind::Stopping, ProcState::Stopping, head(&format!("pid:{}", r.pid)))
+            (
+                Kind::Stopping,
+                ProcState::Stopping,
+                head(&format!("pid:{}", r.pid)),
+            )
         }
         b'd' => {
             // compat: supervisord's `expected` says whether the exit was one it was told to
@@ -218,9 +226,11 @@ pub fn on_record(
             let payload = head(&format!("expected:{} pid:{}", u8::from(expected), r.pid));
             (Kind::Exited, ProcState::Exited, payload)
         }
-        b'D' if from == ProcState::Stopping => {
-            (Kind::Stopped, ProcState::Stopped, head(&format!("pid:{}", track.pid)))
-        }
+        b'D' if from == ProcState::Stopping => (
+            Kind::Stopped,
+            ProcState::Stopped,
+            head(&format!("pid:{}", track.pid)),
+        ),
         b'b' if r.cause == Cause::StartFailed => {
             if from == ProcState::Fatal {
                 return None;
@@ -318,16 +328,37 @@ mod tests {
             rec(b'U', 11, None, Cause::None),
         ];
         let got = run(&mut t, &[&quick[..], &quick[..]].concat());
-        assert_eq!(got[1], "PROCESS_STATE_BACKOFF processname:web groupname:web from_state:EXITED tries:1");
-        assert_eq!(got[2], "PROCESS_STATE_STARTING processname:web groupname:web from_state:BACKOFF tries:1");
-        assert_eq!(got[5], "PROCESS_STATE_BACKOFF processname:web groupname:web from_state:EXITED tries:2");
+        assert_eq!(
+            got[1],
+            "PROCESS_STATE_BACKOFF processname:web groupname:web from_state:EXITED tries:1"
+        );
+        assert_eq!(
+            got[2],
+            "PROCESS_STATE_STARTING processname:web groupname:web from_state:BACKOFF tries:1"
+        );
+        assert_eq!(
+            got[5],
+            "PROCESS_STATE_BACKOFF processname:web groupname:web from_state:EXITED tries:2"
+        );
         // A death after a run that was not quick starts the count over.
-        let got = run(&mut t, &[rec(b'd', 11, Some(256), Cause::None), rec(b'u', 12, None, Cause::None)]);
+        let got = run(
+            &mut t,
+            &[
+                rec(b'd', 11, Some(256), Cause::None),
+                rec(b'u', 12, None, Cause::None),
+            ],
+        );
         assert!(got[1].ends_with("tries:0"), "{got:?}");
         let failed = rec(b'b', 0, None, Cause::StartFailed);
-        let got = run(&mut t, &[rec(b'd', 12, Some(256), Cause::None), failed, failed]);
+        let got = run(
+            &mut t,
+            &[rec(b'd', 12, Some(256), Cause::None), failed, failed],
+        );
         assert_eq!(got.len(), 2);
-        assert_eq!(got[1], "PROCESS_STATE_FATAL processname:web groupname:web from_state:EXITED");
+        assert_eq!(
+            got[1],
+            "PROCESS_STATE_FATAL processname:web groupname:web from_state:EXITED"
+        );
     }
 
     #[test]

@@ -126,7 +126,10 @@ mod tests {
             (Phase::Busy, &[b'R'; 40]),
         ] {
             let mut buf = bytes.to_vec();
-            assert!(matches!(parse(phase, &mut buf), Said::Garbage(_)), "{phase:?} {bytes:?}");
+            assert!(
+                matches!(parse(phase, &mut buf), Said::Garbage(_)),
+                "{phase:?} {bytes:?}"
+            );
         }
     }
 

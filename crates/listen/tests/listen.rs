@@ -37,13 +37,20 @@ fn read(path: &Path) -> String {
 }
 
 fn svc(flag: &str, dir: &Path) {
-    let st = Command::new(bin("svc")).arg(flag).arg(dir).status().expect("svc");
+    let st = Command::new(bin("svc"))
+        .arg(flag)
+        .arg(dir)
+        .status()
+        .expect("svc");
     assert!(st.success(), "svc {flag} {}", dir.display());
 }
 
 /// The pid supervise shows for `dir` (0 when down).
 fn pid(dir: &Path) -> u32 {
-    let out = Command::new(bin("svstat")).arg(dir).output().expect("svstat");
+    let out = Command::new(bin("svstat"))
+        .arg(dir)
+        .output()
+        .expect("svstat");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.split("(pid ")
         .nth(1)
@@ -120,9 +127,10 @@ fn echoed(path: &Path) -> Vec<Echoed> {
 }
 
 fn has(events: &[Echoed], name: &str, process: &str) -> bool {
-    events
-        .iter()
-        .any(|e| e.head["eventname"] == name && e.body.get("processname").map(String::as_str) == Some(process))
+    events.iter().any(|e| {
+        e.head["eventname"] == name
+            && e.body.get("processname").map(String::as_str) == Some(process)
+    })
 }
 
 #[test]
@@ -137,7 +145,11 @@ fn echo_listener_gets_every_event_with_consecutive_serials_across_a_restart() {
     let broken = scan.join("broken");
     fs::create_dir(&broken).unwrap();
     fs::write(broken.join("run"), "#!/nonexistent/interpreter\n").unwrap();
-    fs::set_permissions(broken.join("run"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fs::set_permissions(
+        broken.join("run"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     fs::write(broken.join("down"), "").unwrap();
     // Down until `svc -o`; then a clean exit is an expected one.
     let once = service(&scan, "once", "sleep 0.2; exit 0");
@@ -145,19 +157,27 @@ fn echo_listener_gets_every_event_with_consecutive_serials_across_a_restart() {
     fs::write(tmp.path().join("echo.py"), ECHO).unwrap();
     let out = tmp.path().join("events");
     let _scan = svscan(&scan);
-    assert!(eventually(Duration::from_secs(10), || pid(&web) != 0), "web never came up");
+    assert!(
+        eventually(Duration::from_secs(10), || pid(&web) != 0),
+        "web never came up"
+    );
     let scan_s = scan.to_str().unwrap();
     let out_s = out.to_str().unwrap();
     let args = ["-n", "echo", scan_s, "--", PYTHON, "echo.py", out_s];
     let mut listener = listen(tmp.path(), &args, &tmp.path().join("stderr1"));
     let wait = |name: &str, process: &str, secs: u64| {
         assert!(
-            eventually(Duration::from_secs(secs), || has(&echoed(&out), name, process)),
+            eventually(Duration::from_secs(secs), || has(
+                &echoed(&out),
+                name,
+                process
+            )),
             "no {name} for {process}:\n{}",
             read(&out)
         );
     };
-    assert!(eventually(Duration::from_secs(10), || read(&out).contains("SUPERVISOR_STATE_CHANGE_RUNNING")));
+    assert!(eventually(Duration::from_secs(10), || read(&out)
+        .contains("SUPERVISOR_STATE_CHANGE_RUNNING")));
     wait("PROCESS_STATE_BACKOFF", "flap", 10);
     svc("-u", &broken);
     wait("PROCESS_STATE_FATAL", "broken", 10);
@@ -165,29 +185,39 @@ fn echo_listener_gets_every_event_with_consecutive_serials_across_a_restart() {
     svc("-k", &web);
     wait("PROCESS_STATE_EXITED", "web", 5);
     wait("PROCESS_STATE_RUNNING", "web", 5);
-    assert!(eventually(Duration::from_secs(5), || pid(&web) != 0 && pid(&web) != old));
+    assert!(eventually(Duration::from_secs(5), || pid(&web) != 0
+        && pid(&web) != old));
     let second = pid(&web);
     svc("-d", &web);
     wait("PROCESS_STATE_STOPPED", "web", 5);
     svc("-o", &once);
     wait("PROCESS_STATE_EXITED", "once", 5);
-    assert!(eventually(Duration::from_secs(7), || read(&out).contains("eventname:TICK_5")));
+    assert!(eventually(Duration::from_secs(7), || read(&out)
+        .contains("eventname:TICK_5")));
 
     // vigil-listen dies; the service changes meanwhile; the new one resumes from the cursor.
-    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(listener.0.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(listener.0.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
     listener.stop();
     svc("-u", &web);
     assert!(eventually(Duration::from_secs(5), || pid(&web) != 0));
     let third = pid(&web);
     // A service that appears while the listener is away is followed from the journal too.
     service(&scan, "late", "exec sleep 1000");
-    assert!(eventually(Duration::from_secs(10), || pid(&scan.join("late")) != 0));
+    assert!(eventually(Duration::from_secs(10), || pid(
+        &scan.join("late")
+    ) != 0));
     let _listener = listen(tmp.path(), &args, &tmp.path().join("stderr2"));
     assert!(
         eventually(Duration::from_secs(10), || {
             let ev = echoed(&out);
-            ev.iter().any(|e| e.body.get("pid") == Some(&third.to_string()) && e.head["eventname"] == "PROCESS_STATE_RUNNING")
-                && has(&ev, "PROCESS_STATE_RUNNING", "late")
+            ev.iter().any(|e| {
+                e.body.get("pid") == Some(&third.to_string())
+                    && e.head["eventname"] == "PROCESS_STATE_RUNNING"
+            }) && has(&ev, "PROCESS_STATE_RUNNING", "late")
         }),
         "the restart lost events:\n{}",
         read(&out)
@@ -202,7 +232,11 @@ fn echo_listener_gets_every_event_with_consecutive_serials_across_a_restart() {
         let serial: u64 = e.head["serial"].parse().unwrap();
         let poolserial: u64 = e.head["poolserial"].parse().unwrap();
         if serial + 1 == expect {
-            assert_eq!(prev.map(|p| &p.line), Some(&e.line), "only the event in flight repeats");
+            assert_eq!(
+                prev.map(|p| &p.line),
+                Some(&e.line),
+                "only the event in flight repeats"
+            );
             continue;
         }
         assert_eq!(serial, expect, "serials:\n{}", read(&out));
@@ -215,19 +249,36 @@ fn echo_listener_gets_every_event_with_consecutive_serials_across_a_restart() {
         assert_eq!(e.head["server"], "vigil");
         assert_eq!(e.head["pool"], "echo");
         let payload = e.line.split_once('|').unwrap().1;
-        assert_eq!(e.head["len"], payload.len().to_string(), "len counts the payload: {}", e.line);
+        assert_eq!(
+            e.head["len"],
+            payload.len().to_string(),
+            "len counts the payload: {}",
+            e.line
+        );
     }
     let find = |name: &str, process: &str| {
         ev.iter()
-            .find(|e| e.head["eventname"] == name && e.body.get("processname").map(String::as_str) == Some(process))
+            .find(|e| {
+                e.head["eventname"] == name
+                    && e.body.get("processname").map(String::as_str) == Some(process)
+            })
             .unwrap_or_else(|| panic!("no {name} for {process}:\n{}", read(&out)))
             .clone()
     };
     let keys = |e: &Echoed| e.body.keys().cloned().collect::<Vec<_>>().join(",");
     // The payloads, field by field as supervisord's events.py writes them.
     let exited = find("PROCESS_STATE_EXITED", "web");
-    assert_eq!(keys(&exited), "expected,from_state,groupname,pid,processname");
-    assert_eq!((exited.body["expected"].as_str(), exited.body["from_state"].as_str()), ("0", "RUNNING"));
+    assert_eq!(
+        keys(&exited),
+        "expected,from_state,groupname,pid,processname"
+    );
+    assert_eq!(
+        (
+            exited.body["expected"].as_str(),
+            exited.body["from_state"].as_str()
+        ),
+        ("0", "RUNNING")
+    );
     assert_eq!(exited.body["pid"], old.to_string());
     assert_eq!(exited.body["groupname"], "web");
     let starting = find("PROCESS_STATE_STARTING", "web");
@@ -238,23 +289,36 @@ fn echo_listener_gets_every_event_with_consecutive_serials_across_a_restart() {
     let stopping = find("PROCESS_STATE_STOPPING", "web");
     assert_eq!(stopping.body["pid"], second.to_string());
     let stopped = find("PROCESS_STATE_STOPPED", "web");
-    assert_eq!((stopped.body["pid"].as_str(), stopped.body["from_state"].as_str()), (second.to_string().as_str(), "STOPPING"));
+    assert_eq!(
+        (
+            stopped.body["pid"].as_str(),
+            stopped.body["from_state"].as_str()
+        ),
+        (second.to_string().as_str(), "STOPPING")
+    );
     let backoff = find("PROCESS_STATE_BACKOFF", "flap");
     assert_eq!(keys(&backoff), "from_state,groupname,processname,tries");
     assert_eq!(backoff.body["tries"], "1");
     let fatal = find("PROCESS_STATE_FATAL", "broken");
     assert_eq!(keys(&fatal), "from_state,groupname,processname");
     assert_eq!(
-        ev.iter().filter(|e| e.head["eventname"] == "PROCESS_STATE_FATAL").count(),
+        ev.iter()
+            .filter(|e| e.head["eventname"] == "PROCESS_STATE_FATAL")
+            .count(),
         1,
         "FATAL once for a run that cannot start"
     );
     let once_exit = find("PROCESS_STATE_EXITED", "once");
     assert_eq!(once_exit.body["expected"], "1", "svc -o, exit 0: expected");
-    let tick = ev.iter().find(|e| e.head["eventname"] == "TICK_5").expect("TICK_5");
+    let tick = ev
+        .iter()
+        .find(|e| e.head["eventname"] == "TICK_5")
+        .expect("TICK_5");
     let when: u64 = tick.body["when"].parse().unwrap();
     assert_eq!(when % 5, 0, "ticks are aligned to the clock");
-    let running_events = ev.iter().filter(|e| e.head["eventname"] == "SUPERVISOR_STATE_CHANGE_RUNNING");
+    let running_events = ev
+        .iter()
+        .filter(|e| e.head["eventname"] == "SUPERVISOR_STATE_CHANGE_RUNNING");
     assert!(running_events.clone().all(|e| e.line.ends_with("len:0|")));
     assert_eq!(running_events.count(), 2, "one at each start");
 }
