@@ -15,9 +15,10 @@
 //! that decides; a test that the pid is in the service's cgroup belongs beside the start time
 //! there, for both kinds of file.
 
-use std::fs::{self, File};
-use std::io::Read;
+use std::fs;
+use std::path::Path;
 
+use vigil_proto::bounded;
 use vigil_proto::status::{RunIdentity, Status};
 use vigil_proto::tai::Tai64n;
 
@@ -27,18 +28,10 @@ const SLACK_SECS: u64 = 2;
 /// This boot's id (`/proc/sys/kernel/random/boot_id`), read through a buffer on the stack;
 /// `None` where the kernel does not give one (then no identity is recorded or believed).
 pub fn boot_id() -> Option<[u8; 16]> {
-    let mut file = File::open("/proc/sys/kernel/random/boot_id").ok()?;
     let mut buf = [0u8; 64];
-    let mut used = 0;
-    while used < buf.len() {
-        match file.read(&mut buf[used..]) {
-            Ok(0) => break,
-            Ok(n) => used += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    RunIdentity::parse_boot_id(&buf[..used])
+    let path = Path::new("/proc/sys/kernel/random/boot_id");
+    let text = bounded::read(path, bounded::Links::Follow, &mut buf).ok()??;
+    RunIdentity::parse_boot_id(text)
 }
 
 /// The identity of the live process `pid` (its start time in this boot); `None` if it is gone,
