@@ -367,6 +367,7 @@ mod tests {
             ext: state.map(|state| Extension {
                 state,
                 backoff_cause: BackoffCause::None,
+                failures: 0,
                 restarts: 0,
                 last_exit: None,
                 backoff_until: None,
