@@ -313,6 +313,51 @@ fn quick_exits_back_off_doubling_to_the_cap() {
 }
 
 #[test]
+fn operator_restarts_do_not_count_as_crashes_issue_15() {
+    // Three `svc -t`, each right after a start, then a crash of the run's own: a first
+    // failure (the first step, 2 s here), not the fourth (16 s; 8.6 s with the defaults in
+    // the issue).
+    let sb = Sandbox::new();
+    sb.write("svc/backoff", "2000 60000 1000");
+    let dir = sb.service(
+        "svc",
+        "echo $$ $(date +%s%N) >> ../starts\n\
+         [ $(wc -l < ../starts) -eq 4 ] && exit 1\n\
+         exec sleep 100",
+    );
+    let sup = ours(&dir);
+    for n in 1..=3 {
+        let pids = wait_starts(&sb, n);
+        sup.wait_for("up", |s| s.pid == pids[n - 1]);
+        let out = run(cmd("svc").arg("-t").arg(&dir), LIMIT);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    // The fourth run crashes: a backoff of the first step, and svstat -l says so.
+    let st = sup.wait_for("backoff", |s| {
+        s.ext.is_some_and(|e| e.state == State::Backoff)
+    });
+    assert_eq!(st.ext.map(|e| e.failures), Some(1), "{st:?}");
+    let out = run(cmd("svstat").arg("-l").arg(&dir), LIMIT);
+    let line = text(&out.stdout);
+    assert!(
+        line.contains("; state backoff (quick exit, failures 1, next start in "),
+        "{line}"
+    );
+    assert!(
+        eventually(Duration::from_secs(6), || start_pids(&sb).len() >= 5),
+        "no fifth start; stderr: {}",
+        sup.stderr()
+    );
+    let times = start_times_ms(&sb);
+    let gap = times[4] - times[3];
+    assert!(
+        (2000..4000).contains(&gap),
+        "gap {gap} ms; starts {times:?}"
+    );
+    assert_eq!(sup.stop(), 0);
+}
+
+#[test]
 fn up_during_backoff_starts_at_once() {
     let sb = Sandbox::new();
     sb.write("svc/backoff", "30000 60000");
