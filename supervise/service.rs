@@ -358,6 +358,7 @@ impl<'a> Runner<'a> {
             ext: Some(Extension {
                 state: sup.word(),
                 backoff_cause: cause,
+                failures: sup.failures.min(255) as u8,
                 restarts: sup.restarts,
                 last_exit: sup.last_exit,
                 backoff_until,

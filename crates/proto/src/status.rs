@@ -20,7 +20,7 @@
 //! | 22     | state: 0 down, 1 starting, 2 up, 3 backoff, 4 finishing, 5 stopping |
 //! | 23     | flags: bit 0 a last exit is recorded, bit 1 the service is ready     |
 //! | 24     | cause of the current backoff: 0 none, 1 quick exit, 2 start failed   |
-//! | 25     | reserved, 0                                                          |
+//! | 25     | consecutive failures (quick exits, failed starts; 255: more), 0 none  |
 //! | 26..30 | restarts: starts of `run` after the first, since supervise started  |
 //! | 30..34 | wait status of the last exit of `run` (as waitpid gives it)          |
 //! | 34..46 | TAI64N end of the current backoff; all zero when none               |
@@ -184,6 +184,9 @@ pub struct Extension {
     pub state: State,
     /// Why it is in backoff, if it is.
     pub backoff_cause: BackoffCause,
+    /// NEW (byte 25, 0 before): consecutive failures supervise did not ask for (quick exits,
+    /// failed starts), the step of the backoff; 255 stands for 255 or more.
+    pub failures: u8,
     /// Starts of `run` after the first.
     pub restarts: u32,
     /// Wait status of the last exit of `run`, if it has exited since supervise started.
@@ -278,7 +281,7 @@ impl Status {
                 ext.state.code(),
                 flags,
                 ext.backoff_cause.code(),
-                0,
+                ext.failures,
             ]);
             put(&ext.restarts.to_le_bytes());
             put(&ext.last_exit.unwrap_or(0).to_le_bytes());
@@ -347,6 +350,7 @@ fn decode_extension(bytes: &[u8]) -> Result<Extension, DecodeError> {
     let state = State::from_code(fields[0]).ok_or(bad)?;
     let flags = fields[1];
     let backoff_cause = BackoffCause::from_code(fields[2]).ok_or(bad)?;
+    let failures = fields[3];
     let restarts = le_u32(&fields[4..8]);
     let exit_status = le_u32(&fields[8..12]) as i32;
     let backoff_until = decode_optional_tai(&fields[12..24])?;
@@ -355,6 +359,7 @@ fn decode_extension(bytes: &[u8]) -> Result<Extension, DecodeError> {
     Ok(Extension {
         state,
         backoff_cause,
+        failures,
         restarts,
         last_exit: (flags & 1 != 0).then_some(exit_status),
         backoff_until,
@@ -543,6 +548,7 @@ mod tests {
             ext: Some(Extension {
                 state: State::Backoff,
                 backoff_cause: BackoffCause::QuickExit,
+                failures: 3,
                 restarts: 7,
                 last_exit: Some(256),
                 backoff_until: Some(Tai64n::from_unix(1_700_000_004, 0)),
@@ -560,6 +566,7 @@ mod tests {
         assert_eq!(bytes[16], 1);
         assert_eq!(bytes[17], b'd');
         assert_eq!(&bytes[18..21], b"vg\x01");
+        assert_eq!((bytes[24], bytes[25]), (1, 3), "cause, failures");
     }
 
     #[test]
@@ -629,7 +636,7 @@ mod tests {
         #[test]
         fn round_trip(secs in 0u64..1 << 40, nanos in 0u32..1_000_000_000, pid in 1u32..,
                       paused: bool, want in 0usize..3, state in 0u8..6, cause in 0u8..3,
-                      restarts: u32, exit: Option<i32>, seq: u64, until in proptest::option::of(0u64..1 << 40),
+                      restarts: u32, failures: u8, exit: Option<i32>, seq: u64, until in proptest::option::of(0u64..1 << 40),
                       ready in proptest::option::of(0u64..1 << 40)) {
             let s = Status {
                 when: Tai64n::from_unix(secs, nanos),
@@ -639,6 +646,7 @@ mod tests {
                 ext: Some(Extension {
                     state: State::from_code(state).unwrap(),
                     backoff_cause: BackoffCause::from_code(cause).unwrap(),
+                    failures,
                     restarts,
                     last_exit: exit,
                     backoff_until: until.map(|u| Tai64n::from_unix(u, 0)),
@@ -665,6 +673,7 @@ mod tests {
             ext: Some(Extension {
                 state: State::Up,
                 backoff_cause: BackoffCause::None,
+                failures: 0,
                 restarts: 3,
                 last_exit: None,
                 backoff_until: None,
