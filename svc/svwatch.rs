@@ -258,6 +258,7 @@ mod tests {
             status: Some(256),
             until: None,
             cause: vigil_proto::journal::Cause::None,
+            limit: None,
         };
         let text = String::from_utf8(line(OsStr::new("svc/a\"b"), &Item::Event(r))).expect("utf8");
         assert_eq!(

@@ -262,6 +262,7 @@ mod tests {
             pid,
             status,
             until: None,
+            limit: None,
             cause,
         }
     }
