@@ -429,6 +429,7 @@ mod tests {
         let mut r = sample(3);
         r.letter = b'l';
         r.status = None;
+        r.cause = Cause::None;
         r.limit = Some(Limit {
             kind: BreachKind::Cpu,
             value: 250,
