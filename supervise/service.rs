@@ -14,6 +14,7 @@ use vigil_proc::kill::{self, PidFd};
 use vigil_proc::signals::Signals;
 use vigil_proc::{reap, spawn, wait};
 use vigil_proto::control::Control;
+use vigil_proto::event::Event;
 use vigil_proto::exit::LastExit;
 use vigil_proto::msg::{self, Fail};
 use vigil_proto::status::{BackoffCause, Extension, RunIdentity, Status};
@@ -113,6 +114,8 @@ struct Runner<'a> {
     observer: Observer<'a>,
     /// NEW: resource limits; no deadline unless a limit file exists.
     monitor: Monitor,
+    /// The limit and value of the breach being dispatched (for its `l` event).
+    limit: Option<vigil_proto::journal::Limit>,
 }
 
 impl<'a> Runner<'a> {
@@ -126,6 +129,7 @@ impl<'a> Runner<'a> {
             run_id: None,
             observer: Observer::new(dir),
             monitor: Monitor::new(),
+            limit: None,
         }
     }
 
@@ -264,7 +268,10 @@ impl<'a> Runner<'a> {
             } else {
                 Action::Notify
             };
+            // What its `l` event carries, when the table publishes one.
+            self.limit = self.monitor.passed.get(i).copied().flatten();
             self.dispatch(sup, Input::Breach(action));
+            self.limit = None;
         }
     }
 
@@ -344,8 +351,10 @@ impl<'a> Runner<'a> {
                 None
             }
             Effect::Publish(event) => {
-                if let Some(pid) = sup.pid() {
-                    self.observer.note(event, pid as u32);
+                match (sup.pid(), event) {
+                    (Some(pid), Event::Limit) => self.observer.note_limit(pid as u32, self.limit),
+                    (Some(pid), _) => self.observer.note(event, pid as u32),
+                    (None, _) => {}
                 }
                 None
             }
