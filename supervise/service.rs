@@ -14,9 +14,10 @@ use vigil_proc::kill::{self, PidFd};
 use vigil_proc::signals::Signals;
 use vigil_proc::{reap, spawn, wait};
 use vigil_proto::control::Control;
+use vigil_proto::event::Event;
 use vigil_proto::exit::LastExit;
 use vigil_proto::msg::{self, Fail};
-use vigil_proto::status::{BackoffCause, Extension, Status};
+use vigil_proto::status::{BackoffCause, Extension, RunIdentity, Status};
 use vigil_proto::tai::Tai64n;
 use vigil_proto::{fifo, lock, paths, status};
 
@@ -66,8 +67,8 @@ pub fn run(args: [Option<&OsStr>; 2]) -> Result<ExitCode, Fail> {
 
     let mut service = Runner::new(dir);
     let mut sup = Supervisor::new(config::read(dir), want, seed());
-    let previous = status::read_decoded(OsStr::new("."));
-    let adopted = previous.and_then(|old| service.take_over(&old, &mut sup));
+    let previous = status::read_previous(OsStr::new("."));
+    let adopted = previous.and_then(|(old, recorded)| service.take_over(&old, recorded, &mut sup));
     service.announce(&sup);
     let _ = fifo::make(paths::OK, 0o600);
     let _ok = fifo::open_read(paths::OK)
@@ -104,10 +105,17 @@ struct Runner<'a> {
     announced_pid: u32,
     /// A run left by a previous supervise, watched through its pidfd.
     adopted: Option<PidFd>,
+    /// This boot's id, read once: half of each run's identity.
+    boot_id: Option<[u8; 16]>,
+    /// The identity of the run (its pid, start time and boot), written into the status so a
+    /// supervise after a SIGKILL knows it (adopt.rs).
+    run_id: Option<(i32, RunIdentity)>,
     /// Events, readiness and the listener (issue 6).
     observer: Observer<'a>,
     /// NEW: resource limits; no deadline unless a limit file exists.
     monitor: Monitor,
+    /// The limit and value of the breach being dispatched (for its `l` event).
+    limit: Option<vigil_proto::journal::Limit>,
 }
 
 impl<'a> Runner<'a> {
@@ -117,20 +125,35 @@ impl<'a> Runner<'a> {
             when: Tai64n::now(),
             announced_pid: 0,
             adopted: None,
+            boot_id: adopt::boot_id(),
+            run_id: None,
             observer: Observer::new(dir),
             monitor: Monitor::new(),
+            limit: None,
         }
     }
 
     /// The previous supervise was killed with its run alive: adopt it (pidfd), or, where the
     /// kernel has no pidfd, stop it before starting a fresh one. Never a second copy.
-    fn take_over(&mut self, old: &Status, sup: &mut Supervisor) -> Option<PidFd> {
-        if old.pid == 0 || !adopt::is_our_run(old.pid, &old.when) {
+    /// `recorded`: the run's identity as the old status file holds it (adopt.rs).
+    fn take_over(
+        &mut self,
+        old: &Status,
+        recorded: Option<RunIdentity>,
+        sup: &mut Supervisor,
+    ) -> Option<PidFd> {
+        if old.pid == 0 || !adopt::is_our_run(old, recorded.as_ref(), self.boot_id) {
             return None;
         }
         let pid = old.pid as i32;
         match PidFd::open(pid) {
             Ok(pidfd) => {
+                // The pidfd holds the process now: it must still be the one recognised.
+                let live = adopt::identity(pid, self.boot_id);
+                if recorded.is_some() && live != recorded {
+                    return None;
+                }
+                self.run_id = live.map(|id| (pid, id));
                 let adopted = sup.adopt(pid, Instant::now());
                 self.apply_all(sup, adopted.as_slice());
                 sup.paused = old.paused;
@@ -245,7 +268,10 @@ impl<'a> Runner<'a> {
             } else {
                 Action::Notify
             };
+            // What its `l` event carries, when the table publishes one.
+            self.limit = self.monitor.passed.get(i).copied().flatten();
             self.dispatch(sup, Input::Breach(action));
+            self.limit = None;
         }
     }
 
@@ -271,8 +297,11 @@ impl<'a> Runner<'a> {
         match effect {
             Effect::Start => {
                 let started = self.observer.spawn_run();
-                if let Err(e) = &started {
-                    msg::warn_unable(PROG, e, &[b"start ", self.dir, b"/run"]);
+                match &started {
+                    Ok((pid, _)) => {
+                        self.run_id = adopt::identity(*pid, self.boot_id).map(|id| (*pid, id));
+                    }
+                    Err(e) => msg::warn_unable(PROG, e, &[b"start ", self.dir, b"/run"]),
                 }
                 sup.config = config::read(self.dir);
                 Some(Input::Started(
@@ -305,8 +334,10 @@ impl<'a> Runner<'a> {
                 None
             }
             Effect::Publish(event) => {
-                if let Some(pid) = sup.pid() {
-                    self.observer.note(event, pid as u32);
+                match (sup.pid(), event) {
+                    (Some(pid), Event::Limit) => self.observer.note_limit(pid as u32, self.limit),
+                    (Some(pid), _) => self.observer.note(event, pid as u32),
+                    (None, _) => {}
                 }
                 None
             }
@@ -369,7 +400,11 @@ impl<'a> Runner<'a> {
         let mut status = status;
         self.observer.before_write(&mut status);
         // In arrays, not Vecs: supervise keeps no heap page (docs/bench.md).
-        let (bytes, len) = status.encode_with_breaches(&self.monitor.record);
+        let run = self
+            .run_id
+            .filter(|&(run, _)| pid != 0 && run as u32 == pid)
+            .map(|(_, id)| id);
+        let (bytes, len) = status.encode_with_run(&self.monitor.record, run.as_ref());
         self.write_status(&bytes[..len]);
         self.observer.after_write();
     }
