@@ -196,8 +196,8 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
         // NEW: a scan directory stands for every service in it (issue 15 item 8); nothing is
         // made in it.
         if is_scan_dir(dir) {
-            let tree = ScanDir::open(dir)
-                .map_err(|e| Fail::unable(&e, &[b"watch ", dir.as_bytes()]))?;
+            let tree =
+                ScanDir::open(dir).map_err(|e| Fail::unable(&e, &[b"watch ", dir.as_bytes()]))?;
             for service in tree.services() {
                 let at = start(&cursor, &service);
                 followers.push(subscribe(&service, at)?);

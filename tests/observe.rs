@@ -957,5 +957,9 @@ fn svwatch_on_a_scan_directory_follows_services_as_they_come() {
         .filter(|n| !n.as_encoded_bytes().ends_with(b".err"))
         .collect();
     made.sort();
-    assert_eq!(made, ["a", "b"], "svwatch made something in the scan directory");
+    assert_eq!(
+        made,
+        ["a", "b"],
+        "svwatch made something in the scan directory"
+    );
 }

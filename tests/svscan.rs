@@ -994,13 +994,21 @@ fn idle_svscan_has_no_deadline_yet_picks_up_and_restarts_issue_15() {
     // Positive: no wake-up at all across what was the 5 s rescan.
     let before = procfs::wakeups(sv.pid()).expect("svscan runs");
     std::thread::sleep(Duration::from_millis(5500));
-    assert_eq!(procfs::wakeups(sv.pid()), Some(before), "svscan woke while idle");
+    assert_eq!(
+        procfs::wakeups(sv.pid()),
+        Some(before),
+        "svscan woke while idle"
+    );
     // A new service: inotify.
     let born = Instant::now();
     fs::rename(sb.join("stage/b"), scan.join("b")).expect("mv b in");
     new_pid(&scan.join("b"), None);
     new_pid(&scan.join("b/log"), None);
-    assert!(born.elapsed() < BEFORE_RESCAN, "b took {:?}", born.elapsed());
+    assert!(
+        born.elapsed() < BEFORE_RESCAN,
+        "b took {:?}",
+        born.elapsed()
+    );
     // A dead supervise: SIGCHLD restarts it (it ran more than a second: at once).
     let sups = supervisors(sv.pid());
     assert_eq!(sups.len(), 3, "{sups:?}");
@@ -1030,7 +1038,10 @@ fn dangling_link_and_inotify_overflow_still_rescan_issue_15() {
         eventually(LIMIT, || procfs::sleeps_in_poll(sv.pid())),
         "svscan does not sleep"
     );
-    assert!(!procfs::sleeps_without_deadline(sv.pid()), "no rescan armed");
+    assert!(
+        !procfs::sleeps_without_deadline(sv.pid()),
+        "no rescan armed"
+    );
     sb.service("later", "exec sleep 1000");
     new_pid(&sb.join("later"), None);
     assert!(

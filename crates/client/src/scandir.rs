@@ -223,7 +223,10 @@ mod tests {
         assert_eq!(tree.update().expect("update"), Changes::default());
         fs::write(scan.join("b/run"), "").expect("b/run");
         let b = scan.join("b").into_os_string();
-        assert_eq!(tree.update().expect("update").added, std::slice::from_ref(&b));
+        assert_eq!(
+            tree.update().expect("update").added,
+            std::slice::from_ref(&b)
+        );
         assert_eq!(
             fs::read_dir(scan.join("b")).expect("ls b").count(),
             1,
