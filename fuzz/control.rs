@@ -174,6 +174,14 @@ impl Sim {
                     );
                     continue;
                 }
+                Effect::NotReady(pid) => {
+                    assert_eq!(
+                        self.sup.pid(),
+                        Some(pid),
+                        "not-ready warning for another pid"
+                    );
+                    continue;
+                }
                 Effect::SignalGroup(..) | Effect::Announce | Effect::Publish(_) => continue,
                 Effect::StopStrays(_) | Effect::ProbeStrays(_) => {
                     Input::StraysLeft(next() % 2 == 0)

@@ -249,6 +249,8 @@ fn exit_byte_waits_for_the_service_to_go_down() {
     let dir = sb.service("svc", RECORD_AND_SLEEP);
     let mut sup = ours(&dir);
     let pid = sup.wait_up();
+    // The run records itself before it gets the TERM below (else `starts` stays empty).
+    wait_starts(&sb, 1);
     let before = procfs::wakeups(sup.pid()).unwrap_or(0);
     sup.send(b"x");
     handled(&sup, before);
@@ -993,6 +995,7 @@ fn bad_down_signal_warns_and_terms_and_timeout_kill_follows_issue_15() {
     .expect("rewrite run");
     sup.send(b"u");
     wait_starts(&sb, 2);
+    sup.wait_for("up again", |s| s.pid != 0);
     sup.send(b"d");
     let st = sup.wait_for("killed", |s| {
         s.pid == 0 && s.ext.is_some_and(|e| e.last_exit.is_some())
