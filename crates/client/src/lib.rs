@@ -46,5 +46,6 @@ pub mod scandir;
 pub mod service;
 pub mod snapshot;
 pub mod subscription;
+pub mod supervisord;
 
 pub use service::Service;
