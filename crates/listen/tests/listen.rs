@@ -322,3 +322,371 @@ fn echo_listener_gets_every_event_with_consecutive_serials_across_a_restart() {
     assert!(running_events.clone().all(|e| e.line.ends_with("len:0|")));
     assert_eq!(running_events.count(), 2, "one at each start");
 }
+
+/// superlance's virtual environment (.ci/run makes it; VIGIL_SUPERLANCE overrides): its `bin/`.
+fn superlance() -> Option<PathBuf> {
+    let venv = PathBuf::from(
+        std::env::var_os("VIGIL_SUPERLANCE").unwrap_or_else(|| "/opt/superlance-venv".into()),
+    );
+    let bin = venv.join("bin");
+    if bin.join("crashmail").exists() && bin.join("memmon").exists() {
+        return Some(bin);
+    }
+    let why = format!(
+        "superlance is not installed in {} (.ci/run makes the virtual environment)",
+        venv.display()
+    );
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{why}");
+    }
+    eprintln!("skipped: {why}");
+    None
+}
+
+/// A scan directory under svscan with vigild on its default socket, and a listener service
+/// `listener` running `vigil-listen ARGS SCAN -- PROG...` with superlance on its PATH.
+struct Tree {
+    // Dropped in this order: vigild, then svscan (which stops the services and the listener),
+    // then the directory.
+    _vigild: Guard,
+    _svscan: Guard,
+    scan: PathBuf,
+    tmp: tempfile::TempDir,
+}
+
+impl Tree {
+    fn new(services: &[(&str, &str)]) -> Tree {
+        let tmp = tempfile::tempdir().unwrap();
+        let scan = tmp.path().join("scan");
+        fs::create_dir(&scan).unwrap();
+        for (name, body) in services {
+            service(&scan, name, body);
+        }
+        let svscan = svscan(&scan);
+        let vigild = Command::new(bin("vigild"))
+            .arg(&scan)
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("vigild");
+        let tree = Tree {
+            scan,
+            _svscan: svscan,
+            _vigild: Guard(vigild),
+            tmp,
+        };
+        assert!(
+            eventually(Duration::from_secs(10), || tree
+                .scan
+                .join(".vigild.sock")
+                .exists()),
+            "vigild never listened"
+        );
+        tree
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// Starts the listener service; returns once vigil-listen has taken the present (its
+    /// cursor file exists).
+    fn listener(&self, superlance: &Path, events: &str, prog: &str) {
+        let dir = self.tmp.path().join("listener");
+        fs::create_dir(&dir).unwrap();
+        let body = format!(
+            "PATH={}:$PATH\nexport PATH\nexec 2>>{}\nexec {} -e {events} {} -- {prog}",
+            superlance.display(),
+            self.path("listener.err").display(),
+            bin("vigil-listen").display(),
+            self.scan.display()
+        );
+        script(&dir.join("run"), &body);
+        // In the scan directory, as it would run: svscan starts it, supervise restarts it.
+        std::os::unix::fs::symlink(&dir, self.scan.join("listener")).unwrap();
+        assert!(
+            eventually(Duration::from_secs(15), || dir
+                .join("vigil-listen.cursor")
+                .exists()),
+            "the listener never started: {}",
+            read(&self.path("listener.err"))
+        );
+    }
+}
+
+#[test]
+fn a_listener_that_writes_garbage_is_reported_and_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scan = tmp.path().join("scan");
+    fs::create_dir(&scan).unwrap();
+    // Garbage instead of READY, then it would sleep: vigil-listen must not wait for it.
+    let started = Instant::now();
+    let out = Command::new(bin("vigil-listen"))
+        .arg(&scan)
+        .args(["--", "/bin/sh", "-c", "echo hello; exec sleep 30"])
+        .current_dir(tmp.path())
+        .process_group(0)
+        .output()
+        .expect("vigil-listen");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(111), "{stderr}");
+    assert!(
+        stderr
+            .contains("vigil-listen: warning: the listener wrote \"hello\\n\" where READY was due"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("vigil-listen: fatal: listener /bin/sh was killed by signal 15"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "it waited for the listener"
+    );
+}
+
+#[test]
+fn unknown_events_and_missing_programs_are_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(bin("vigil-listen"))
+            .args(args)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let dir = tmp.path().to_str().unwrap();
+    let (code, err) = run(&["-e", "TICK_7", dir, "--", "cat"]);
+    assert_eq!(code, Some(100), "{err}");
+    assert!(err.contains("unknown event TICK_7"), "{err}");
+    let (code, err) = run(&[dir, "--", "/nonexistent/listener"]);
+    assert_eq!(code, Some(111), "{err}");
+    assert!(
+        err.starts_with(
+            "vigil-listen: fatal: unable to start /nonexistent/listener: file does not exist"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn crashmail_mails_a_kill_9_within_two_seconds_and_not_a_stop() {
+    let Some(superlance) = superlance() else {
+        return;
+    };
+    let tree = Tree::new(&[("web", "exec sleep 1000"), ("zz", "exec sleep 1000")]);
+    let web = tree.scan.join("web");
+    let zz = tree.scan.join("zz");
+    assert!(eventually(Duration::from_secs(10), || pid(&web) != 0 && pid(&zz) != 0));
+    let mail = tree.path("mail");
+    let prog = format!("crashmail -a -m root -s 'cat >> {}'", mail.display());
+    tree.listener(&superlance, "PROCESS_STATE_EXITED", &prog);
+    // Give the Python listener its start: the kill must be answered within 2 s of itself.
+    std::thread::sleep(Duration::from_secs(1));
+    let old = pid(&web);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let killed = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(2), || read(&mail).contains(&format!(
+            "Process web in group web exited unexpectedly (pid {old})"
+        ))),
+        "no mail within 2 s of kill -9:\n{}\n{}",
+        read(&mail),
+        read(&tree.path("listener.err"))
+    );
+    eprintln!("crashmail: mail {:?} after kill -9", killed.elapsed());
+    assert!(eventually(Duration::from_secs(5), || pid(&web) != 0));
+    // svc -d is a stop asked for: no mail. Then a crash of zz proves the listener went past it.
+    svc("-d", &web);
+    assert!(eventually(Duration::from_secs(5), || pid(&web) == 0));
+    let zz_pid = pid(&zz);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(zz_pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || read(&mail)
+            .contains("Process zz in group zz exited unexpectedly")),
+        "no mail for zz:\n{}",
+        read(&tree.path("listener.err"))
+    );
+    assert_eq!(
+        read(&mail).matches("Process web").count(),
+        1,
+        "svc -d mailed:\n{}",
+        read(&mail)
+    );
+}
+
+#[test]
+fn memmon_restarts_a_service_past_its_limit_through_xmlrpc() {
+    let Some(superlance) = superlance() else {
+        return;
+    };
+    let grow = format!("exec {PYTHON} -c \"import time; x = b'x' * (40 << 20); time.sleep(1000)\"");
+    let tree = Tree::new(&[("web", &grow)]);
+    let web = tree.scan.join("web");
+    assert!(eventually(Duration::from_secs(10), || pid(&web) != 0));
+    let old = pid(&web);
+    let prog = format!(
+        "memmon -p web=20MB -m root -s 'cat >> {}'",
+        tree.path("mail").display()
+    );
+    tree.listener(&superlance, "TICK_5", &prog);
+    // Two ticks (5 s each) from the listener's start, and the restart itself.
+    assert!(
+        eventually(Duration::from_secs(13), || {
+            let now = pid(&web);
+            now != 0 && now != old
+        }),
+        "memmon did not restart web (pid {old}):\n{}",
+        read(&tree.path("listener.err"))
+    );
+    assert!(
+        read(&tree.path("listener.err")).contains("Restarting web:web"),
+        "{}",
+        read(&tree.path("listener.err"))
+    );
+    // Its mail needs getProcessInfo's `now` and `start` (an uptime under its limit).
+    assert!(
+        eventually(Duration::from_secs(5), || read(&tree.path("mail"))
+            .contains("restarted the process named web:web")),
+        "no mail from memmon:\n{}",
+        read(&tree.path("listener.err"))
+    );
+}
+
+#[test]
+fn httpok_restarts_a_server_that_stops_answering() {
+    let Some(superlance) = superlance() else {
+        return;
+    };
+    let port = common::free_port();
+    let serve = format!("exec {PYTHON} -m http.server --bind 127.0.0.1 {port}");
+    let tree = Tree::new(&[("web", &serve)]);
+    let web = tree.scan.join("web");
+    assert!(
+        eventually(Duration::from_secs(10), || std::net::TcpStream::connect((
+            "127.0.0.1",
+            port
+        ))
+        .is_ok()),
+        "the server never listened"
+    );
+    let prog = format!("httpok -p web -t 2 http://127.0.0.1:{port}/");
+    tree.listener(&superlance, "TICK_5", &prog);
+    let old = pid(&web);
+    // Stopped (SIGSTOP): the kernel still accepts connections, nothing answers.
+    svc("-p", &web);
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            let now = pid(&web);
+            now != 0 && now != old
+        }),
+        "httpok did not restart web:\n{}",
+        read(&tree.path("listener.err"))
+    );
+    // httpok names it as supervisord does (`web`, its group having the same name), once
+    // startProcess has answered.
+    assert!(
+        eventually(Duration::from_secs(5), || read(&tree.path("listener.err"))
+            .contains("web restarted")),
+        "{}",
+        read(&tree.path("listener.err"))
+    );
+}
+
+/// A tiny SMTP server on loopback: every message's data appended to `argv[2]`.
+const SMTP_SINK: &str = r#"
+import socketserver, sys
+out = sys.argv[2]
+class Handler(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(b'220 sink\r\n')
+        data = None
+        for line in self.rfile:
+            if data is not None:
+                if line in (b'.\r\n', b'.\n'):
+                    with open(out, 'ab') as f:
+                        f.write(b''.join(data) + b'\n.\n')
+                    data = None
+                    self.wfile.write(b'250 ok\r\n')
+                else:
+                    data.append(line)
+                continue
+            verb = line.split(b' ')[0].strip().upper()
+            if verb == b'DATA':
+                data = []
+                self.wfile.write(b'354 go on\r\n')
+            elif verb == b'QUIT':
+                self.wfile.write(b'221 bye\r\n')
+                return
+            else:
+                self.wfile.write(b'250 ok\r\n')
+socketserver.TCPServer.allow_reuse_address = True
+socketserver.TCPServer(('127.0.0.1', int(sys.argv[1])), Handler).serve_forever()
+"#;
+
+#[test]
+fn fatalmailbatch_reports_a_service_that_cannot_start() {
+    let Some(superlance) = superlance() else {
+        return;
+    };
+    let tree = Tree::new(&[]);
+    // Its interpreter is missing: supervise cannot start it at all. Down until the listener runs.
+    let broken = tree.scan.join("broken");
+    fs::create_dir(&broken).unwrap();
+    fs::write(broken.join("down"), "").unwrap();
+    fs::write(broken.join("run"), "#!/nonexistent/interpreter\n").unwrap();
+    fs::set_permissions(
+        broken.join("run"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let port = common::free_port();
+    let mail = tree.path("mail");
+    fs::write(tree.path("sink.py"), SMTP_SINK).unwrap();
+    let sink = Command::new(PYTHON)
+        .arg(tree.path("sink.py"))
+        .arg(port.to_string())
+        .arg(&mail)
+        .process_group(0)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("smtp sink");
+    let _sink = Guard(sink);
+    assert!(eventually(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    }));
+    assert!(eventually(Duration::from_secs(10), || Path::new(
+        &broken.join("supervise/status")
+    )
+    .exists()));
+    let prog = format!(
+        "fatalmailbatch -t ops@example.org -f vigil@example.org -H 127.0.0.1:{port} -e TICK_5 -i 0.05"
+    );
+    tree.listener(&superlance, "PROCESS_STATE,TICK_5", &prog);
+    svc("-u", &broken);
+    assert!(
+        eventually(Duration::from_secs(15), || read(&mail)
+            .contains("Process broken:broken failed to start too many times")),
+        "no mail:\n{}\n{}",
+        read(&mail),
+        read(&tree.path("listener.err"))
+    );
+    assert!(
+        read(&mail).contains("To: ops@example.org"),
+        "{}",
+        read(&mail)
+    );
+}
