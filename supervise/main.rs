@@ -11,6 +11,7 @@ mod adopt;
 mod config;
 mod events;
 mod limits;
+mod logcopy;
 mod ready;
 mod service;
 mod state;
