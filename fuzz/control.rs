@@ -36,6 +36,7 @@ pub fn control(data: &[u8]) {
         timeout_finish: Some(pick(next()))
             .filter(|&ms| ms != 0)
             .map(Duration::from_millis),
+        ..Config::default()
     };
     let w = next();
     let want = match w % 3 {

@@ -7,6 +7,7 @@
 //! | `timeout-kill`   | ms after `d` before KILL       | none (as daemontools)           |
 //! | `timeout-finish` | ms before `finish` is KILLed   | 5000; 0 means no limit (as s6)  |
 //! | `keep-strays`    | (exists)                       | leftovers of `run` are stopped   |
+//! | `down-signal`    | a signal name (`INT`, `SIGQUIT`) | TERM: what `d` sends (as s6)    |
 //!
 //! Each is read through [`vigil_proto::bounded`]: a regular file of at most 4 KiB, never
 //! through a symbolic link, never blocking. A bad file or value is one warning (again only once
@@ -29,6 +30,8 @@ pub const BACKOFF: &str = "backoff";
 pub const TIMEOUT_KILL: &str = "timeout-kill";
 /// KILL `finish` if it runs longer than this many ms.
 pub const TIMEOUT_FINISH: &str = "timeout-finish";
+/// The signal `d` (and a stop of supervise) sends instead of TERM, as s6-supervise reads it.
+pub const DOWN_SIGNAL: &str = "down-signal";
 /// If this file exists, processes `run` leaves behind in its process group are not stopped.
 pub const KEEP_STRAYS: &str = "keep-strays";
 
@@ -70,8 +73,23 @@ pub fn read(dir: &[u8]) -> Config {
             settled(TIMEOUT_FINISH);
         }
     }
+    match bounded::read(Path::new(DOWN_SIGNAL), Links::Refuse, &mut buf) {
+        Ok(Some(text)) => match vigil_proto::exit::signal_number(text) {
+            Some(signal) => {
+                config.down_signal = signal;
+                settled(DOWN_SIGNAL);
+            }
+            // TERM stays: a stop must stop something even with a typo in the file.
+            None => warn_once(dir, DOWN_SIGNAL, UNKNOWN_SIGNAL),
+        },
+        Ok(None) => settled(DOWN_SIGNAL),
+        Err(e) => warn_once(dir, DOWN_SIGNAL, reason(&e)),
+    }
     config
 }
+
+/// The reason given for a `down-signal` that names no signal.
+pub const UNKNOWN_SIGNAL: &str = "unknown signal, TERM used";
 
 /// The reason given for a value that does not parse.
 pub const BAD_FORMAT: &str = "bad format";

@@ -79,6 +79,8 @@ pub struct Config {
     pub timeout_kill: Option<Duration>,
     /// KILL `finish` (and its group) if it runs this long; `None`: no limit.
     pub timeout_finish: Option<Duration>,
+    /// What `d` and a stop of supervise send first (`down-signal`; TERM by default).
+    pub down_signal: i32,
 }
 
 impl Default for Config {
@@ -89,6 +91,7 @@ impl Default for Config {
             quick: Duration::from_secs(1),
             timeout_kill: None,
             timeout_finish: Some(Duration::from_secs(5)),
+            down_signal: libc::SIGTERM,
         }
     }
 }
@@ -451,7 +454,8 @@ impl Supervisor {
         }
     }
 
-    /// `d` or a terminating signal: want down; TERM then CONT to a running service.
+    /// `d` or a terminating signal: want down; TERM (or `down-signal`) then CONT to a running
+    /// service.
     fn go_down(&mut self, now: Instant, fx: &mut Effects) {
         self.want = Want::Down;
         self.paused = false;
@@ -473,8 +477,9 @@ impl Supervisor {
     }
 
     fn term(&self, pid: Pid, fx: &mut Effects) {
-        // compat: daemontools sends TERM then CONT, so a stopped service sees the TERM.
-        fx.push(Effect::Signal(pid, libc::SIGTERM));
+        // compat: daemontools sends TERM then CONT, so a stopped service sees the TERM;
+        // `down-signal` (s6) replaces the TERM.
+        fx.push(Effect::Signal(pid, self.config.down_signal));
         fx.push(Effect::Signal(pid, libc::SIGCONT));
     }
 
@@ -931,6 +936,35 @@ mod tests {
             [Announce]
         );
         assert_eq!(s.state, State::Down);
+    }
+
+    #[test]
+    fn down_signal_replaces_term_for_d_and_terminate_and_kill_still_follows() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        s.config.down_signal = libc::SIGINT;
+        s.config.timeout_kill = Some(secs(3));
+        assert_eq!(
+            fx(&mut s, Input::Control(Control::Down), t0),
+            [Signal(10, libc::SIGINT), Signal(10, CONT), Announce]
+        );
+        assert_eq!(
+            fx(&mut s, Input::Timeout, t0 + secs(3)),
+            [Signal(10, KILL), SignalGroup(10, KILL)]
+        );
+        let mut s = up(11, t0);
+        s.config.down_signal = libc::SIGQUIT;
+        assert_eq!(
+            fx(&mut s, Input::Terminate, t0),
+            [Signal(11, libc::SIGQUIT), Signal(11, CONT), Announce]
+        );
+        // `t` is still TERM: only the stop changes.
+        let mut s = up(12, t0);
+        s.config.down_signal = libc::SIGINT;
+        assert_eq!(
+            fx(&mut s, Input::Control(Control::Terminate), t0),
+            [Signal(12, TERM)]
+        );
     }
 
     #[test]

@@ -3,19 +3,22 @@
 //! file (svscan closes its write end), so no line is lost; a logger that does not finish is
 //! told to go down; on shutdown whatever still runs at the deadline is killed.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use vigil_client::Service;
-use vigil_proto::{paths, status};
+use vigil_proto::{bounded, exit, msg, paths, status};
 
 use crate::scan::Key;
 use crate::table::{Fate, Told};
 use crate::timers::Timer;
 use crate::tree::Tree;
 
+/// The setting file naming the signal that stops the service (supervise's `down-signal`).
+const DOWN_SIGNAL: &str = "down-signal";
 /// How long a logger may take to read its pipe to end of file once its service is gone.
 const DRAIN: Duration = Duration::from_secs(2);
 /// How long a shutdown waits for services to go down before killing them (within the 10 s
@@ -143,8 +146,9 @@ fn tell(dir: &Path, bytes: &[u8], supervise: Pid) {
     }
 }
 
-/// Sends TERM and CONT to the run that `dir`'s status file names, if it still leads its own
-/// process group (as vigil's supervise starts it): a pid reused since is left alone.
+/// Sends TERM (or the service's `down-signal`, as its supervise would) and CONT to the run that
+/// `dir`'s status file names, if it still leads its own process group (as vigil's supervise
+/// starts it): a pid reused since is left alone.
 fn term_service(dir: &Path) {
     let Ok(bytes) = status::read(dir.as_os_str()) else {
         return;
@@ -157,9 +161,34 @@ fn term_service(dir: &Path) {
     }
     let pid = Pid::from_raw(status.pid as i32);
     if nix::unistd::getpgid(Some(pid)) == Ok(pid) {
-        let _ = killpg(pid, Signal::SIGTERM);
+        let _ = killpg(pid, down_signal(dir));
         let _ = killpg(pid, Signal::SIGCONT);
     }
+}
+
+/// `DIR/down-signal` (a signal name, as supervise and s6-supervise read it), TERM without one;
+/// a file that names no signal is a warning, and TERM.
+fn down_signal(dir: &Path) -> Signal {
+    let mut buf = [0u8; bounded::SETTING_MAX];
+    let path = dir.join(DOWN_SIGNAL);
+    let reason = match bounded::read(&path, bounded::Links::Refuse, &mut buf) {
+        Ok(None) => return Signal::SIGTERM,
+        Ok(Some(text)) => match exit::signal_number(text).map(Signal::try_from) {
+            Some(Ok(signal)) => return signal,
+            Some(Err(_)) | None => "unknown signal, TERM used",
+        },
+        Err(e) => vigil_proto::errstr::io_errstr(&e),
+    };
+    msg::warn(
+        "svscan",
+        &[
+            b"unable to read ",
+            path.as_os_str().as_bytes(),
+            b": ",
+            reason.as_bytes(),
+        ],
+    );
+    Signal::SIGTERM
 }
 
 /// Kills the service a supervise runs (its process group, as vigil's supervise makes one).

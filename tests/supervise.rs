@@ -874,3 +874,85 @@ fn a_fifo_as_the_old_status_file_does_not_block_start_issue_12() {
     let exit = sup.wait_timeout(LIMIT).expect("supervise exits");
     assert_eq!(exit.code(), Some(0));
 }
+
+/// A run that ignores TERM and leaves on INT (postgres' fast shutdown), recording it.
+const TERM_IGNORED_INT_EXITS: &str = "trap '' TERM\ntrap 'echo int >> ../got; exit 0' INT\n\
+echo $$ >> ../starts\nwhile :; do sleep 1 & wait $!; done";
+
+/// Issue 15 item 5: `down-signal` replaces TERM for `svc -d` (and `svc -dx`).
+#[test]
+fn down_signal_replaces_term_for_svc_d_issue_15() {
+    let sb = Sandbox::new();
+    sb.write("svc/down-signal", "SIGINT\n");
+    let dir = sb.service("svc", TERM_IGNORED_INT_EXITS);
+    let sup = ours(&dir);
+    let pid = sup.wait_up();
+    wait_starts(&sb, 1);
+    let out = run(cmd("svc").arg("-d").arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let st = sup.wait_for("down on INT", |s| s.pid == 0);
+    assert_eq!(
+        st.ext.and_then(|e| e.last_exit),
+        Some(0),
+        "exited, not killed"
+    );
+    assert_eq!(lines(&sb.join("got")), ["int"]);
+    assert!(!alive(pid as i32));
+    // The name without SIG works too, and -dx stops it the same way.
+    sb.write("svc/down-signal", "INT");
+    sup.send(b"u");
+    let pid = sup.wait_for("up again", |s| s.pid != 0 && s.pid != pid).pid;
+    wait_starts(&sb, 2);
+    let out = run(cmd("svc").arg("-dx").arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut sup = sup;
+    assert_eq!(sup.wait_exit(), 0);
+    assert_eq!(lines(&sb.join("got")), ["int", "int"]);
+    assert!(!alive(pid as i32));
+    assert!(!sup.stderr().contains("warning"), "{}", sup.stderr());
+}
+
+/// Issue 15 item 5: a `down-signal` that names no signal is a warning, and TERM is sent;
+/// `timeout-kill` still follows a down-signal the service ignores.
+#[test]
+fn bad_down_signal_warns_and_terms_and_timeout_kill_follows_issue_15() {
+    let sb = Sandbox::new();
+    sb.write("svc/down-signal", "SIGNOPE\n");
+    let dir = sb.service(
+        "svc",
+        "trap 'echo term >> ../got; exit 0' TERM\necho $$ >> ../starts\n\
+         while :; do sleep 1 & wait $!; done",
+    );
+    let sup = ours(&dir);
+    sup.wait_up();
+    wait_starts(&sb, 1);
+    sup.send(b"d");
+    sup.wait_for("down on TERM", |s| s.pid == 0);
+    assert_eq!(lines(&sb.join("got")), ["term"]);
+    let warning = format!(
+        "supervise: warning: unable to read {}/down-signal: unknown signal, TERM used\n",
+        dir.display()
+    );
+    assert_eq!(
+        sup.stderr().matches(&warning).count(),
+        1,
+        "{}",
+        sup.stderr()
+    );
+    // A signal the run ignores: timeout-kill ends it with KILL.
+    sb.write("svc/down-signal", "USR1");
+    sb.write("svc/timeout-kill", "300");
+    fs::write(
+        dir.join("run"),
+        "#!/bin/sh\ntrap '' USR1\necho $$ >> ../starts\nwhile :; do sleep 1 & wait $!; done\n",
+    )
+    .expect("rewrite run");
+    sup.send(b"u");
+    wait_starts(&sb, 2);
+    sup.send(b"d");
+    let st = sup.wait_for("killed", |s| {
+        s.pid == 0 && s.ext.is_some_and(|e| e.last_exit.is_some())
+    });
+    assert_eq!(st.ext.and_then(|e| e.last_exit), Some(libc::SIGKILL));
+    assert_eq!(sup.stop(), 0);
+}

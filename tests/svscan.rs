@@ -523,6 +523,41 @@ fn shutdown_kills_a_service_that_ignores_term_after_its_bound() {
     );
 }
 
+/// Issue 15 item 5: svscan's shutdown stops a service with its `down-signal`: a run that
+/// ignores TERM and leaves on INT goes at once, not at the 8 s bound.
+#[test]
+fn shutdown_uses_the_down_signal_issue_15() {
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    let dir = sb.service(
+        "scan/pg",
+        "trap '' TERM\ntrap 'echo int > ../../got; exit 0' INT\necho $$ > ../../started\n\
+         while :; do sleep 1 & wait $!; done",
+    );
+    sb.write("scan/pg/down-signal", "SIGINT\n");
+    let mut sv = svscan(&sb, &[scan.as_os_str()]);
+    new_pid(&dir, None);
+    assert!(eventually(LIMIT, || sb.join("started").exists()));
+    let t0 = Instant::now();
+    sv.signal(Signal::SIGTERM);
+    let exit = sv.wait_timeout(LIMIT).expect("svscan exits");
+    let took = t0.elapsed();
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(
+        fs::read_to_string(sb.join("got")).ok().as_deref(),
+        Some("int\n")
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "waited for the KILL: {took:?}"
+    );
+    assert!(
+        eventually(Duration::from_secs(2), || sb.processes().is_empty()),
+        "left running: {:?}",
+        sb.processes()
+    );
+}
+
 /// Processes whose working directory is `dir` or below.
 fn processes_in(dir: &Path) -> Vec<i32> {
     crate::util::processes_under(dir)
