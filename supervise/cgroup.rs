@@ -344,12 +344,6 @@ impl Tree {
         }
     }
 
-    /// The cgroup's path.
-    #[cfg(test)]
-    pub fn path(&self) -> &[u8] {
-        self.path.as_bytes()
-    }
-
     /// Before a start: a fresh, empty cgroup (so its CPU count is this run's), joined to the
     /// v1 memory cgroup while a memory limit exists, with the kernel cap set if asked. Then
     /// where to create `run`.

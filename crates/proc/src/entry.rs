@@ -145,20 +145,6 @@ fn ignore_sigpipe() {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_status_is_the_code_made() {
-        for n in [0u8, 1, 100, 111, 255] {
-            assert_eq!(exit_status(ExitCode::from(n)), c_int::from(n));
-        }
-        assert_eq!(exit_status(ExitCode::SUCCESS), 0);
-        assert_eq!(exit_status(ExitCode::FAILURE), 1);
-    }
-}
-
 extern "C" {
     #[link_name = "environ"]
     static ENVIRON: *const *const c_char;
@@ -184,4 +170,18 @@ pub fn env(name: &[u8]) -> Option<&'static OsStr> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_status_is_the_code_made() {
+        for n in [0u8, 1, 100, 111, 255] {
+            assert_eq!(exit_status(ExitCode::from(n)), c_int::from(n));
+        }
+        assert_eq!(exit_status(ExitCode::SUCCESS), 0);
+        assert_eq!(exit_status(ExitCode::FAILURE), 1);
+    }
 }
