@@ -3,9 +3,9 @@
 //!
 //! At start-up supervise looks for a cgroup v2 directory it may create a child in: the one
 //! `VIGIL_CGROUP` names, else its own cgroup (from `/proc/self/cgroup`) on the cgroup2 mount
-//! (`/proc/self/mountinfo`), else that mount's root. There it makes `vigil-INODE-DEV-NAME`
-//! (the service directory's inode and device, so two scan directories never share one, and a
-//! supervise restarted after a SIGKILL finds its service's cgroup again). `run` is created in
+//! (`/proc/self/mountinfo`), else that mount's root. There it makes `vigil-INODE-DEV` (the
+//! service directory's inode and device, so two scan directories never share one, and a
+//! supervise restarted after a SIGKILL, or after a rename, finds its service's cgroup again). `run` is created in
 //! it (clone3's CLONE_INTO_CGROUP), `cgroup.events` is polled for POLLPRI, which the kernel raises at
 //! each change of `populated` (no wake-up while idle, no inotify instance per service), and `cgroup.kill` kills what is left.
 //! Where nothing is writable, or with `DIR/no-cgroup`, supervise keeps the process-group path
@@ -224,24 +224,30 @@ fn lines(path: &[u8], buf: &mut [u8; 4096], mut each: impl FnMut(&[u8]) -> bool)
     }
 }
 
-/// The service cgroup's name: the service directory's inode and device keep it apart from
-/// every other, its name is for people reading the hierarchy.
-fn name(dir: &[u8], out: &mut [u8; 128]) -> Option<usize> {
-    let meta = fs::metadata(".").ok()?;
-    let trimmed = dir.strip_suffix(b"/").unwrap_or(dir);
-    let base = trimmed.rsplit(|&b| b == b'/').next().unwrap_or(b"service");
-    let mut cursor = io::Cursor::new(&mut out[..]);
-    write!(cursor, "vigil-{}-{}-", meta.ino(), meta.dev()).ok()?;
-    let mut n = cursor.position() as usize;
-    for &b in base.iter().take(48) {
-        out[n] = if b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-' {
-            b
-        } else {
-            b'_'
-        };
-        n += 1;
+/// Whether the kernel has clone3's CLONE_INTO_CGROUP (Linux 5.7), from its release
+/// (`/proc/sys/kernel/osrelease`, `MAJOR.MINOR...`); unreadable counts as yes.
+fn clone_into_cgroup() -> bool {
+    let mut buf = [0u8; 64];
+    let Ok(n) = File::open("/proc/sys/kernel/osrelease").and_then(|mut f| f.read(&mut buf)) else {
+        return true;
+    };
+    let mut parts = buf[..n].split(|&b| b == b'.' || b == b'-');
+    let mut number =
+        || -> Option<u32> { std::str::from_utf8(parts.next()?).ok()?.trim().parse().ok() };
+    match (number(), number()) {
+        (Some(major), Some(minor)) => (major, minor) >= (5, 7),
+        _ => true,
     }
-    Some(n)
+}
+
+/// The service cgroup's name: the service directory's inode and device, which keep it apart
+/// from every other and stay the same when the directory is renamed (svscan keeps a renamed
+/// service running, and its next supervise must find the same cgroup).
+fn name(out: &mut [u8; 128]) -> Option<usize> {
+    let meta = fs::metadata(".").ok()?;
+    let mut cursor = io::Cursor::new(&mut out[..]);
+    write!(cursor, "vigil-{}-{}", meta.ino(), meta.dev()).ok()?;
+    Some(cursor.position() as usize)
 }
 
 impl Tree {
@@ -251,8 +257,19 @@ impl Tree {
         if fs::symlink_metadata(NO_CGROUP).is_ok() {
             return None;
         }
+        if !clone_into_cgroup() {
+            msg::warn(
+                PROG,
+                &[
+                    b"no cgroup for ",
+                    dir,
+                    b": the kernel is older than 5.7 (process groups instead)",
+                ],
+            );
+            return None;
+        }
         let mut own = [0u8; 128];
-        let len = name(dir, &mut own)?;
+        let len = name(&mut own)?;
         let own = &own[..len];
         let mut parents = [PathBytes::new(), PathBytes::new()];
         let (n, chosen) = v2_parents(&mut parents);
@@ -394,8 +411,10 @@ impl Tree {
         ) else {
             return;
         };
-        if unlinkat(&parent, own, UnlinkatFlags::RemoveDir).is_err() {
-            return;
+        match unlinkat(&parent, own, UnlinkatFlags::RemoveDir) {
+            // Gone already (removed by hand): made again below.
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(_) => return,
         }
         let _ = mkdirat(&parent, own, Mode::from_bits_truncate(0o755));
         // The old descriptors name a removed directory (whose cgroup.events would poll

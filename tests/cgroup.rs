@@ -361,3 +361,70 @@ fn idle_services_on_the_cgroup_path_never_wake_and_leave_no_cgroup() {
     let left: Vec<&PathBuf> = cgroups.iter().filter(|c| c.exists()).collect();
     assert!(left.is_empty(), "cgroups left behind: {left:?}");
 }
+
+#[test]
+fn memory_cap_lets_the_kernel_stop_a_runaway_between_samples() {
+    if !available() {
+        return;
+    }
+    if !Path::new("/sys/fs/cgroup/memory/memory.usage_in_bytes").exists() {
+        eprintln!("skipped: no v1 memory hierarchy here");
+        return;
+    }
+    let sb = Sandbox::new();
+    sb.write("svc/max-memory", "30M");
+    sb.write("svc/memory-cap", "");
+    // Samples a minute apart: the kernel, not supervise's sampling, ends the runaway.
+    sb.write("svc/limit-interval", "60000");
+    let dir = sb.service(
+        "svc",
+        &format!(
+            "echo $$ >> ../starts\nexec {PYTHON} -c 'import time\nx = bytearray(200 << 20)\ntime.sleep(300)'"
+        ),
+    );
+    let sup = Supervised::start(&bin("supervise"), &dir);
+    let st = sup.wait_for("killed by the kernel", |s| {
+        s.ext
+            .as_ref()
+            .is_some_and(|e| e.last_exit == Some(libc::SIGKILL))
+    });
+    assert!(st.ext.is_some());
+    let memory = fs::read_to_string(dir.join("supervise/cgroup")).expect("cgroup file");
+    let memory = PathBuf::from(memory.lines().nth(1).expect("a v1 memory cgroup"));
+    let cap: u64 = fs::read_to_string(memory.join("memory.limit_in_bytes"))
+        .expect("limit")
+        .trim()
+        .parse()
+        .expect("number");
+    assert_eq!(cap, 30 << 20);
+    assert_eq!(sup.stop(), 0);
+}
+
+#[test]
+fn a_supervise_killed_and_started_again_adopts_its_run_and_keeps_its_cgroup() {
+    if !available() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", DOUBLE_FORK);
+    let first = Supervised::start(&bin("supervise"), &dir);
+    let pid = first.wait_up();
+    let daemon = daemon_pid(&sb);
+    let cgroup = cgroup_of(&dir).expect("a cgroup");
+    first.signal(Signal::SIGKILL);
+    drop(first);
+    let second = Supervised::start(&bin("supervise"), &dir);
+    assert_eq!(second.wait_up(), pid, "the run is adopted");
+    assert_eq!(cgroup_of(&dir), Some(cgroup.clone()));
+    assert!(members(&cgroup).contains(&daemon));
+    run(cmd("svc").arg("-d").arg(&dir), LIMIT);
+    second.wait_for("down", |s| {
+        s.ext.as_ref().is_some_and(|e| e.state == State::Down)
+    });
+    assert!(
+        !alive(daemon),
+        "the daemon of the adopted run is stopped too"
+    );
+    assert_eq!(second.stop(), 0);
+    assert!(!cgroup.exists());
+}

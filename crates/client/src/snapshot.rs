@@ -448,7 +448,7 @@ mod tests {
              \"state\":\"backoff\",\"restarts\":3,\"last_exit\":{\"code\":null,\
              \"signal\":\"KILL\",\"wait_status\":9},\"backoff\":{\"cause\":null,\"seconds\":2},\
              \"ready\":false,\"ready_seconds\":null,\"cpu_percent\":null,\
-             \"memory_bytes\":null,\"breaches\":null,\"last_breach\":null}"
+             \"memory_bytes\":null,\"breaches\":null,\"last_breach\":null,\"cgroup\":null}"
         );
     }
 }
