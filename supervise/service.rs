@@ -16,7 +16,7 @@ use vigil_proc::{reap, spawn, wait};
 use vigil_proto::control::Control;
 use vigil_proto::exit::LastExit;
 use vigil_proto::msg::{self, Fail};
-use vigil_proto::status::{BackoffCause, Extension, Status};
+use vigil_proto::status::{BackoffCause, Extension, RunIdentity, Status};
 use vigil_proto::tai::Tai64n;
 use vigil_proto::{fifo, lock, paths, status};
 
@@ -72,8 +72,8 @@ pub fn run(args: [Option<&OsStr>; 2]) -> Result<ExitCode, Fail> {
     if service.tree.is_some() {
         sup.reach = Reach::Cgroup;
     }
-    let previous = status::read_decoded(OsStr::new("."));
-    let adopted = previous.and_then(|old| service.take_over(&old, &mut sup));
+    let previous = status::read_previous(OsStr::new("."));
+    let adopted = previous.and_then(|(old, recorded)| service.take_over(&old, recorded, &mut sup));
     service.announce(&sup);
     let _ = fifo::make(paths::OK, 0o600);
     let _ok = fifo::open_read(paths::OK)
@@ -117,6 +117,11 @@ struct Runner<'a> {
     announced_pid: u32,
     /// A run left by a previous supervise, watched through its pidfd.
     adopted: Option<PidFd>,
+    /// This boot's id, read once: half of each run's identity.
+    boot_id: Option<[u8; 16]>,
+    /// The identity of the run (its pid, start time and boot), written into the status so a
+    /// supervise after a SIGKILL knows it (adopt.rs).
+    run_id: Option<(i32, RunIdentity)>,
     /// Events, readiness and the listener (issue 6).
     observer: Observer<'a>,
     /// NEW: resource limits; no deadline unless a limit file exists.
@@ -132,6 +137,8 @@ impl<'a> Runner<'a> {
             when: Tai64n::now(),
             announced_pid: 0,
             adopted: None,
+            boot_id: adopt::boot_id(),
+            run_id: None,
             observer: Observer::new(dir),
             monitor: Monitor::new(),
             tree: None,
@@ -140,13 +147,25 @@ impl<'a> Runner<'a> {
 
     /// The previous supervise was killed with its run alive: adopt it (pidfd), or, where the
     /// kernel has no pidfd, stop it before starting a fresh one. Never a second copy.
-    fn take_over(&mut self, old: &Status, sup: &mut Supervisor) -> Option<PidFd> {
-        if old.pid == 0 || !adopt::is_our_run(old.pid, &old.when) {
+    /// `recorded`: the run's identity as the old status file holds it (adopt.rs).
+    fn take_over(
+        &mut self,
+        old: &Status,
+        recorded: Option<RunIdentity>,
+        sup: &mut Supervisor,
+    ) -> Option<PidFd> {
+        if old.pid == 0 || !adopt::is_our_run(old, recorded.as_ref(), self.boot_id) {
             return None;
         }
         let pid = old.pid as i32;
         match PidFd::open(pid) {
             Ok(pidfd) => {
+                // The pidfd holds the process now: it must still be the one recognised.
+                let live = adopt::identity(pid, self.boot_id);
+                if recorded.is_some() && live != recorded {
+                    return None;
+                }
+                self.run_id = live.map(|id| (pid, id));
                 let adopted = sup.adopt(pid, Instant::now());
                 self.apply_all(sup, adopted.as_slice());
                 sup.paused = old.paused;
@@ -301,8 +320,11 @@ impl<'a> Runner<'a> {
                     None => None,
                 };
                 let started = self.observer.spawn_run(into);
-                if let Err(e) = &started {
-                    msg::warn_unable(PROG, e, &[b"start ", self.dir, b"/run"]);
+                match &started {
+                    Ok((pid, _)) => {
+                        self.run_id = adopt::identity(*pid, self.boot_id).map(|id| (*pid, id));
+                    }
+                    Err(e) => msg::warn_unable(PROG, e, &[b"start ", self.dir, b"/run"]),
                 }
                 sup.config = config::read(self.dir);
                 Some(Input::Started(
@@ -411,6 +433,7 @@ impl<'a> Runner<'a> {
             ext: Some(Extension {
                 state: sup.word(),
                 backoff_cause: cause,
+                failures: sup.failures.min(255) as u8,
                 restarts: sup.restarts,
                 last_exit: sup.last_exit,
                 backoff_until,
@@ -421,7 +444,11 @@ impl<'a> Runner<'a> {
         let mut status = status;
         self.observer.before_write(&mut status);
         // In arrays, not Vecs: supervise keeps no heap page (docs/bench.md).
-        let (bytes, len) = status.encode_with_breaches(&self.monitor.record);
+        let run = self
+            .run_id
+            .filter(|&(run, _)| pid != 0 && run as u32 == pid)
+            .map(|(_, id)| id);
+        let (bytes, len) = status.encode_with_run(&self.monitor.record, run.as_ref());
         self.write_status(&bytes[..len]);
         self.observer.after_write();
     }

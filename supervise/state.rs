@@ -125,7 +125,8 @@ pub enum State {
         pid: Option<Pid>,
         /// When to KILL finish's process group; `None`: never, or done.
         kill_at: Option<Instant>,
-        /// Whether the run that ended was a quick exit.
+        /// Whether the run that ended was a failure: a quick exit supervise did not ask for
+        /// (issue 15 item 4), which backs off.
         quick: bool,
     },
     /// NEW: `run` and `finish` are done and processes `run` left are still in its cgroup:
@@ -237,7 +238,13 @@ pub struct Supervisor {
     /// What a stop reaches; the loop sets it once, when it knows whether a cgroup is there.
     pub reach: Reach,
     started_once: bool,
-    quick_exits: u32,
+    /// Consecutive failures supervise did not ask for (quick exits, failed starts): the
+    /// backoff step. A run that lasts `quick`, an operator's restart and `u` or `o` on a
+    /// service that is not running reset it (issue 15 item 4).
+    pub failures: u32,
+    /// The run shown was told to stop or sent a signal by a control byte (`svc -t`, `-d`,
+    /// `-k` ...): its death is the operator's doing, not a failure.
+    asked: bool,
     /// A dead run's process group being cleaned up: (group, when to KILL it; `None` until the
     /// TERM is known to have reached someone).
     strays: Option<(Pid, Option<Instant>)>,
@@ -261,7 +268,8 @@ impl Supervisor {
             config,
             reach: Reach::Group,
             started_once: false,
-            quick_exits: 0,
+            failures: 0,
+            asked: false,
             strays: None,
             limit_kill: None,
             rng: seed | 1,
@@ -386,6 +394,7 @@ impl Supervisor {
     fn start(&mut self, fx: &mut Effects) {
         self.state = State::Starting;
         self.paused = false;
+        self.asked = false;
         fx.push(Effect::Start);
     }
 
@@ -394,8 +403,12 @@ impl Supervisor {
             Control::Up => {
                 self.want = Want::Up;
                 match self.state {
-                    // announced once started (or once the start failed), not before
-                    State::Down | State::Backoff { .. } => self.start(fx),
+                    // announced once started (or once the start failed), not before; the
+                    // operator's start is a fresh one: failures before it do not count.
+                    State::Down | State::Backoff { .. } => {
+                        self.failures = 0;
+                        self.start(fx)
+                    }
                     State::Stopping { pid, since, .. } => {
                         self.state = State::Up { pid, since };
                         fx.push(Effect::Announce);
@@ -410,7 +423,10 @@ impl Supervisor {
             Control::Once => {
                 self.want = Want::Once;
                 match self.state {
-                    State::Down | State::Backoff { .. } => self.start(fx),
+                    State::Down | State::Backoff { .. } => {
+                        self.failures = 0;
+                        self.start(fx)
+                    }
                     State::Starting
                     | State::Up { .. }
                     | State::Stopping { .. }
@@ -444,7 +460,12 @@ impl Supervisor {
             | Control::Quit
             | Control::User1
             | Control::User2
-            | Control::Winch => self.signal(c, fx),
+            | Control::Winch => {
+                // Whatever the signal does to the run (TERM, KILL, a HUP it does not catch),
+                // its end is the operator's doing.
+                self.asked |= self.pid().is_some();
+                self.signal(c, fx)
+            }
         }
     }
 
@@ -467,6 +488,7 @@ impl Supervisor {
                     since,
                     kill_at,
                 };
+                self.asked = true;
                 self.term(pid, fx);
             }
             State::Stopping { pid, .. } => self.term(pid, fx),
@@ -516,7 +538,14 @@ impl Supervisor {
         if let Exit::Status(status) = exit {
             self.last_exit = Some(status);
         }
-        let quick = now.saturating_duration_since(since) < self.config.quick;
+        let short = now.saturating_duration_since(since) < self.config.quick;
+        // Only a death supervise did not ask for is a failure; a run that lasted, or one the
+        // operator ended, starts the count anew (issue 15 item 4: three `svc -t` then a crash
+        // backed off 8 s, as the fourth failure).
+        let quick = short && !self.asked;
+        if !quick {
+            self.failures = 0;
+        }
         self.state = State::Finishing {
             pid: None,
             kill_at: None,
@@ -580,10 +609,7 @@ impl Supervisor {
             return;
         }
         match (self.exiting, self.want) {
-            (false, Want::Up) if !quick => {
-                self.quick_exits = 0;
-                self.start(fx);
-            }
+            (false, Want::Up) if !quick => self.start(fx),
             (false, Want::Up) => self.back_off(BackoffCause::QuickExit, now, fx),
             (true, _) | (false, Want::Down | Want::Once) => {
                 self.state = State::Down;
@@ -593,8 +619,8 @@ impl Supervisor {
     }
 
     fn back_off(&mut self, cause: BackoffCause, now: Instant, fx: &mut Effects) {
-        self.quick_exits = self.quick_exits.saturating_add(1);
-        let doublings = (self.quick_exits - 1).min(30);
+        self.failures = self.failures.saturating_add(1);
+        let doublings = (self.failures - 1).min(30);
         let delay = self
             .config
             .backoff_first
@@ -881,6 +907,101 @@ mod tests {
         now += secs(1);
         fx(&mut s, Input::Exited(pid, Exit::Status(0)), now);
         assert_eq!(fx(&mut s, Input::FinishStarted(None), now), [Start]);
+    }
+
+    /// Runs `run` (pid `pid`) to a quick exit of its own at `now` and returns the backoff
+    /// delay it gets.
+    fn crash(s: &mut Supervisor, pid: Pid, now: Instant) -> Duration {
+        fx(s, Input::Exited(pid, Exit::Status(256)), now);
+        fx(s, Input::StraysLeft(false), now);
+        assert_eq!(fx(s, Input::FinishStarted(None), now), [Announce]);
+        let (cause, until) = s.backoff().expect("in backoff");
+        assert_eq!(cause, BackoffCause::QuickExit);
+        until - now
+    }
+
+    #[test]
+    fn operator_restarts_are_not_failures_issue_15() {
+        // Three `svc -t` in a row, each soon after the start, then a crash of its own: the
+        // crash is a first failure (1 s and its jitter), not the fourth (8 s).
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        let mut pid = 10;
+        let mut now = t0;
+        for _ in 0..3 {
+            now += Duration::from_millis(100);
+            assert_eq!(
+                fx(&mut s, Input::Control(Control::Terminate), now),
+                [Signal(pid, TERM)]
+            );
+            fx(&mut s, Input::Exited(pid, Exit::Status(TERM)), now);
+            fx(&mut s, Input::StraysLeft(false), now);
+            assert_eq!(fx(&mut s, Input::FinishStarted(None), now), [Start]);
+            pid += 1;
+            fx(&mut s, Input::Started(Ok((pid, Readiness::Ready))), now);
+        }
+        assert_eq!(s.failures, 0);
+        let delay = crash(&mut s, pid, now + Duration::from_millis(100));
+        assert!(delay >= secs(1) && delay <= secs(1) * 9 / 8, "{delay:?}");
+        assert_eq!(s.failures, 1);
+    }
+
+    #[test]
+    fn down_then_up_starts_the_count_anew_issue_15() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        let mut pid = 10;
+        let mut now = t0;
+        // Six crashes: the next delay would be 32 s, then 60.
+        for _ in 0..6 {
+            now += crash(&mut s, pid, now);
+            assert_eq!(fx(&mut s, Input::Timeout, now), [Start]);
+            pid += 1;
+            fx(&mut s, Input::Started(Ok((pid, Readiness::Ready))), now);
+        }
+        assert_eq!(s.failures, 6);
+        // `svc -d` half a second after the start: the stop is no failure...
+        now += Duration::from_millis(500);
+        fx(&mut s, Input::Control(Control::Down), now);
+        fx(&mut s, Input::Exited(pid, Exit::Status(TERM)), now);
+        fx(&mut s, Input::StraysLeft(false), now);
+        assert_eq!(fx(&mut s, Input::FinishStarted(None), now), [Announce]);
+        assert_eq!(s.state, State::Down);
+        // ... and `svc -u` starts afresh: a crash now is a first failure.
+        now += secs(10);
+        assert_eq!(fx(&mut s, Input::Control(Control::Up), now), [Start]);
+        pid += 1;
+        fx(&mut s, Input::Started(Ok((pid, Readiness::Ready))), now);
+        let delay = crash(&mut s, pid, now + Duration::from_millis(100));
+        assert!(delay <= secs(1) * 9 / 8, "{delay:?}");
+    }
+
+    #[test]
+    fn a_run_that_lasted_resets_the_count_even_when_stopped() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        let mut now = t0 + crash(&mut s, 10, t0);
+        fx(&mut s, Input::Timeout, now);
+        fx(&mut s, Input::Started(Ok((11, Readiness::Ready))), now);
+        assert_eq!(s.failures, 1);
+        // Up for an hour, then stopped: want down, and the count starts anew.
+        now += secs(3600);
+        fx(&mut s, Input::Control(Control::Down), now);
+        fx(&mut s, Input::Exited(11, Exit::Status(TERM)), now);
+        fx(&mut s, Input::FinishStarted(None), now);
+        assert_eq!(s.failures, 0);
+    }
+
+    #[test]
+    fn up_during_backoff_starts_the_count_anew() {
+        let t0 = Instant::now();
+        let mut s = up(10, t0);
+        crash(&mut s, 10, t0);
+        fx(&mut s, Input::Control(Control::Up), t0);
+        fx(&mut s, Input::Started(Ok((11, Readiness::Ready))), t0);
+        assert_eq!(s.failures, 0);
+        let delay = crash(&mut s, 11, t0);
+        assert!(delay <= secs(1) * 9 / 8, "{delay:?}");
     }
 
     #[test]

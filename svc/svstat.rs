@@ -154,6 +154,10 @@ impl Text for Snapshot<'_> {
             if ext.backoff_cause != BackoffCause::None {
                 inside.push(ext.backoff_cause.word().to_string());
             }
+            // NEW (issue 15 item 4): the failures counted, the step of this backoff.
+            if ext.failures > 0 {
+                inside.push(format!("failures {}", ext.failures));
+            }
             if let Some(seconds) = self.seconds_until(ext) {
                 inside.push(format!("next start in {seconds} seconds"));
             }

@@ -15,7 +15,8 @@ fn svwait_usage_is_exit_100() {
     assert_eq!(out.status.code(), Some(100));
     assert_eq!(
         text(&out.stderr),
-        "svwait: usage: svwait [ -u | -U | -d | -D ] [ -a | -o ] [ -t timeout ] dir...\n"
+        "svwait: usage: svwait [ -u | -U | -d | -D | -r | -R ] [ -a | -o ] [ -s ] [ -t timeout ] \
+         dir...\n"
     );
     let out = run(cmd("svwait").args(["-z", "x"]), LIMIT);
     assert_eq!(out.status.code(), Some(100));
@@ -27,7 +28,11 @@ fn svwait_times_out_with_99_and_removes_its_fifo() {
     let sb = Sandbox::new();
     let dir = sb.service("svc", "exec sleep 100");
     let start = Instant::now();
-    let out = run(cmd("svwait").args(["-u", "-t", "300"]).arg(&dir), LIMIT);
+    // -s: no supervise runs there yet; wait for one.
+    let out = run(
+        cmd("svwait").args(["-s", "-u", "-t", "300"]).arg(&dir),
+        LIMIT,
+    );
     assert_eq!(out.status.code(), Some(99), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr), "svwait: fatal: timed out\n");
     assert!(start.elapsed() >= Duration::from_millis(300));
@@ -52,11 +57,71 @@ fn svwait_on_a_missing_directory_fails_111() {
     );
 }
 
+/// Issue 15 item 7: without `-s`, svwait on a directory no supervise runs on fails at once
+/// (it used to wait forever), and makes nothing there.
+#[test]
+fn svwait_fails_at_once_without_a_supervise_unless_s() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    let start = Instant::now();
+    let out = run(cmd("svwait").args(["-u", "-t", "5000"]).arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(111), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "svwait: fatal: unable to wait on {}: supervise not running\n",
+            dir.display()
+        )
+    );
+    assert!(start.elapsed() < Duration::from_secs(4), "it waited");
+    assert!(!dir.join("event").exists(), "it made event/");
+    // A supervise that ran and exited: the same.
+    let s = supervise(&dir);
+    s.wait_up();
+    assert_eq!(s.stop(), 0);
+    let out = run(cmd("svwait").arg("-U").arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(111), "{}", text(&out.stderr));
+    // -s waits for one to start.
+    let mut waiter = svwait_bg(&["-s", "-U", "-t", "8000"], &dir);
+    assert!(
+        eventually(LIMIT, || listeners(&dir) == 1),
+        "svwait -s subscribed"
+    );
+    let _s = supervise(&dir);
+    assert_eq!(exit_code(&mut waiter), Some(0));
+}
+
+/// Issue 15 item 3: `svwait -r`/`-R` wait for a run started after the call, so
+/// `svc -t X; svwait -R X` no longer returns at once on the old, ready run.
+#[test]
+fn svwait_r_waits_for_a_restart_after_now() {
+    let sb = Sandbox::new();
+    let (dir, s) = sleeper(&sb);
+    let old = s.wait_up();
+    for flag in ["-r", "-R"] {
+        let out = run(cmd("svwait").args([flag, "-t", "300"]).arg(&dir), LIMIT);
+        assert_eq!(out.status.code(), Some(99), "{flag} on a run already up");
+    }
+    let mut r = svwait_bg(&["-r", "-t", "8000"], &dir);
+    let mut big_r = svwait_bg(&["-R", "-t", "8000"], &dir);
+    assert!(
+        eventually(LIMIT, || listeners(&dir) == 2),
+        "both subscribed"
+    );
+    s.send(b"t");
+    assert_eq!(exit_code(&mut r), Some(0));
+    assert_eq!(exit_code(&mut big_r), Some(0));
+    let new = s
+        .wait_for("a new run", |st| st.pid != 0 && st.pid != old)
+        .pid;
+    assert_ne!(new, old);
+}
+
 #[test]
 fn svwait_sleeps_without_waking() {
     let sb = Sandbox::new();
     let dir = sb.service("svc", "exec sleep 100");
-    let waiter = Spawned::start(cmd("svwait").args(["-U", "-t", "5000"]).arg(&dir));
+    let waiter = Spawned::start(cmd("svwait").args(["-s", "-U", "-t", "5000"]).arg(&dir));
     // Positive first: svwait subscribed and sleeps in poll.
     assert!(
         eventually(LIMIT, || listeners(&dir) == 1
@@ -731,7 +796,7 @@ fn svwait_removes_its_fifo_and_dies_of_the_signal() {
     use std::os::unix::process::ExitStatusExt;
     let sb = Sandbox::new();
     let dir = sb.service("svc", "exec sleep 100");
-    let mut waiter = Spawned::start(cmd("svwait").arg("-u").arg(&dir));
+    let mut waiter = Spawned::start(cmd("svwait").args(["-s", "-u"]).arg(&dir));
     let fifos = || fs::read_dir(dir.join("event")).map_or(0, |d| d.count());
     assert!(eventually(LIMIT, || fifos() == 1));
     waiter.signal(nix::sys::signal::Signal::SIGTERM);

@@ -59,7 +59,7 @@ fn every_control_byte_is_sent_including_new_ones() {
 fn no_options_only_checks_and_sends_nothing() {
     let (sb, mut held) = twin();
     let out = svc_in(&bin("svc"), sb.path(), &["a", "stopped"]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(111));
     assert_eq!(
         text(&out.stderr),
         "svc: warning: unable to control stopped: supervise not running\n"
@@ -72,7 +72,7 @@ fn warns_and_goes_on_to_the_next_directory() {
     let (sb, mut held) = twin();
     let args = ["-k", "missing", "stopped", "no-supervise", "file", "b"];
     let out = svc_in(&bin("svc"), sb.path(), &args);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(111));
     assert_eq!(
         text(&out.stderr),
         "svc: warning: unable to chdir to missing: file does not exist\n\
@@ -81,6 +81,39 @@ fn warns_and_goes_on_to_the_next_directory() {
          svc: warning: unable to chdir to file: not a directory\n"
     );
     assert_eq!(held[1].sent(), b"k");
+}
+
+/// Issue 15 item 7: a directory that could not be controlled makes the status 111 (runit's
+/// sv, s6-svc), after the others were controlled; `VIGIL_COMPAT=daemontools` gives 0.
+#[test]
+fn exits_111_when_a_directory_was_not_controlled() {
+    let (sb, mut held) = twin();
+    let out = svc_in(&bin("svc"), sb.path(), &["-h", "a", "b"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stderr)),
+        (Some(0), String::new())
+    );
+    assert_eq!(
+        (held[0].sent(), held[1].sent()),
+        (b"h".to_vec(), b"h".to_vec())
+    );
+    for bad in ["missing", "stopped", "no-supervise", "file"] {
+        let out = svc_in(&bin("svc"), sb.path(), &["-h", "a", bad, "b"]);
+        assert_eq!(out.status.code(), Some(111), "{bad}: {}", text(&out.stderr));
+        assert_eq!(
+            (held[0].sent(), held[1].sent()),
+            (b"h".to_vec(), b"h".to_vec())
+        );
+        let compat = run(
+            cmd("svc")
+                .args(["-h", bad])
+                .current_dir(sb.path())
+                .env("VIGIL_COMPAT", "daemontools"),
+            LIMIT,
+        );
+        assert_eq!(compat.status.code(), Some(0), "{bad}");
+        assert_eq!(compat.stderr, out.stderr);
+    }
 }
 
 #[test]
@@ -92,7 +125,7 @@ fn illegal_option_prints_usage_and_sends_nothing() {
         text(&out.stderr),
         "svc: illegal option -- z\nsvc options: u up, d down, o once, x exit, p pause, \
          c continue, h hup, a alarm, i interrupt, t term, k kill, q quit, 1 usr1, 2 usr2, \
-         w winch\n"
+         w winch, W uUdDrR wait, T ms timeout\n"
     );
     assert_eq!(held[0].sent(), b"");
 }
@@ -136,7 +169,7 @@ fn waits_for_room_in_a_full_fifo_as_daemontools() {
 }
 
 /// The NEW options appended to daemontools' usage line.
-const NEW_USAGE_TAIL: &str = ", q quit, 1 usr1, 2 usr2, w winch";
+const NEW_USAGE_TAIL: &str = ", q quit, 1 usr1, 2 usr2, w winch, W uUdDrR wait, T ms timeout";
 
 #[test]
 fn same_as_daemontools_svc() {
@@ -169,7 +202,15 @@ fn same_as_daemontools_svc() {
     for args in cases {
         let (ours_sb, mut ours_held) = twin();
         let (theirs_sb, mut theirs_held) = twin();
-        let ours = svc_in(&bin("svc"), ours_sb.path(), args);
+        // Ours exits 111 where a directory was not controlled; the compat setting gives
+        // daemontools' 0 (issue 15 item 7).
+        let ours = run(
+            Command::new(bin("svc"))
+                .args(*args)
+                .current_dir(ours_sb.path())
+                .env("VIGIL_COMPAT", "daemontools"),
+            LIMIT,
+        );
         let theirs = svc_in(&peer, theirs_sb.path(), args);
         assert_eq!(ours.status.code(), theirs.status.code(), "svc {args:?}");
         assert_eq!(ours.stdout, theirs.stdout, "svc {args:?}");
@@ -311,4 +352,96 @@ fn signals_reach_a_service_under_daemontools_supervise() {
     svc("-dx");
     expect += "TERM\n";
     assert!(eventually(limit, || signals() == expect), "{:?}", signals());
+}
+
+/// Issue 15 item 3: `svc -W goal` waits, as s6-svc's `-w`: subscribed before the control
+/// byte is written, so `-t -Wr` returns once a new run is up (before, `svc -t; svwait -U`
+/// returned at once on the old run); `-W` alone only waits; `-T` bounds it (99).
+#[test]
+fn w_waits_for_a_restart_and_for_states() {
+    use crate::util::observe::listeners;
+    use crate::util::supervise::Supervised;
+    use vigil_proto::event::Event;
+    let sb = Sandbox::new();
+    let dir = sb.service("s", "exec sleep 100");
+    sb.script("s/finish", "#!/bin/sh\nsleep 0.5\necho done > finished\n");
+    let sup = Supervised::start(&bin("supervise"), &dir);
+    let old = sup.wait_up();
+    let svc = |args: &[&str]| run(cmd("svc").args(args).arg(&dir), LIMIT);
+    let ups = || {
+        vigil_proto::journal::read(dir.as_os_str())
+            .expect("journal")
+            .into_iter()
+            .filter(|r| r.event() == Some(Event::Up))
+            .map(|r| r.pid)
+            .collect::<Vec<_>>()
+    };
+    let out = svc(&["-Wu"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stderr)),
+        (Some(0), String::new())
+    );
+    let before = ups().len();
+    let start = std::time::Instant::now();
+    let out = svc(&["-t", "-Wr", "-T", "8000"]);
+    let took = start.elapsed();
+    assert_eq!(
+        (out.status.code(), text(&out.stderr)),
+        (Some(0), String::new())
+    );
+    // When svc returned, supervise had journalled the new run's start.
+    let now = ups();
+    assert_eq!(now.len(), before + 1, "{now:?}");
+    assert_ne!(now.last(), Some(&old));
+    eprintln!("svc -t -Wr took {took:?}");
+    let out = svc(&["-tWR"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(ups().len(), before + 2);
+    // A goal not reached: 99 at the timeout.
+    let out = svc(&["-Wd", "-T", "300"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stderr)),
+        (Some(99), "svc: fatal: timed out\n".to_string())
+    );
+    // -W alone waits for what another svc does.
+    let mut waiter = Spawned::start(cmd("svc").args(["-WD"]).arg(&dir));
+    assert!(
+        eventually(LIMIT, || listeners(&dir) == 1),
+        "svc -WD subscribed"
+    );
+    assert!(waiter.child.try_wait().expect("try_wait").is_none());
+    assert_eq!(svc(&["-d"]).status.code(), Some(0));
+    let status = waiter.wait_timeout(LIMIT).expect("svc -WD returned");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        dir.join("finished").exists(),
+        "-WD returned before finish ended"
+    );
+    assert_eq!(listeners(&dir), 0, "FIFOs left behind");
+    let out = svc(&["-u", "-WU"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // A bad goal is a usage error; nothing is sent.
+    let out = svc(&["-d", "-Wx"]);
+    assert_eq!(out.status.code(), Some(100));
+    assert!(text(&out.stderr).starts_with("svc: bad wait goal -- x\nsvc options: "));
+}
+
+/// Issue 15 items 3 and 7: `-W` on a directory without a supervise warns, makes nothing
+/// there, waits for the others, and exits 111.
+#[test]
+fn w_on_a_directory_without_supervise_makes_nothing_and_exits_111() {
+    let (sb, mut held) = twin();
+    let out = svc_in(
+        &bin("svc"),
+        sb.path(),
+        &["-h", "-Wu", "-T", "5000", "stopped", "no-supervise"],
+    );
+    assert_eq!(out.status.code(), Some(111), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "svc: warning: unable to control stopped: supervise not running\n\
+         svc: warning: unable to control no-supervise: file does not exist\n"
+    );
+    assert!(!sb.join("stopped/event").exists() && !sb.join("no-supervise/event").exists());
+    assert_eq!(held[0].sent(), b"");
 }

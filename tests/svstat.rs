@@ -300,6 +300,7 @@ fn long_adds_vigil_state_after_daemontools_line() {
     let mut s = status(0, 2, false, Want::Up);
     let mut e = extension(State::Backoff);
     e.backoff_cause = BackoffCause::QuickExit;
+    e.failures = 4;
     e.restarts = 5;
     e.last_exit = Some(3 << 8);
     e.backoff_until = Some(Tai64n::now().add(Duration::from_millis(7500)));
@@ -331,7 +332,7 @@ fn long_adds_vigil_state_after_daemontools_line() {
             lines[0]
                 == format!(
                     "backoff: down {s} seconds, normally up, want up; state backoff \
-                     (quick exit, next start in {n} seconds), restarts 5, last exit 3"
+                     (quick exit, failures 4, next start in {n} seconds), restarts 5, last exit 3"
                 )
         })
     });
@@ -364,6 +365,7 @@ fn json_has_every_field() {
     s.when.secs += 100; // in the future: 0 seconds, stable
     let mut e = extension(State::Backoff);
     e.backoff_cause = BackoffCause::StartFailed;
+    e.failures = 2;
     e.restarts = 2;
     e.last_exit = Some(libc::SIGTERM);
     e.backoff_until = Some(Tai64n::now().add(Duration::from_secs(3600)));
@@ -379,10 +381,10 @@ fn json_has_every_field() {
     let got = text(&out.stdout);
     let lines: Vec<&str> = got.lines().collect();
     assert_eq!(lines.len(), 4, "{got}");
-    let backoff = lines[0].replace(",\"seconds\":3600}", ",\"seconds\":3599}");
+    let backoff = lines[0].replace(",\"seconds\":3600,", ",\"seconds\":3599,");
     assert_eq!(
         backoff,
-        r#"{"service":"back\"off","supervised":true,"error":null,"up":false,"pid":null,"seconds":0,"normally":"up","paused":false,"want":"up","state":"backoff","restarts":2,"last_exit":{"code":null,"signal":"TERM","wait_status":15},"backoff":{"cause":"start failed","seconds":3599},"ready":false,"ready_seconds":null,"cpu_percent":null,"memory_bytes":null,"breaches":null,"last_breach":null,"cgroup":null}"#
+        r#"{"service":"back\"off","supervised":true,"error":null,"up":false,"pid":null,"seconds":0,"normally":"up","paused":false,"want":"up","state":"backoff","restarts":2,"last_exit":{"code":null,"signal":"TERM","wait_status":15},"backoff":{"cause":"start failed","seconds":3599,"failures":2},"ready":false,"ready_seconds":null,"cpu_percent":null,"memory_bytes":null,"breaches":null,"last_breach":null,"cgroup":null}"#
     );
     assert_eq!(
         lines[1],

@@ -264,6 +264,7 @@ mod tests {
             ext: Some(Extension {
                 state,
                 backoff_cause: BackoffCause::None,
+                failures: 0,
                 restarts: 0,
                 last_exit: Some(256),
                 backoff_until: (state == State::Backoff).then(|| Tai64n::from_unix(9, 0)),

@@ -129,6 +129,7 @@ pub fn extension(state: State) -> Extension {
     Extension {
         state,
         backoff_cause: BackoffCause::None,
+        failures: 0,
         restarts: 0,
         last_exit: None,
         backoff_until: None,

@@ -21,6 +21,14 @@ pub fn state(pid: i32) -> Option<char> {
     status_field(pid, "State")?.chars().next()
 }
 
+/// The kernel's start time of the process (field 22 of `/proc/PID/stat`, clock ticks since
+/// boot), counted after the last `)` of the command name.
+pub fn start_ticks(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+}
+
 /// Voluntary context switches: how often the process went to sleep, i.e. woke up again.
 pub fn wakeups(pid: i32) -> Option<u64> {
     status_field(pid, "voluntary_ctxt_switches")?.parse().ok()

@@ -26,6 +26,11 @@ pub enum Goal {
     Down,
     /// Not running and `finish` done (event `D`).
     ReallyDown,
+    /// NEW: a run started after the wait began (event `u` after now), whatever the status
+    /// said then: what `svc -t -Wr` and `svwait -r` wait for after a restart.
+    Restarted,
+    /// NEW: a run started after the wait began and is ready (event `U` after such a `u`).
+    RestartedReady,
 }
 
 impl Goal {
@@ -36,11 +41,19 @@ impl Goal {
             Goal::Ready => Event::Ready,
             Goal::Down => Event::Down,
             Goal::ReallyDown => Event::ReallyDown,
+            Goal::Restarted => Event::Up,
+            Goal::RestartedReady => Event::Ready,
         }
     }
 
+    /// Whether only events after the wait began count (never the status at its start).
+    pub fn after_now(self) -> bool {
+        matches!(self, Goal::Restarted | Goal::RestartedReady)
+    }
+
     /// Whether a status says the goal is reached. A daemontools status file (no extension)
-    /// knows only the pid: ready counts as up, really down as down.
+    /// knows only the pid: ready counts as up, really down as down. A status never reaches
+    /// [`Goal::Restarted`] or [`Goal::RestartedReady`]: only an event after now does.
     ///
     /// ```
     /// use vigil_client::goal::Goal;
@@ -53,6 +66,9 @@ impl Goal {
     /// assert!(!Goal::Down.reached_by(&up));
     /// ```
     pub fn reached_by(self, status: &Status) -> bool {
+        if self.after_now() {
+            return false;
+        }
         let Some(ext) = status.ext else {
             return (status.pid != 0) == matches!(self, Goal::Up | Goal::Ready);
         };
@@ -62,6 +78,7 @@ impl Goal {
             Goal::Ready => running && ext.state != State::Starting && ext.ready_at.is_some(),
             Goal::Down => !running,
             Goal::ReallyDown => matches!(ext.state, State::Down | State::Backoff),
+            Goal::Restarted | Goal::RestartedReady => false,
         }
     }
 }
@@ -106,6 +123,8 @@ impl From<WaitError> for io::Error {
 struct Target {
     follower: Follower,
     reached: bool,
+    /// [`Goal::RestartedReady`]: a run started after now (its `U` then counts).
+    restarted: bool,
     /// Its supervise exited and has not started again.
     gone: bool,
 }
@@ -129,7 +148,11 @@ impl Target {
         // follower may start after an event the status read just now does not show yet (its
         // letter, when it comes, brings nothing new). The events after the status's own
         // sequence number are what the status misses.
-        let behind = status.and_then(|s| s.ext).map(|e| e.seq);
+        // (An after-now goal counts no event from before the subscription.)
+        let behind = status
+            .and_then(|s| s.ext)
+            .map(|e| e.seq)
+            .filter(|_| !goal.after_now());
         if let Some(seq) = behind.filter(|seq| !reached && *seq < follower.last_seq()) {
             let missed = journal::read_since(dir, seq).map_err(|e| WaitError::Journal(i, e))?;
             reached = missed
@@ -140,6 +163,7 @@ impl Target {
         Ok(Target {
             follower,
             reached,
+            restarted: false,
             gone: false,
         })
     }
@@ -150,6 +174,10 @@ impl Target {
         for item in items {
             match item {
                 Item::Event(record) => match record.event() {
+                    Some(Event::Up) if goal == Goal::RestartedReady => self.restarted = true,
+                    Some(Event::Ready) if goal == Goal::RestartedReady => {
+                        self.reached |= self.restarted
+                    }
                     Some(e) if e == goal.event() => self.reached = true,
                     Some(Event::Exit) => self.gone = true,
                     Some(Event::Start) => self.gone = false,
@@ -159,10 +187,18 @@ impl Target {
             }
         }
         if lost && !self.reached {
+            // Events after now were dropped from the journal: more than it keeps happened
+            // since the wait began, a start among them, so an after-now goal is judged as
+            // its plain one.
+            let now_goal = match goal {
+                Goal::Restarted => Goal::Up,
+                Goal::RestartedReady => Goal::Ready,
+                other => other,
+            };
             let dir = self.follower.dir();
             self.reached = status_of(dir)
                 .map_err(|e| WaitError::Status(i, e))?
-                .is_some_and(|s| goal.reached_by(&s));
+                .is_some_and(|s| now_goal.reached_by(&s));
         }
         Ok(())
     }
@@ -205,40 +241,113 @@ pub fn wait_or_stop<D: AsRef<OsStr>>(
     deadline: Option<Instant>,
     stop: Option<BorrowedFd<'_>>,
 ) -> Result<Outcome, WaitError> {
-    let mut targets = dirs
-        .iter()
-        .enumerate()
-        .map(|(i, dir)| Target::new(i, dir.as_ref(), goal))
-        .collect::<Result<Vec<_>, _>>()?;
-    loop {
-        let reached = targets.iter().filter(|t| t.reached).count();
-        if (all && reached == targets.len()) || (!all && reached > 0) {
-            return Ok(Outcome::Reached);
+    let mut waiter = Waiter::new(goal);
+    for dir in dirs {
+        waiter.add(dir.as_ref())?;
+    }
+    waiter.wait(all, deadline, stop)
+}
+
+/// A wait in two steps, subscribe then wait, so that something can be done in between
+/// without missing what it causes: `svc -t -Wr` subscribes to every service, sends `t`, then
+/// waits, and a restart quicker than svc cannot fall between the write and the subscription.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use vigil_client::goal::{Goal, Outcome, Waiter};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let tmp = tempfile::tempdir()?;
+/// let mut waiter = Waiter::new(Goal::Restarted);
+/// waiter.add(tmp.path().as_os_str())?; // its FIFO is in DIR/event/ from now on
+/// // ... send the control bytes here ...
+/// let soon = Some(Instant::now() + Duration::from_millis(20));
+/// assert_eq!(waiter.wait(true, soon, None)?, Outcome::TimedOut); // nothing restarted it
+/// # Ok(())
+/// # }
+/// ```
+pub struct Waiter {
+    goal: Goal,
+    targets: Vec<Target>,
+}
+
+impl Waiter {
+    /// A wait for `goal` on no service yet.
+    pub fn new(goal: Goal) -> Waiter {
+        Waiter {
+            goal,
+            targets: Vec::new(),
         }
-        let mut waiting = targets.iter().enumerate().filter(|(_, t)| !t.reached);
-        let gone = if all || waiting.clone().all(|(_, t)| t.gone) {
-            waiting.find(|(_, t)| t.gone).map(|(i, _)| i)
-        } else {
-            None
-        };
-        if let Some(i) = gone {
-            return Ok(Outcome::SuperviseGone(i));
-        }
-        // The stop descriptor, if any, goes last: the indexes of the targets stay theirs.
-        let fds: Vec<_> = targets
-            .iter()
-            .map(|t| t.follower.fd())
-            .chain(stop)
-            .collect();
-        let ready = follow::wait_readable(&fds, deadline).map_err(WaitError::Poll)?;
-        if ready.is_empty() {
-            return Ok(Outcome::TimedOut);
-        }
-        for i in ready {
-            if i == targets.len() {
-                return Ok(Outcome::Stopped);
+    }
+
+    /// Subscribes to `dir` (a FIFO in `dir/event/`) and reads its status, which may say the
+    /// goal is reached already. Its index in [`WaitError`] and [`Outcome::SuperviseGone`] is
+    /// the number of services added before it.
+    pub fn add(&mut self, dir: &OsStr) -> Result<(), WaitError> {
+        let target = Target::new(self.targets.len(), dir, self.goal)?;
+        self.targets.push(target);
+        Ok(())
+    }
+
+    /// Unsubscribes from the service added last (its FIFO is removed), when what was to be
+    /// done to it failed.
+    pub fn pop(&mut self) {
+        self.targets.pop();
+    }
+
+    /// How many services are waited on.
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Whether no service is waited on.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// Waits until all the services (or, with `all` false, one of them) reach the goal,
+    /// `deadline` passes, or `stop` becomes readable. A supervise need not run yet: one may
+    /// start. With `all`, the wait ends with [`Outcome::SuperviseGone`] as soon as the
+    /// supervise of a service not there yet exits; without, once that happened to every
+    /// service not there yet.
+    pub fn wait(
+        &mut self,
+        all: bool,
+        deadline: Option<Instant>,
+        stop: Option<BorrowedFd<'_>>,
+    ) -> Result<Outcome, WaitError> {
+        let goal = self.goal;
+        let targets = &mut self.targets;
+        loop {
+            let reached = targets.iter().filter(|t| t.reached).count();
+            if (all && reached == targets.len()) || (!all && reached > 0) {
+                return Ok(Outcome::Reached);
             }
-            targets[i].update(i, goal)?;
+            let mut waiting = targets.iter().enumerate().filter(|(_, t)| !t.reached);
+            let gone = if all || waiting.clone().all(|(_, t)| t.gone) {
+                waiting.find(|(_, t)| t.gone).map(|(i, _)| i)
+            } else {
+                None
+            };
+            if let Some(i) = gone {
+                return Ok(Outcome::SuperviseGone(i));
+            }
+            // The stop descriptor, if any, goes last: the indexes of the targets stay theirs.
+            let fds: Vec<_> = targets
+                .iter()
+                .map(|t| t.follower.fd())
+                .chain(stop)
+                .collect();
+            let ready = follow::wait_readable(&fds, deadline).map_err(WaitError::Poll)?;
+            if ready.is_empty() {
+                return Ok(Outcome::TimedOut);
+            }
+            for i in ready {
+                if i == targets.len() {
+                    return Ok(Outcome::Stopped);
+                }
+                targets[i].update(i, goal)?;
+            }
         }
     }
 }
@@ -258,6 +367,7 @@ mod tests {
             ext: state.map(|state| Extension {
                 state,
                 backoff_cause: BackoffCause::None,
+                failures: 0,
                 restarts: 0,
                 last_exit: None,
                 backoff_until: None,
@@ -325,5 +435,56 @@ mod tests {
         // Only the goal's own event counts: nothing says this run went down.
         let outcome = wait(&[os], Goal::Down, true, soon());
         assert_eq!(outcome.ok(), Some(Outcome::TimedOut));
+    }
+
+    /// After-now goals: nothing before the subscription counts, neither the status nor the
+    /// journal; a `U` counts for RestartedReady only after a `u` that came after now.
+    #[test]
+    fn after_now_goals_count_only_new_events() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let os = dir.path().as_os_str();
+        std::fs::create_dir(dir.path().join("supervise")).expect("mkdir");
+        let mut journal = journal::Journal::open(os).expect("journal");
+        let (seq, r) = journal.append(journal::Record::new(Event::Up, 5));
+        r.expect("u");
+        let mut up = status(5, Some(State::Up), true);
+        if let Some(ext) = &mut up.ext {
+            ext.seq = seq;
+        }
+        status::write(os, &up).expect("status");
+        let soon = || Some(Instant::now() + std::time::Duration::from_millis(50));
+        for goal in [Goal::Restarted, Goal::RestartedReady] {
+            assert!(!goal.reached_by(&up));
+            let mut waiter = Waiter::new(goal);
+            waiter.add(os).expect("add");
+            assert_eq!(
+                waiter.wait(true, soon(), None).ok(),
+                Some(Outcome::TimedOut)
+            );
+        }
+        let publish = |journal: &mut journal::Journal, event: Event| {
+            journal
+                .append(journal::Record::new(event, 6))
+                .1
+                .expect("append");
+            vigil_proto::fifodir::publish(&dir.path().join("event"), &[event.letter()])
+                .expect("publish");
+        };
+        // A U alone (readiness of the old run) is not a restart.
+        let mut ready = Waiter::new(Goal::RestartedReady);
+        ready.add(os).expect("add");
+        let mut restarted = Waiter::new(Goal::Restarted);
+        restarted.add(os).expect("add");
+        publish(&mut journal, Event::Ready);
+        assert_eq!(ready.wait(true, soon(), None).ok(), Some(Outcome::TimedOut));
+        publish(&mut journal, Event::Down);
+        publish(&mut journal, Event::Up);
+        assert_eq!(
+            restarted.wait(true, soon(), None).ok(),
+            Some(Outcome::Reached)
+        );
+        assert_eq!(ready.wait(true, soon(), None).ok(), Some(Outcome::TimedOut));
+        publish(&mut journal, Event::Ready);
+        assert_eq!(ready.wait(true, soon(), None).ok(), Some(Outcome::Reached));
     }
 }

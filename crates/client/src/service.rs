@@ -481,6 +481,7 @@ mod tests {
             ext: ext.then_some(Extension {
                 state: State::Up,
                 backoff_cause: BackoffCause::None,
+                failures: 0,
                 restarts: 2,
                 last_exit: Some(15),
                 backoff_until: None,

@@ -344,6 +344,7 @@ impl<'a> Snapshot<'a> {
                             "seconds",
                             Value::or_null(self.seconds_until(e), Value::Unsigned),
                         ),
+                        ("failures", Value::Unsigned(u64::from(e.failures))),
                     ])
                 }),
             ),
@@ -432,6 +433,7 @@ mod tests {
             ext: Some(Extension {
                 state: State::Backoff,
                 backoff_cause: BackoffCause::None,
+                failures: 0,
                 restarts: 3,
                 last_exit: Some(libc::SIGKILL),
                 backoff_until: Some(Tai64n::from_unix(1_700_000_002, 500_000_000)),
@@ -446,7 +448,7 @@ mod tests {
             "{\"service\":\"d\",\"supervised\":true,\"error\":null,\"up\":false,\"pid\":null,\
              \"seconds\":10,\"normally\":\"up\",\"paused\":false,\"want\":\"up\",\
              \"state\":\"backoff\",\"restarts\":3,\"last_exit\":{\"code\":null,\
-             \"signal\":\"KILL\",\"wait_status\":9},\"backoff\":{\"cause\":null,\"seconds\":2},\
+             \"signal\":\"KILL\",\"wait_status\":9},\"backoff\":{\"cause\":null,\"seconds\":2,\"failures\":0},\
              \"ready\":false,\"ready_seconds\":null,\"cpu_percent\":null,\
              \"memory_bytes\":null,\"breaches\":null,\"last_breach\":null,\"cgroup\":null}"
         );

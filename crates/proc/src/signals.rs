@@ -30,6 +30,22 @@ impl Signals {
         self.fd.as_fd()
     }
 
+    /// Lets the next pending signal through, so the process dies of it as it would have had it
+    /// not blocked it (svwait and `svc -W` remove their FIFOs first). Returns if it did not
+    /// die of it (a signal whose default is to go on) or none was pending.
+    pub fn die_of_pending(&mut self) {
+        if let Ok(Some(signo)) = self.pending() {
+            if let Ok(signal) = Signal::try_from(signo) {
+                let _ = nix::sys::signal::sigprocmask(
+                    SigmaskHow::SIG_UNBLOCK,
+                    Some(&SigSet::from(signal)),
+                    None,
+                );
+                let _ = nix::sys::signal::raise(signal);
+            }
+        }
+    }
+
     /// The next pending signal's number, or `None` when none is pending.
     pub fn pending(&mut self) -> io::Result<Option<i32>> {
         match self.fd.read_signal() {

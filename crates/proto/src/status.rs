@@ -20,7 +20,7 @@
 //! | 22     | state: 0 down, 1 starting, 2 up, 3 backoff, 4 finishing, 5 stopping |
 //! | 23     | flags: bit 0 a last exit is recorded, bit 1 the service is ready     |
 //! | 24     | cause of the current backoff: 0 none, 1 quick exit, 2 start failed   |
-//! | 25     | reserved, 0                                                          |
+//! | 25     | consecutive failures (quick exits, failed starts; 255: more), 0 none  |
 //! | 26..30 | restarts: starts of `run` after the first, since supervise started  |
 //! | 30..34 | wait status of the last exit of `run` (as waitpid gives it)          |
 //! | 34..46 | TAI64N end of the current backoff; all zero when none               |
@@ -35,6 +35,16 @@
 //! | 70     | kind of the last breach: 0 none, 1 memory, 2 cpu, 3 files, 4 threads |
 //! | 71     | reserved, 0                                                          |
 //! | 72..84 | TAI64N of the last breach; all zero when none                        |
+//!
+//! Appended after them by a supervise that records who its run is (N = 86; see
+//! [`RunIdentity`]):
+//!
+//! | bytes   | field                                                             |
+//! |---------|-------------------------------------------------------------------|
+//! | 84..92  | kernel start time of the run (field 22 of `/proc/PID/stat`, clock   |
+//! |         | ticks since boot)                                                  |
+//! | 92..108 | the boot's id (`/proc/sys/kernel/random/boot_id`, 16 bytes); all    |
+//! |         | zero when no run is recorded                                       |
 //!
 //! The full layout is in docs/status-file.md; keep both in step.
 
@@ -184,6 +194,9 @@ pub struct Extension {
     pub state: State,
     /// Why it is in backoff, if it is.
     pub backoff_cause: BackoffCause,
+    /// NEW (byte 25, 0 before): consecutive failures supervise did not ask for (quick exits,
+    /// failed starts), the step of the backoff; 255 stands for 255 or more.
+    pub failures: u8,
     /// Starts of `run` after the first.
     pub restarts: u32,
     /// Wait status of the last exit of `run`, if it has exited since supervise started.
@@ -278,7 +291,7 @@ impl Status {
                 ext.state.code(),
                 flags,
                 ext.backoff_cause.code(),
-                0,
+                ext.failures,
             ]);
             put(&ext.restarts.to_le_bytes());
             put(&ext.last_exit.unwrap_or(0).to_le_bytes());
@@ -298,6 +311,28 @@ impl Status {
         out[..len].copy_from_slice(&encoded[..len]);
         let len = breaches.append_in(&mut out, len);
         (out, len)
+    }
+
+    /// What supervise writes: [`Status::encode_with_breaches`], then the identity of the run
+    /// (bytes 84..108, [`RunIdentity`]; zeros when there is none). Without the extension, the
+    /// 18 bytes alone. In an array, no allocation.
+    pub fn encode_with_run(
+        &self,
+        breaches: &BreachRecord,
+        run: Option<&RunIdentity>,
+    ) -> ([u8; RUN_END], usize) {
+        let (encoded, len) = self.encode_with_breaches(breaches);
+        let mut out = [0u8; RUN_END];
+        out[..len].copy_from_slice(&encoded[..len]);
+        if len != RECORD_END {
+            return (out, len);
+        }
+        if let Some(run) = run {
+            out[RECORD_END..RECORD_END + 8].copy_from_slice(&run.start_ticks.to_le_bytes());
+            out[RECORD_END + 8..RUN_END].copy_from_slice(&run.boot_id);
+        }
+        out[DAEMONTOOLS_LEN + 3] = (RUN_END - DAEMONTOOLS_LEN - 4) as u8;
+        (out, RUN_END)
     }
 
     /// Reads a status file's bytes; an 18-byte (daemontools) file has no extension.
@@ -347,6 +382,7 @@ fn decode_extension(bytes: &[u8]) -> Result<Extension, DecodeError> {
     let state = State::from_code(fields[0]).ok_or(bad)?;
     let flags = fields[1];
     let backoff_cause = BackoffCause::from_code(fields[2]).ok_or(bad)?;
+    let failures = fields[3];
     let restarts = le_u32(&fields[4..8]);
     let exit_status = le_u32(&fields[8..12]) as i32;
     let backoff_until = decode_optional_tai(&fields[12..24])?;
@@ -355,6 +391,7 @@ fn decode_extension(bytes: &[u8]) -> Result<Extension, DecodeError> {
     Ok(Extension {
         state,
         backoff_cause,
+        failures,
         restarts,
         last_exit: (flags & 1 != 0).then_some(exit_status),
         backoff_until,
@@ -367,6 +404,12 @@ fn decode_extension(bytes: &[u8]) -> Result<Extension, DecodeError> {
 /// for supervise, which reads it at start-up and otherwise keeps no heap page (docs/bench.md,
 /// "Memory per supervise"). `None` if it is missing, unreadable or garbled.
 pub fn read_decoded(dir: &OsStr) -> Option<Status> {
+    read_previous(dir).map(|(status, _)| status)
+}
+
+/// [`read_decoded`], with the identity of the run the file names if it records one (what a
+/// new supervise checks before adopting that run).
+pub fn read_previous(dir: &OsStr) -> Option<(Status, Option<RunIdentity>)> {
     // daemontools' 18 bytes and an extension whose length is one byte: 277 at most. Read
     // through crate::bounded: a FIFO or a link there (in a `supervise/` others can write) is
     // no status, never a supervise blocked at start-up (issue 12).
@@ -378,7 +421,8 @@ pub fn read_decoded(dir: &OsStr) -> Option<Status> {
         &mut bytes,
     )
     .ok()??;
-    Status::decode(&bytes[..head.len]).ok()
+    let bytes = &bytes[..head.len];
+    Some((Status::decode(bytes).ok()?, RunIdentity::read_from(bytes)))
 }
 
 /// Reads `dir/supervise/status` (at most a few hundred bytes).
@@ -529,6 +573,83 @@ impl BreachRecord {
     }
 }
 
+/// The status file's length with the run's identity.
+pub const RUN_END: usize = RECORD_END + 24;
+
+/// Who the run is, beyond its pid (bytes 84..108, appended after the breach record by the
+/// versioning rule): what a new supervise compares with `/proc/PID` before it adopts the run a
+/// killed one left. A pid alone may have been reused; a pid with the kernel's start time of
+/// the process, in the same boot, cannot be (neither survives a reboot, and no two processes
+/// of one boot share both). Unlike the working directory, which the daemon may change (`cd /`),
+/// neither can be lost or faked by the process.
+///
+/// | bytes   | field                                                             |
+/// |---------|-------------------------------------------------------------------|
+/// | 84..92  | start time of the run: field 22 of `/proc/PID/stat`, clock ticks    |
+/// |         | since boot, little-endian                                          |
+/// | 92..108 | the boot's id, `/proc/sys/kernel/random/boot_id` as 16 bytes; all   |
+/// |         | zero (with the start time) when no run is recorded                 |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunIdentity {
+    /// When the process started, in clock ticks since boot.
+    pub start_ticks: u64,
+    /// The boot it started in (never all zero: a random UUID).
+    pub boot_id: [u8; 16],
+}
+
+impl RunIdentity {
+    /// The identity in a status file's bytes; `None` if there is none (a daemontools file, a
+    /// vigil supervise from before the record, no run, or a boot id of zeros).
+    pub fn read_from(status: &[u8]) -> Option<RunIdentity> {
+        let declared = usize::from(*status.get(DAEMONTOOLS_LEN + 3)?);
+        if DAEMONTOOLS_LEN + 4 + declared < RUN_END || status.len() < RUN_END {
+            return None;
+        }
+        let start_ticks = u64::from_le_bytes(
+            status[RECORD_END..RECORD_END + 8]
+                .try_into()
+                .expect("8 bytes"),
+        );
+        let boot_id: [u8; 16] = status[RECORD_END + 8..RUN_END]
+            .try_into()
+            .expect("16 bytes");
+        (boot_id != [0; 16]).then_some(RunIdentity {
+            start_ticks,
+            boot_id,
+        })
+    }
+
+    /// The 16 bytes of a boot id as `/proc/sys/kernel/random/boot_id` gives it (a UUID: 32 hex
+    /// digits with dashes, then a newline); `None` for anything else or all zeros.
+    ///
+    /// ```
+    /// let id = vigil_proto::status::RunIdentity::parse_boot_id(
+    ///     b"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\n",
+    /// );
+    /// assert_eq!(id.map(|b| b[0]), Some(0x0f));
+    /// ```
+    pub fn parse_boot_id(text: &[u8]) -> Option<[u8; 16]> {
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
+        let mut out = [0u8; 16];
+        let mut digits = 0;
+        for &b in text {
+            let value = match b {
+                b'-' => continue,
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                b'A'..=b'F' => b - b'A' + 10,
+                _ => return None,
+            };
+            if digits == 32 {
+                return None;
+            }
+            out[digits / 2] |= value << (4 * (1 - digits % 2));
+            digits += 1;
+        }
+        (digits == 32 && out != [0; 16]).then_some(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,6 +664,7 @@ mod tests {
             ext: Some(Extension {
                 state: State::Backoff,
                 backoff_cause: BackoffCause::QuickExit,
+                failures: 3,
                 restarts: 7,
                 last_exit: Some(256),
                 backoff_until: Some(Tai64n::from_unix(1_700_000_004, 0)),
@@ -560,6 +682,7 @@ mod tests {
         assert_eq!(bytes[16], 1);
         assert_eq!(bytes[17], b'd');
         assert_eq!(&bytes[18..21], b"vg\x01");
+        assert_eq!((bytes[24], bytes[25]), (1, 3), "cause, failures");
     }
 
     #[test]
@@ -629,7 +752,7 @@ mod tests {
         #[test]
         fn round_trip(secs in 0u64..1 << 40, nanos in 0u32..1_000_000_000, pid in 1u32..,
                       paused: bool, want in 0usize..3, state in 0u8..6, cause in 0u8..3,
-                      restarts: u32, exit: Option<i32>, seq: u64, until in proptest::option::of(0u64..1 << 40),
+                      restarts: u32, failures: u8, exit: Option<i32>, seq: u64, until in proptest::option::of(0u64..1 << 40),
                       ready in proptest::option::of(0u64..1 << 40)) {
             let s = Status {
                 when: Tai64n::from_unix(secs, nanos),
@@ -639,6 +762,7 @@ mod tests {
                 ext: Some(Extension {
                     state: State::from_code(state).unwrap(),
                     backoff_cause: BackoffCause::from_code(cause).unwrap(),
+                    failures,
                     restarts,
                     last_exit: exit,
                     backoff_until: until.map(|u| Tai64n::from_unix(u, 0)),
@@ -665,6 +789,7 @@ mod tests {
             ext: Some(Extension {
                 state: State::Up,
                 backoff_cause: BackoffCause::None,
+                failures: 0,
                 restarts: 3,
                 last_exit: None,
                 backoff_until: None,
@@ -707,6 +832,90 @@ mod tests {
         };
         let (fixed, len) = daemontools.encode_with_breaches(&record);
         assert_eq!(&fixed[..len], &daemontools.encode()[..]);
+    }
+
+    #[test]
+    fn run_identity_appends_after_the_breaches_and_reads_back() {
+        let mut status = sample();
+        status.pid = 42;
+        let mut record = BreachRecord::default();
+        record.add(Tai64n::from_unix(1_700_000_100, 5), BreachKind::Cpu);
+        let id = RunIdentity {
+            start_ticks: 0x0102_0304_0506,
+            boot_id: [7; 16],
+        };
+        let (bytes, len) = status.encode_with_run(&record, Some(&id));
+        let bytes = &bytes[..len];
+        assert_eq!(len, RUN_END);
+        assert_eq!(bytes[21] as usize, RUN_END - 22);
+        // Older readers see the same status and breaches; daemontools' 18 bytes are unchanged.
+        assert_eq!(Status::decode(bytes), Ok(status));
+        assert_eq!(BreachRecord::read_from(bytes), Some(record));
+        assert_eq!(&bytes[..18], &status.encode()[..18]);
+        assert_eq!(RunIdentity::read_from(bytes), Some(id));
+        assert_eq!(&bytes[84..92], &0x0102_0304_0506u64.to_le_bytes());
+        // No run: zeros, read as none.
+        let (bytes, len) = status.encode_with_run(&record, None);
+        assert_eq!(len, RUN_END);
+        assert_eq!(RunIdentity::read_from(&bytes[..len]), None);
+        assert!(bytes[84..RUN_END].iter().all(|&b| b == 0));
+        // Written before the record (84 bytes), or cut: none.
+        let (older, older_len) = status.encode_with_breaches(&record);
+        assert_eq!(RunIdentity::read_from(&older[..older_len]), None);
+        let (bytes, _) = status.encode_with_run(&record, Some(&id));
+        assert_eq!(RunIdentity::read_from(&bytes[..RUN_END - 1]), None);
+        // daemontools' file stays 18 bytes.
+        let daemontools = Status {
+            ext: None,
+            ..status
+        };
+        let (bytes, len) = daemontools.encode_with_run(&record, Some(&id));
+        assert_eq!(&bytes[..len], &daemontools.encode()[..]);
+        assert_eq!(RunIdentity::read_from(&bytes[..len]), None);
+    }
+
+    #[test]
+    fn read_previous_gives_the_identity() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("supervise")).expect("mkdir");
+        let id = RunIdentity {
+            start_ticks: 99,
+            boot_id: [1; 16],
+        };
+        let (bytes, len) = sample().encode_with_run(&BreachRecord::default(), Some(&id));
+        std::fs::write(dir.path().join(paths::STATUS), &bytes[..len]).expect("write");
+        let os = dir.path().as_os_str();
+        assert_eq!(read_previous(os), Some((sample(), Some(id))));
+        assert_eq!(read_decoded(os), Some(sample()));
+    }
+
+    #[test]
+    fn boot_ids_parse_as_uuids() {
+        let id = RunIdentity::parse_boot_id(b"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\n");
+        assert_eq!(
+            id,
+            Some([
+                0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78, 0x87, 0x96, 0xa5, 0xb4, 0xc3, 0xd2,
+                0xe1, 0xf0
+            ])
+        );
+        for bad in [
+            &b""[..],
+            b"0f1e2d3c",
+            b"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0ff",
+            b"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1fg",
+            b"00000000-0000-0000-0000-000000000000",
+        ] {
+            assert_eq!(RunIdentity::parse_boot_id(bad), None);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_give_an_identity_or_none_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..140)) {
+            let _ = RunIdentity::read_from(&bytes);
+            let _ = RunIdentity::parse_boot_id(&bytes);
+        }
     }
 
     #[test]
