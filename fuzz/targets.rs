@@ -93,6 +93,12 @@ pub fn journal(data: &[u8]) {
             secs: word(48),
             nanos,
         }),
+        limit: vigil_proto::status::BreachKind::from_code(field[10] % 5).map(|kind| {
+            vigil_proto::journal::Limit {
+                kind,
+                value: word(0) ^ word(40),
+            }
+        }),
     };
     let encoded = built.encode();
     if encoded.iter().any(|&b| b != 0) {

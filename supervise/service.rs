@@ -14,6 +14,7 @@ use vigil_proc::kill::{self, PidFd};
 use vigil_proc::signals::Signals;
 use vigil_proc::{reap, spawn, wait};
 use vigil_proto::control::Control;
+use vigil_proto::event::Event;
 use vigil_proto::exit::LastExit;
 use vigil_proto::msg::{self, Fail};
 use vigil_proto::status::{BackoffCause, Extension, RunIdentity, Status};
@@ -128,6 +129,8 @@ struct Runner<'a> {
     monitor: Monitor,
     /// NEW: the service's cgroup; `None` on the process-group path.
     tree: Option<Tree>,
+    /// The limit and value of the breach being dispatched (for its `l` event).
+    limit: Option<vigil_proto::journal::Limit>,
 }
 
 impl<'a> Runner<'a> {
@@ -142,6 +145,7 @@ impl<'a> Runner<'a> {
             observer: Observer::new(dir),
             monitor: Monitor::new(),
             tree: None,
+            limit: None,
         }
     }
 
@@ -287,7 +291,10 @@ impl<'a> Runner<'a> {
             } else {
                 Action::Notify
             };
+            // What its `l` event carries, when the table publishes one.
+            self.limit = self.monitor.passed.get(i).copied().flatten();
             self.dispatch(sup, Input::Breach(action));
+            self.limit = None;
         }
     }
 
@@ -380,8 +387,10 @@ impl<'a> Runner<'a> {
                 None
             }
             Effect::Publish(event) => {
-                if let Some(pid) = sup.pid() {
-                    self.observer.note(event, pid as u32);
+                match (sup.pid(), event) {
+                    (Some(pid), Event::Limit) => self.observer.note_limit(pid as u32, self.limit),
+                    (Some(pid), _) => self.observer.note(event, pid as u32),
+                    (None, _) => {}
                 }
                 None
             }

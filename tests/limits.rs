@@ -200,6 +200,10 @@ fn on_limit_signal_sends_it_and_nothing_else() {
 #[test]
 fn on_limit_notify_records_the_breach_only() {
     let sb = Sandbox::new();
+    sb.script(
+        "svc/notify",
+        "#!/bin/sh\nenv | grep -E '^VIGIL_(LIMIT|VALUE)' >> limits.env\nexit 0\n",
+    );
     let (sup, pid) = over_the_cap(&sb, "notify\n", "exec sleep 100");
     let r = wait_breaches(&sup, 1);
     assert_eq!(r.last.map(|(_, kind)| kind), Some(BreachKind::Memory));
@@ -222,6 +226,23 @@ fn on_limit_notify_records_the_breach_only() {
     assert_eq!(limit.len(), 1, "{events}");
     assert_eq!(json_field(limit[0], "letter"), Some("\"l\""));
     assert_eq!(json_field(limit[0], "pid"), Some(pid.to_string().as_str()));
+    // NEW (issue 15 item 9): which limit, and what was measured in its unit (bytes).
+    assert_eq!(json_field(limit[0], "kind"), Some("\"memory\""), "{events}");
+    let value: u64 = json_field(limit[0], "value")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no value: {events}"));
+    assert!(value > 1024, "{value} is not above the 1K cap");
+    // The listener is told the same (numbered, as every event of its batch).
+    assert!(
+        eventually(LIMIT, || lines(&sb.join("svc/limits.env"))
+            .iter()
+            .any(|l| l.starts_with("VIGIL_LIMIT_") && l.ends_with("=memory"))),
+        "{:?}",
+        lines(&sb.join("svc/limits.env"))
+    );
+    assert!(lines(&sb.join("svc/limits.env"))
+        .iter()
+        .any(|l| l.starts_with("VIGIL_VALUE_") && l.ends_with(&format!("={value}"))));
     // svtop shows it too.
     let out = crate::util::run(
         crate::util::cmd("svtop")

@@ -686,6 +686,48 @@ fn no_wakeups_while_idle_with_listeners_attached() {
 }
 
 #[test]
+fn listener_gets_each_events_own_variables_issue_15() {
+    // A crash and its restart are one batch `d D u U` (or split, by timing): each event's
+    // own variables are there, numbered, not only the newest's (`VIGIL_LETTER=U`).
+    let sb = Sandbox::new();
+    let dir = sb.service(
+        "svc",
+        "echo $$ >> ../starts\n[ -e crashed ] && exec sleep 100\ntouch crashed\nexit 3",
+    );
+    sb.write("svc/backoff", "1 1 0\n");
+    sb.script(
+        "svc/notify",
+        "#!/bin/sh\ni=1\nwhile [ \"$i\" -le \"${VIGIL_COUNT:-0}\" ]; do\n\
+         eval \"echo \\\"\\$VIGIL_SEQ_$i \\$VIGIL_LETTER_$i \\${VIGIL_PID_$i:-0} \\${VIGIL_EXITCODE_$i:--}\\\"\" >> notified\n\
+         i=$((i + 1))\ndone\n",
+    );
+    let s = supervise(&dir);
+    let notified = dir.join("notified");
+    assert!(
+        eventually(LIMIT, || lines(&notified).len() >= 7),
+        "{:?}; stderr: {}",
+        lines(&notified),
+        s.stderr()
+    );
+    let got = lines(&notified);
+    let starts = lines(&sb.join("starts"));
+    let (first, second) = (&starts[0], &starts[1]);
+    assert_eq!(
+        got[..7],
+        [
+            format!("1 s {} -", s.pid()),
+            format!("2 u {first} -"),
+            format!("3 U {first} -"),
+            format!("4 d {first} 3"),
+            "5 D 0 -".to_string(),
+            format!("6 u {second} -"),
+            format!("7 U {second} -"),
+        ],
+        "{got:?}"
+    );
+}
+
+#[test]
 fn a_listener_that_hangs_is_killed_and_the_queue_goes_on() {
     let sb = Sandbox::new();
     let dir = sb.service("svc", "exec sleep 100");

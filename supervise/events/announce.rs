@@ -18,7 +18,7 @@ use std::path::Path;
 
 use vigil_proto::event::Event;
 use vigil_proto::fifodir;
-use vigil_proto::journal::{Journal, Record};
+use vigil_proto::journal::{Journal, Limit, Record};
 use vigil_proto::status::{State, Status};
 use vigil_proto::tai::Tai64n;
 
@@ -44,6 +44,7 @@ impl Changes {
             pid,
             status: None,
             until: None,
+            limit: None,
         })
     }
 
@@ -181,7 +182,7 @@ impl Announcer {
                     changes.push(Event::Ready, noted.pid, now);
                 }
                 event => {
-                    changes.push(event, noted.pid, noted.time);
+                    changes.push(event, noted.pid, noted.time).limit = noted.limit;
                 }
             }
         }
@@ -201,6 +202,12 @@ impl Announcer {
     /// changes.
     pub fn note(&mut self, event: Event, pid: u32) {
         self.noted.push(event, pid, Tai64n::now());
+    }
+
+    /// A limit breach (`l`) about `pid`, with the limit and the value measured, as
+    /// [`Announcer::note`].
+    pub fn note_limit(&mut self, pid: u32, limit: Option<Limit>) {
+        self.noted.push(Event::Limit, pid, Tai64n::now()).limit = limit;
     }
 
     /// The events (numbered) of the last [`Announcer::record`] or [`Announcer::exit`].

@@ -10,12 +10,13 @@
 //!   supervise runs: a batch still queued when supervise exits is not delivered).
 //! - **Arguments**: `./notify WORD SEQ`: the newest event of the batch (see docs/events.md).
 //! - **Environment**, beside supervise's own: `VIGIL_SERVICE` (DIR as supervise was given it),
-//!   `VIGIL_EVENT` (word), `VIGIL_LETTER`, `VIGIL_SEQ`, `VIGIL_TIME` (RFC 3339), `VIGIL_PID`
-//!   (when the event has one), `VIGIL_STATUS` and `VIGIL_EXITCODE` or `VIGIL_SIGNAL` (when it
-//!   has a wait status), `VIGIL_FIRST_SEQ` (first event of the batch) and `VIGIL_EVENTS` (the
-//!   letters of the batch in order; the last [`MAX_LETTERS`] if it is longer). Details of
-//!   every event of the batch are in the journal: `svwatch --since $((VIGIL_FIRST_SEQ - 1))
-//!   --no-follow DIR`.
+//!   the newest event's variables ([`event_vars`]: `VIGIL_EVENT` (word), `VIGIL_LETTER`,
+//!   `VIGIL_SEQ`, `VIGIL_TIME` (RFC 3339), `VIGIL_PID`, `VIGIL_STATUS` and `VIGIL_EXITCODE` or
+//!   `VIGIL_SIGNAL`, `VIGIL_UNTIL`, `VIGIL_LIMIT` and `VIGIL_VALUE`, each when the event has
+//!   it), `VIGIL_FIRST_SEQ` (first event of the batch), `VIGIL_EVENTS` (the letters of the
+//!   batch in order), and NEW (issue 15 item 9) every event's own variables, numbered from 1,
+//!   oldest first: `VIGIL_COUNT` events, `VIGIL_EVENT_1`, `VIGIL_SEQ_1` ... `VIGIL_EVENT_N`
+//!   (the last [`MAX_LETTERS`] of a longer batch; the journal's bound too).
 //! - **Timeout**: a listener still running after `DIR/notify-timeout` ms (default 10000; 0: no
 //!   limit) is killed (KILL to its process group); the queue then goes on.
 
@@ -42,48 +43,75 @@ pub const MAX_LETTERS: usize = 256;
 pub struct Batch {
     /// Sequence number of the first event.
     pub first_seq: u64,
-    /// The newest event.
-    pub last: Record,
-    /// The letters, oldest first (at most [`MAX_LETTERS`], the newest).
-    pub letters: Vec<u8>,
+    /// The events, oldest first (at most [`MAX_LETTERS`], the newest); never empty.
+    pub events: Vec<Record>,
 }
 
 impl Batch {
+    /// The newest event.
+    pub fn last(&self) -> &Record {
+        // invariant: a batch is made with its first event and only grows.
+        self.events.last().expect("a batch has an event")
+    }
+
     /// `WORD SEQ` after `./notify`.
     pub fn args(&self) -> [CString; 2] {
         [
-            cstring(word(&self.last).as_bytes()),
-            cstring(self.last.seq.to_string().as_bytes()),
+            cstring(word(self.last()).as_bytes()),
+            cstring(self.last().seq.to_string().as_bytes()),
         ]
     }
 
-    /// The `VIGIL_*` variables, `NAME=value`.
+    /// The `VIGIL_*` variables, `NAME=value`: the newest event's unnumbered, then every
+    /// event's numbered from 1 (oldest first).
     pub fn env(&self, service: &OsStr) -> Vec<CString> {
         use std::os::unix::ffi::OsStrExt;
-        let r = &self.last;
+        let letters: Vec<u8> = self.events.iter().map(|r| r.letter).collect();
         let mut vars: Vec<Vec<u8>> = vec![
             [b"VIGIL_SERVICE=", service.as_bytes()].concat(),
-            format!("VIGIL_EVENT={}", word(r)).into_bytes(),
-            [&b"VIGIL_LETTER="[..], &[r.letter]].concat(),
-            format!("VIGIL_SEQ={}", r.seq).into_bytes(),
-            format!("VIGIL_TIME={}", rfc3339::format(&r.time)).into_bytes(),
             format!("VIGIL_FIRST_SEQ={}", self.first_seq).into_bytes(),
-            [&b"VIGIL_EVENTS="[..], &self.letters].concat(),
+            [&b"VIGIL_EVENTS="[..], &letters].concat(),
+            format!("VIGIL_COUNT={}", self.events.len()).into_bytes(),
         ];
-        if r.pid != 0 {
-            vars.push(format!("VIGIL_PID={}", r.pid).into_bytes());
-        }
-        if let Some(status) = r.status {
-            vars.push(format!("VIGIL_STATUS={status}").into_bytes());
-            match LastExit::from_wait_status(status) {
-                LastExit::Code(code) => vars.push(format!("VIGIL_EXITCODE={code}").into_bytes()),
-                LastExit::Signal(signal) => {
-                    vars.push(format!("VIGIL_SIGNAL={signal}").into_bytes())
-                }
-                LastExit::Other(_) => {}
-            }
+        event_vars(self.last(), "", &mut vars);
+        for (i, r) in self.events.iter().enumerate() {
+            event_vars(r, &format!("_{}", i + 1), &mut vars);
         }
         vars.into_iter().map(|v| cstring(&v)).collect()
+    }
+}
+
+/// One event's variables, each name followed by `suffix` (`""`, or `_N` for the Nth event of
+/// the batch): `VIGIL_EVENT`, `VIGIL_LETTER`, `VIGIL_SEQ`, `VIGIL_TIME`, and when the event
+/// has them `VIGIL_PID`, `VIGIL_STATUS` with `VIGIL_EXITCODE` or `VIGIL_SIGNAL`, `VIGIL_UNTIL`
+/// (a backoff's end, RFC 3339), `VIGIL_LIMIT` and `VIGIL_VALUE` (a limit breach: `memory`,
+/// `cpu`, `files` or `threads`, and the value measured in the limit's unit).
+pub fn event_vars(r: &Record, suffix: &str, vars: &mut Vec<Vec<u8>>) {
+    vars.push(format!("VIGIL_EVENT{suffix}={}", word(r)).into_bytes());
+    vars.push([format!("VIGIL_LETTER{suffix}=").as_bytes(), &[r.letter]].concat());
+    vars.push(format!("VIGIL_SEQ{suffix}={}", r.seq).into_bytes());
+    vars.push(format!("VIGIL_TIME{suffix}={}", rfc3339::format(&r.time)).into_bytes());
+    if r.pid != 0 {
+        vars.push(format!("VIGIL_PID{suffix}={}", r.pid).into_bytes());
+    }
+    if let Some(status) = r.status {
+        vars.push(format!("VIGIL_STATUS{suffix}={status}").into_bytes());
+        match LastExit::from_wait_status(status) {
+            LastExit::Code(code) => {
+                vars.push(format!("VIGIL_EXITCODE{suffix}={code}").into_bytes())
+            }
+            LastExit::Signal(signal) => {
+                vars.push(format!("VIGIL_SIGNAL{suffix}={signal}").into_bytes())
+            }
+            LastExit::Other(_) => {}
+        }
+    }
+    if let Some(until) = r.until {
+        vars.push(format!("VIGIL_UNTIL{suffix}={}", rfc3339::format(&until)).into_bytes());
+    }
+    if let Some(limit) = r.limit {
+        vars.push(format!("VIGIL_LIMIT{suffix}={}", limit.kind.word()).into_bytes());
+        vars.push(format!("VIGIL_VALUE{suffix}={}", limit.value).into_bytes());
     }
 }
 
@@ -138,17 +166,15 @@ impl Listener {
     pub fn add(&mut self, record: &Record) {
         match &mut self.queued {
             Some(batch) => {
-                if batch.letters.len() == MAX_LETTERS {
-                    batch.letters.remove(0);
+                if batch.events.len() == MAX_LETTERS {
+                    batch.events.remove(0);
                 }
-                batch.letters.push(record.letter);
-                batch.last = *record;
+                batch.events.push(*record);
             }
             None => {
                 self.queued = Some(Batch {
                     first_seq: record.seq,
-                    last: *record,
-                    letters: vec![record.letter],
+                    events: vec![*record],
                 })
             }
         }
@@ -197,7 +223,13 @@ impl Listener {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_proto::journal::Limit;
+    use vigil_proto::status::BreachKind;
     use vigil_proto::tai::Tai64n;
+
+    fn letters(batch: &Batch) -> Vec<u8> {
+        batch.events.iter().map(|r| r.letter).collect()
+    }
 
     fn record(seq: u64, event: Event) -> Record {
         Record {
@@ -207,6 +239,7 @@ mod tests {
             pid: 0,
             status: None,
             until: None,
+            limit: None,
         }
     }
 
@@ -216,8 +249,8 @@ mod tests {
         l.add(&record(1, Event::Start));
         let first = l.due().expect("due");
         assert_eq!(
-            (first.first_seq, first.last.seq, &first.letters[..]),
-            (1, 1, &b"s"[..])
+            (first.first_seq, first.last().seq, letters(&first)),
+            (1, 1, b"s".to_vec())
         );
         let t0 = Instant::now();
         l.started(100, Some(t0 + Duration::from_secs(1)));
@@ -232,23 +265,32 @@ mod tests {
         assert!(l.exited(100));
         let next = l.due().expect("due");
         assert_eq!(
-            (next.first_seq, next.last.seq, &next.letters[..]),
-            (2, 4, &b"uUd"[..])
+            (next.first_seq, next.last().seq, letters(&next)),
+            (2, 4, b"uUd".to_vec())
         );
         assert_eq!(l.due(), None);
     }
 
     #[test]
     fn arguments_and_environment() {
+        let mut up = record(5, Event::Up);
+        up.pid = 42;
+        let mut limit = record(6, Event::Limit);
+        limit.pid = 42;
+        limit.limit = Some(Limit {
+            kind: BreachKind::Memory,
+            value: 150_000_000,
+        });
         let mut down = record(7, Event::Down);
         down.pid = 42;
         down.status = Some(9); // killed by KILL
+        let mut backoff = record(8, Event::Backoff);
+        backoff.until = Some(Tai64n::from_unix(1_700_000_001, 0));
         let batch = Batch {
             first_seq: 5,
-            last: down,
-            letters: b"uUd".to_vec(),
+            events: vec![up, limit, down, backoff],
         };
-        assert_eq!(batch.args(), [c"down".to_owned(), c"7".to_owned()]);
+        assert_eq!(batch.args(), [c"backoff".to_owned(), c"8".to_owned()]);
         let env: Vec<String> = batch
             .env(OsStr::new("/service/web"))
             .into_iter()
@@ -256,17 +298,39 @@ mod tests {
             .collect();
         for want in [
             "VIGIL_SERVICE=/service/web",
-            "VIGIL_EVENT=down",
-            "VIGIL_LETTER=d",
-            "VIGIL_SEQ=7",
+            "VIGIL_EVENT=backoff",
+            "VIGIL_LETTER=b",
+            "VIGIL_SEQ=8",
+            "VIGIL_UNTIL=2023-11-14T22:13:21.000000000Z",
             "VIGIL_FIRST_SEQ=5",
-            "VIGIL_EVENTS=uUd",
-            "VIGIL_PID=42",
-            "VIGIL_STATUS=9",
-            "VIGIL_SIGNAL=9",
-            "VIGIL_TIME=2023-11-14T22:13:20.000000000Z",
+            "VIGIL_EVENTS=uldb",
+            "VIGIL_COUNT=4",
+            // Every event's own variables (issue 15 item 9: a batch `dDuU` saw only `U`'s).
+            "VIGIL_EVENT_1=up",
+            "VIGIL_PID_1=42",
+            "VIGIL_EVENT_2=limit",
+            "VIGIL_LIMIT_2=memory",
+            "VIGIL_VALUE_2=150000000",
+            "VIGIL_SEQ_3=7",
+            "VIGIL_LETTER_3=d",
+            "VIGIL_STATUS_3=9",
+            "VIGIL_SIGNAL_3=9",
+            "VIGIL_TIME_3=2023-11-14T22:13:20.000000000Z",
+            "VIGIL_EVENT_4=backoff",
+            "VIGIL_UNTIL_4=2023-11-14T22:13:21.000000000Z",
         ] {
             assert!(env.iter().any(|e| e == want), "{want} not in {env:?}");
+        }
+        for absent in [
+            "VIGIL_PID=",
+            "VIGIL_STATUS_1=",
+            "VIGIL_LIMIT_3=",
+            "VIGIL_EVENT_5=",
+        ] {
+            assert!(
+                !env.iter().any(|e| e.starts_with(absent)),
+                "{absent} in {env:?}"
+            );
         }
     }
 

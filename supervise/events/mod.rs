@@ -163,6 +163,11 @@ impl<'a> Observer<'a> {
         self.announcer.note(event, pid);
     }
 
+    /// A limit breach, with the limit and the value measured when the sample gave them.
+    pub fn note_limit(&mut self, pid: u32, limit: Option<journal::Limit>) {
+        self.announcer.note_limit(pid, limit);
+    }
+
     /// After the status file is written: the letters into the FIFOs, the events to the
     /// listener.
     pub fn after_write(&mut self) {

@@ -12,6 +12,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
+use vigil_proto::journal::Limit;
 use vigil_proto::msg;
 use vigil_proto::status::{BreachKind, BreachRecord};
 use vigil_proto::tai::Tai64n;
@@ -41,6 +42,9 @@ pub struct Monitor {
     /// NEW: the memory the service's cgroup is charged, read by the loop before a sample is
     /// due (supervise/cgroup.rs); it replaces the /proc sum of resident memory.
     pub cgroup_memory: Option<u64>,
+    /// The limits the last sample passed and what it measured, in the order [`Monitor::due`]
+    /// counted them: for the events (issue 15 item 9).
+    pub passed: [Option<Limit>; 4],
 }
 
 impl Monitor {
@@ -128,6 +132,13 @@ impl Monitor {
         };
         let breaches = self.detector.feed(&self.limits, &sample);
         let wall = Tai64n::now();
+        self.passed = [None; 4];
+        for (slot, breach) in self.passed.iter_mut().zip(&breaches) {
+            *slot = Some(Limit {
+                kind: breach.kind,
+                value: breach.measured,
+            });
+        }
         for breach in &breaches {
             self.record.add(wall, breach.kind);
             report(dir, breach, self.limits.action);

@@ -38,7 +38,8 @@ impl Item {
     /// The item as one JSON object, as `svwatch` prints it (docs/man/svwatch.md):
     /// `{"service":..,"event":"down","letter":"d","seq":..,"pid":..,"status":..,"exitcode":..,
     /// "time":..}`, or `{"service":..,"event":"lost","first":..,"last":..}`. `exitcode` or
-    /// `signal` come with a wait status that says which; `until` with a backoff.
+    /// `signal` come with a wait status that says which; `until` with a backoff; `kind` and
+    /// `value` with a limit breach (`"kind":"memory","value":BYTES`).
     ///
     /// ```
     /// use std::ffi::OsStr;
@@ -82,6 +83,11 @@ impl Item {
         fields.push(("time", Value::String(rfc3339::format(&r.time))));
         if let Some(until) = r.until {
             fields.push(("until", Value::String(rfc3339::format(&until))));
+        }
+        // NEW (issue 15 item 9): a limit event names the limit and what was measured.
+        if let Some(limit) = r.limit {
+            fields.push(("kind", Value::Str(limit.kind.word().as_bytes())));
+            fields.push(("value", Value::Unsigned(limit.value)));
         }
         Value::Object(fields)
     }

@@ -13,14 +13,17 @@
 //! | 0..2   | magic `VE`                                                           |
 //! | 2      | record version, 1                                                    |
 //! | 3      | the event letter ([`crate::event`])                                  |
-//! | 4      | flags: bit 0 a wait status is present, bit 1 a backoff end is present |
+//! | 4      | flags: bit 0 a wait status is present, bit 1 a backoff end is present, |
+//! |        | bit 2 a limit is present                                             |
 //! | 5..8   | reserved, 0                                                          |
 //! | 8..16  | sequence number, from 1, one more per event of this service          |
 //! | 16..28 | TAI64N time of the event                                             |
 //! | 28..32 | pid (see the event table), 0 when none                               |
 //! | 32..36 | wait status as waitpid gives it (`d`, `f`, `D` after a finish)        |
 //! | 36..48 | TAI64N end of the backoff (`b`), else zero                           |
-//! | 48..60 | reserved, 0                                                          |
+//! | 48     | the limit passed (`l`, flag bit 2): [`BreachKind::code`], else 0      |
+//! | 49..52 | reserved, 0                                                          |
+//! | 52..60 | the value measured (`l`), in the limit's unit (bytes, percent, count) |
 //! | 60..64 | FNV-1a (32 bit) of bytes 0..60                                       |
 //!
 //! A reader never sees a torn record: supervise writes each record with one `pwrite` of 64 bytes
@@ -37,6 +40,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 
 use crate::event::Event;
 use crate::paths;
+use crate::status::BreachKind;
 use crate::tai::Tai64n;
 
 /// The journal's path in the service directory.
@@ -65,6 +69,18 @@ pub struct Record {
     pub status: Option<i32>,
     /// When a backoff ends (`b`).
     pub until: Option<Tai64n>,
+    /// The limit passed and the value measured (`l`).
+    pub limit: Option<Limit>,
+}
+
+/// A limit an `l` event passed: which, and what was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Which limit file (`max-memory` ...).
+    pub kind: BreachKind,
+    /// What the sample measured, in the limit's unit: bytes (memory), percent of one core
+    /// (cpu, the mean over its window), open files or threads (a count).
+    pub value: u64,
 }
 
 /// Why a record did not decode.
@@ -98,6 +114,7 @@ impl Record {
             pid,
             status: None,
             until: None,
+            limit: None,
         }
     }
 
@@ -112,13 +129,19 @@ impl Record {
         out[..2].copy_from_slice(MAGIC);
         out[2] = VERSION;
         out[3] = self.letter;
-        out[4] = u8::from(self.status.is_some()) | (u8::from(self.until.is_some()) << 1);
+        out[4] = u8::from(self.status.is_some())
+            | (u8::from(self.until.is_some()) << 1)
+            | (u8::from(self.limit.is_some()) << 2);
         out[8..16].copy_from_slice(&self.seq.to_le_bytes());
         out[16..28].copy_from_slice(&self.time.encode());
         out[28..32].copy_from_slice(&self.pid.to_le_bytes());
         out[32..36].copy_from_slice(&self.status.unwrap_or(0).to_le_bytes());
         if let Some(until) = self.until {
             out[36..48].copy_from_slice(&until.encode());
+        }
+        if let Some(limit) = self.limit {
+            out[48] = limit.kind.code();
+            out[52..60].copy_from_slice(&limit.value.to_le_bytes());
         }
         let sum = fnv1a(&out[..60]);
         out[60..].copy_from_slice(&sum.to_le_bytes());
@@ -144,6 +167,14 @@ impl Record {
         } else {
             None
         };
+        // A kind this version does not know (a newer supervise's) is left out.
+        let limit = match BreachKind::from_code(bytes[48]) {
+            Some(kind) if flags & 4 != 0 => Some(Limit {
+                kind,
+                value: u64::from_le_bytes(bytes[52..60].try_into().expect("8 bytes")),
+            }),
+            Some(_) | None => None,
+        };
         Ok(Record {
             seq: u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")),
             letter: bytes[3],
@@ -151,6 +182,7 @@ impl Record {
             pid: le_u32(&bytes[28..32]),
             status: (flags & 1 != 0).then_some(le_u32(&bytes[32..36]) as i32),
             until,
+            limit,
         })
     }
 }
@@ -337,7 +369,27 @@ mod tests {
             pid: 1234,
             status: Some(256),
             until: None,
+            limit: None,
         }
+    }
+
+    #[test]
+    fn a_limit_goes_in_bytes_48_to_60_with_flag_bit_2() {
+        let mut r = sample(3);
+        r.letter = b'l';
+        r.status = None;
+        r.limit = Some(Limit {
+            kind: BreachKind::Cpu,
+            value: 250,
+        });
+        let bytes = r.encode();
+        assert_eq!(bytes[4], 4);
+        assert_eq!(bytes[48], 2);
+        assert_eq!(&bytes[49..52], &[0, 0, 0]);
+        assert_eq!(&bytes[52..60], &250u64.to_le_bytes());
+        assert_eq!(Record::decode(&bytes), Ok(r));
+        // Bytes 5..8 stay free for others (the cause byte).
+        assert_eq!(&bytes[5..8], &[0, 0, 0]);
     }
 
     fn temp_service() -> tempfile::TempDir {
@@ -436,10 +488,15 @@ mod tests {
     proptest! {
         #[test]
         fn round_trip(seq in 1u64.., letter: u8, secs in 0u64..1 << 40, nanos in 0u32..1_000_000_000,
-                      pid: u32, status: Option<i32>, until in proptest::option::of(0u64..1 << 40)) {
+                      pid: u32, status: Option<i32>, until in proptest::option::of(0u64..1 << 40),
+                      limit in proptest::option::of((1u8..5, any::<u64>()))) {
             let r = Record {
                 seq, letter, time: Tai64n::from_unix(secs, nanos), pid, status,
                 until: until.map(|u| Tai64n::from_unix(u, 0)),
+                limit: limit.map(|(code, value)| Limit {
+                    kind: BreachKind::from_code(code).expect("a kind"),
+                    value,
+                }),
             };
             prop_assert_eq!(Record::decode(&r.encode()), Ok(r));
         }

@@ -32,7 +32,7 @@ use vigil_client::snapshot::Snapshot;
 use vigil_client::Service;
 use vigil_proto::control::Control;
 use vigil_proto::tai::Tai64n;
-use vigil_usage::Reader;
+use vigil_usage::{Reader, Table};
 
 use crate::gate::Access;
 
@@ -51,10 +51,13 @@ const RESUME_SLACK_SECS: u64 = 1;
 struct Api {
     scandir: Arc<PathBuf>,
     read_only: bool,
+    /// The services' comings and goings (crate::tree).
+    changes: crate::tree::Changes,
 }
 
-/// The `/v1` routes over the services of `scandir`; `read_only` refuses (403) every command.
-pub fn routes(scandir: PathBuf, read_only: bool) -> Router {
+/// The `/v1` routes over the services of `scandir`; `read_only` refuses (403) every command;
+/// `changes` tells event streams of services added and removed.
+pub fn routes(scandir: PathBuf, read_only: bool, changes: crate::tree::Changes) -> Router {
     Router::new()
         .route("/v1/services", get(list))
         .route("/v1/services/{name}", get(one))
@@ -66,6 +69,7 @@ pub fn routes(scandir: PathBuf, read_only: bool) -> Router {
         .with_state(Api {
             scandir: Arc::new(scandir),
             read_only,
+            changes,
         })
 }
 
@@ -134,12 +138,37 @@ pub fn names(scandir: &Path) -> Vec<String> {
     all
 }
 
-/// The object `svstat --json` prints for `dir`, with `"name"` first.
-fn status_json(name: &str, dir: &Path, table: &mut Option<vigil_usage::Table>, out: &mut Vec<u8>) {
-    let mut look = Snapshot::take(dir.as_os_str());
-    if look.running_pid().is_some() {
-        look.measure(table.get_or_insert_with(|| Reader::new().table()));
+/// How long one reading of every process's `/proc/PID/stat` serves the requests that
+/// measure services: a status of 500 services then reads 500 status files, not also 1,000
+/// processes. CPU is an average over the run's life, so a second-old table changes nothing
+/// a client can see but the last second of memory.
+const TABLE_FRESH: Duration = Duration::from_secs(1);
+
+/// Every process's `stat`, read at most once per [`TABLE_FRESH`] by all requests together.
+pub fn process_table() -> Arc<Table> {
+    static CACHE: std::sync::Mutex<Option<(Instant, Arc<Table>)>> = std::sync::Mutex::new(None);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((when, table)) = cache.as_ref() {
+        if when.elapsed() < TABLE_FRESH {
+            return table.clone();
+        }
     }
+    let table = Arc::new(Reader::new().table());
+    *cache = Some((Instant::now(), table.clone()));
+    table
+}
+
+/// Measures `look`'s run from the (shared, recent) process table, fetched on first need.
+pub fn measure(look: &mut Snapshot, table: &mut Option<Arc<Table>>) {
+    if look.running_pid().is_some() {
+        look.measure(table.get_or_insert_with(process_table));
+    }
+}
+
+/// The object `svstat --json` prints for `dir`, with `"name"` first.
+fn status_json(name: &str, dir: &Path, table: &mut Option<Arc<Table>>, out: &mut Vec<u8>) {
+    let mut look = Snapshot::take(dir.as_os_str());
+    measure(&mut look, table);
     let value = match look.json() {
         Value::Object(mut fields) => {
             fields.insert(0, ("name", Value::Str(name.as_bytes())));
@@ -428,13 +457,23 @@ async fn events(
         .is_some_and(|v| v == "1" || v == "true");
     let usage = query.get("usage").is_some_and(|v| v == "1" || v == "true");
     let scandir = api.scandir.clone();
-    let names: Vec<String> = match &only {
-        Some(name) => vec![name.clone()],
-        None => names(&scandir),
+    // The whole tree follows services as they come and go; one service is just that one.
+    let (names, changes) = match &only {
+        Some(name) => (vec![name.clone()], None),
+        None => {
+            let mut changes = api.changes.clone();
+            changes.mark_unchanged();
+            (names(&scandir), Some(changes))
+        }
     };
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
+    let start = Start {
+        resume,
+        history,
+        connected: Tai64n::now(),
+    };
     tokio::spawn(async move {
-        let _ = stream(scandir, names, resume, history, usage, tx).await;
+        let _ = stream(scandir, names, changes, start, usage, tx).await;
     });
     event_stream(rx)
 }
@@ -455,64 +494,99 @@ pub fn event_stream(rx: mpsc::Receiver<Result<Bytes, Infallible>>) -> Response {
         .into_response()
 }
 
-/// Sends every event of `names` to `tx` until the client goes away.
-async fn stream(
-    scandir: Arc<PathBuf>,
-    names: Vec<String>,
+/// Where a stream begins.
+#[derive(Clone, Copy)]
+struct Start {
+    /// `Last-Event-ID`: the time of the last event the client has.
     resume: Option<Tai64n>,
+    /// `?history=1`: every event the journals hold.
     history: bool,
-    usage: bool,
-    tx: mpsc::Sender<Result<Bytes, Infallible>>,
-) -> Option<()> {
-    let mut watched = Vec::new();
-    let mut first = Vec::new();
-    for name in names {
-        let Some(dir) = resolve(&scandir, &name) else {
-            continue;
-        };
-        let since = (resume.is_some() || history).then_some(0);
-        let Ok(mut follower) = Follower::new(dir.as_os_str(), since) else {
-            continue;
-        };
-        if since.is_some() {
-            let floor = resume.map(|t| Tai64n {
+    /// When the client connected.
+    connected: Tai64n,
+}
+
+impl Start {
+    /// Follows `name`, with what its journal holds that this stream must send first: for a
+    /// service there at the start, the history or what a resumed client missed; for one that
+    /// appeared later (`later`), what happened since the client connected.
+    fn follow(
+        &self,
+        scandir: &Path,
+        name: String,
+        later: bool,
+        first: &mut Vec<(String, Item)>,
+    ) -> Option<AsyncFd<Watched>> {
+        let dir = resolve(scandir, &name)?;
+        let floor = match self.resume {
+            Some(t) => Some(Tai64n {
                 secs: t.secs.saturating_sub(RESUME_SLACK_SECS),
                 nanos: t.nanos,
-            });
-            for item in follower.take().unwrap_or_default() {
-                if let Item::Event(r) = &item {
-                    if floor.is_none_or(|f| r.time >= f) {
-                        first.push((name.clone(), item));
-                    }
+            }),
+            None if later => Some(self.connected),
+            None if self.history => None,
+            None => return Self::register(name, Follower::new(dir.as_os_str(), None).ok()?),
+        };
+        let mut follower = Follower::new(dir.as_os_str(), Some(0)).ok()?;
+        for item in follower.take().unwrap_or_default() {
+            if let Item::Event(r) = &item {
+                if floor.is_none_or(|f| r.time >= f) {
+                    first.push((name.clone(), item));
                 }
             }
         }
+        Self::register(name, follower)
+    }
+
+    fn register(name: String, follower: Follower) -> Option<AsyncFd<Watched>> {
         // AsyncFd::new is deprecated for I/O safety: its replacement is unsafe, and this crate
         // forbids unsafe code. Sound here: the FIFO is owned by the Follower that the AsyncFd
         // owns, so the descriptor lives exactly as long as its registration.
         #[allow(deprecated)]
-        let registered = AsyncFd::new(Watched { name, follower });
-        if let Ok(fd) = registered {
-            watched.push(fd);
-        }
+        AsyncFd::new(Watched { name, follower }).ok()
     }
-    // A comment first, so the client knows the stream is open before any event.
-    tx.send(Ok(Bytes::from_static(b": vigild events\n\n")))
-        .await
-        .ok()?;
-    if resume.is_none() {
-        // A resume point from the start, so a client that saw no event yet loses nothing
-        // when the stream breaks (an event with an id and no data sets the client's last id).
-        let now = format!("id: {}\n\n", cursor(&Tai64n::now()));
-        tx.send(Ok(Bytes::from(now))).await.ok()?;
-    }
+}
+
+/// Sends, in time order, what `first` holds.
+async fn send_first(
+    tx: &mpsc::Sender<Result<Bytes, Infallible>>,
+    mut first: Vec<(String, Item)>,
+) -> Option<()> {
     first.sort_by_key(|(_, item)| match item {
         Item::Event(r) => r.time,
         Item::Lost { .. } => Tai64n::default(),
     });
     for (name, item) in first {
-        send_item(&tx, &name, &item).await?;
+        send_item(tx, &name, &item).await?;
     }
+    Some(())
+}
+
+/// Sends every event of `names` to `tx` until the client goes away; with `changes`, also
+/// those of services added to the scan directory since (and stops following removed ones).
+async fn stream(
+    scandir: Arc<PathBuf>,
+    names: Vec<String>,
+    mut changes: Option<crate::tree::Changes>,
+    start: Start,
+    usage: bool,
+    tx: mpsc::Sender<Result<Bytes, Infallible>>,
+) -> Option<()> {
+    let mut first = Vec::new();
+    let mut watched: Vec<AsyncFd<Watched>> = names
+        .into_iter()
+        .filter_map(|name| start.follow(&scandir, name, false, &mut first))
+        .collect();
+    // A comment first, so the client knows the stream is open before any event.
+    tx.send(Ok(Bytes::from_static(b": vigild events\n\n")))
+        .await
+        .ok()?;
+    if start.resume.is_none() {
+        // A resume point from the start, so a client that saw no event yet loses nothing
+        // when the stream breaks (an event with an id and no data sets the client's last id).
+        let now = format!("id: {}\n\n", cursor(&start.connected));
+        tx.send(Ok(Bytes::from(now))).await.ok()?;
+    }
+    send_first(&tx, first).await?;
     let mut ticker = usage.then(|| tokio::time::interval(USAGE_EVERY));
     loop {
         let ready = async {
@@ -535,6 +609,14 @@ async fn stream(
                 None => std::future::pending::<()>().await,
             }
         };
+        let changed = async {
+            if let Some(rx) = changes.as_mut() {
+                if rx.changed().await.is_ok() {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await
+        };
         tokio::select! {
             _ = tx.closed() => return None,
             i = ready => {
@@ -544,6 +626,17 @@ async fn stream(
                 for item in items {
                     send_item(&tx, &name, &item).await?;
                 }
+            }
+            _ = changed => {
+                let now = crate::api::names(&scandir);
+                watched.retain(|w| now.contains(&w.get_ref().name));
+                let mut first = Vec::new();
+                for name in now {
+                    if !watched.iter().any(|w| w.get_ref().name == name) {
+                        watched.extend(start.follow(&scandir, name, true, &mut first));
+                    }
+                }
+                send_first(&tx, first).await?;
             }
             _ = tick => {
                 let dirs: Vec<(String, PathBuf)> = watched
@@ -581,9 +674,7 @@ fn usage_json(dirs: &[(String, PathBuf)]) -> Vec<u8> {
             out.push(b',');
         }
         let mut look = Snapshot::take(dir.as_os_str());
-        if look.running_pid().is_some() {
-            look.measure(table.get_or_insert_with(|| Reader::new().table()));
-        }
+        measure(&mut look, &mut table);
         let (cpu, memory) = match look.usage {
             Some((cpu, memory)) => (Value::Decimal(cpu), Value::Unsigned(memory)),
             None => (Value::Null, Value::Null),

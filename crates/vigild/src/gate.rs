@@ -157,6 +157,8 @@ pub struct Gate {
     pub read_only: bool,
     /// The TCP address, for the origin check (`None` on a unix socket).
     pub tcp: Option<SocketAddr>,
+    /// How long a client may take to send a request body (`--client-timeout`).
+    pub client_timeout: Duration,
 }
 
 fn unauthorized() -> Response {
@@ -255,12 +257,16 @@ pub async fn check(State(gate): State<Gate>, request: Request, next: Next) -> Re
     if mutating && cross_site(&gate, &parts.headers) {
         return error(StatusCode::FORBIDDEN, "cross-site request refused");
     }
-    let body = if mutating && access.read_only && !gate.read_only {
-        // A read-only user: see whether the request would change something.
-        let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+    let body = if mutating {
+        // Every body is read here, whole, within the client timeout and the size limit: a
+        // client that trickles its body holds no handler, and none reads an unbounded body.
+        let bytes = match tokio::time::timeout(gate.client_timeout, to_bytes(body, MAX_BODY)).await
+        {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+            Err(_) => return error(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
         };
-        if changes(&parts.method, parts.uri.path(), &bytes) {
+        if access.read_only && !gate.read_only && changes(&parts.method, parts.uri.path(), &bytes) {
             return error(
                 StatusCode::FORBIDDEN,
                 "read-only user: this request would change a service",
@@ -329,6 +335,7 @@ mod tests {
             users: None,
             read_only: false,
             tcp: Some("127.0.0.1:8080".parse().unwrap()),
+            client_timeout: Duration::from_secs(1),
         };
         let with = |origin: &str| {
             let mut h = HeaderMap::new();
@@ -372,7 +379,7 @@ mod tests {
                 h.insert(header::ORIGIN, v);
             }
             for tcp in [None, Some("127.0.0.1:80".parse().unwrap()), Some("0.0.0.0:80".parse().unwrap())] {
-                let gate = Gate { users: None, read_only: false, tcp };
+                let gate = Gate { users: None, read_only: false, tcp, client_timeout: Duration::from_secs(1) };
                 let _ = cross_site(&gate, &h);
             }
         }

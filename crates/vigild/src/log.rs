@@ -179,7 +179,8 @@ fn follow(current: PathBuf) -> Response {
     crate::api::event_stream(rx)
 }
 
-struct Watch(Inotify);
+/// An inotify descriptor that tokio can wait on.
+pub struct Watch(pub Inotify);
 
 impl AsRawFd for Watch {
     fn as_raw_fd(&self) -> RawFd {

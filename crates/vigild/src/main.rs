@@ -8,9 +8,11 @@
 #![deny(missing_docs)]
 
 mod api;
+mod conn;
 mod gate;
 mod log;
 mod metrics;
+mod tree;
 mod web;
 mod xmlrpc;
 
@@ -76,6 +78,22 @@ fn command() -> Command {
                 .help("Refuse (403) every request that would change a service"),
         )
         .arg(
+            Arg::new("max-connections")
+                .long("max-connections")
+                .value_name("N")
+                .value_parser(clap::value_parser!(u32).range(1..=65536))
+                .default_value("256")
+                .help("Connections served at once, over every listener; more wait"),
+        )
+        .arg(
+            Arg::new("client-timeout")
+                .long("client-timeout")
+                .value_name("SECS")
+                .value_parser(clap::value_parser!(u32).range(1..=3600))
+                .default_value("10")
+                .help("How long a client may take to send a request or to read a reply"),
+        )
+        .arg(
             Arg::new("scandir")
                 .value_name("SCANDIR")
                 .required(true)
@@ -124,7 +142,7 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, Fail> {
                 return Ok(ExitCode::SUCCESS);
             }
             Err(_) => return Err(Fail::usage(
-                "vigild [--listen ADDR]... [--auth-file FILE] [--no-auth] [--read-only] SCANDIR",
+                "vigild [--listen ADDR]... [--auth-file FILE] [--no-auth] [--read-only] [--max-connections N] [--client-timeout SECS] SCANDIR",
             )),
         };
     let scandir: PathBuf = matches
@@ -132,6 +150,16 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, Fail> {
         .cloned()
         .unwrap_or_default();
     let no_auth = matches.get_flag("no-auth");
+    let max_connections = matches
+        .get_one::<u32>("max-connections")
+        .copied()
+        .unwrap_or(256);
+    let client_timeout = std::time::Duration::from_secs(u64::from(
+        matches
+            .get_one::<u32>("client-timeout")
+            .copied()
+            .unwrap_or(10),
+    ));
     let read_only = matches.get_flag("read-only");
     let mut addrs = Vec::new();
     for text in matches.get_many::<String>("listen").into_iter().flatten() {
@@ -197,8 +225,10 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, Fail> {
     let own_log = std::env::current_dir()
         .ok()
         .map(|d| d.join("log/main/current"));
+    let (tree_tx, changes) = tree::channel();
+    let scandir_for_tree = scandir.clone();
     let app = xmlrpc::routes(xmlrpc::rpc::Rpc::new(scandir.clone(), own_log), read_only)
-        .merge(api::routes(scandir.clone(), read_only))
+        .merge(api::routes(scandir.clone(), read_only, changes))
         .merge(log::routes(scandir.clone()))
         .merge(metrics::routes(scandir))
         .merge(web::routes());
@@ -215,21 +245,35 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, Fail> {
                 users: None,
                 read_only,
                 tcp: None,
+                client_timeout,
             },
             Bound::Tcp(l) => gate::Gate {
                 users: users.clone(),
                 read_only,
                 tcp: l.local_addr().ok(),
+                client_timeout,
             },
         })
         .collect();
-    let result = runtime.block_on(serve(bound, gates, app));
+    let limits = conn::Limits {
+        permits: std::sync::Arc::new(tokio::sync::Semaphore::new(max_connections as usize)),
+        client_timeout,
+    };
+    let result = runtime.block_on(async {
+        tokio::spawn(tree::run(scandir_for_tree, tree_tx));
+        serve(bound, gates, app, limits).await
+    });
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     result.map(|()| ExitCode::SUCCESS)
 }
 
 /// Serves every listener until TERM or INT, then removes the unix sockets.
-async fn serve(bound: Vec<Bound>, gates: Vec<gate::Gate>, app: axum::Router) -> Result<(), Fail> {
+async fn serve(
+    bound: Vec<Bound>,
+    gates: Vec<gate::Gate>,
+    app: axum::Router,
+    limits: conn::Limits,
+) -> Result<(), Fail> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term =
         signal(SignalKind::terminate()).map_err(|e| Fail::unable(&e, &[b"catch TERM"]))?;
@@ -248,14 +292,14 @@ async fn serve(bound: Vec<Bound>, gates: Vec<gate::Gate>, app: axum::Router) -> 
                 let l = tokio::net::UnixListener::from_std(l)
                     .map_err(|e| Fail::unable(&e, &[b"listen"]))?;
                 sockets.push(path);
-                tokio::spawn(async move { axum::serve(l, app).await });
+                tokio::spawn(conn::serve(l, app, limits.clone()));
             }
             Bound::Tcp(l) => {
                 l.set_nonblocking(true)
                     .map_err(|e| Fail::unable(&e, &[b"listen"]))?;
                 let l = tokio::net::TcpListener::from_std(l)
                     .map_err(|e| Fail::unable(&e, &[b"listen"]))?;
-                tokio::spawn(async move { axum::serve(l, app).await });
+                tokio::spawn(conn::serve(l, app, limits.clone()));
             }
         }
     }

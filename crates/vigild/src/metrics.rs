@@ -15,7 +15,6 @@ use axum::Router;
 use vigil_client::snapshot::Snapshot;
 use vigil_proto::exit::LastExit;
 use vigil_proto::status::State as RunState;
-use vigil_usage::Reader;
 
 use crate::api::{error, names, resolve};
 
@@ -163,9 +162,7 @@ fn render(scandir: &std::path::Path, own: &Own) -> String {
             continue;
         };
         let mut look = Snapshot::take(dir.as_os_str());
-        if look.running_pid().is_some() {
-            look.measure(table.get_or_insert_with(|| Reader::new().table()));
-        }
+        crate::api::measure(&mut look, &mut table);
         let l = format!("name=\"{}\"", label(name));
         let flag = |b: bool| if b { 1.0 } else { 0.0 };
         supervised.add(&l, flag(look.supervised == Some(true)));

@@ -22,6 +22,11 @@ struct Tree {
 
 impl Tree {
     fn new(read_only: bool) -> Tree {
+        Tree::with(if read_only { &["--read-only"] } else { &[] })
+    }
+
+    /// A tree whose vigild gets `args` too.
+    fn with(args: &[&str]) -> Tree {
         let dir = tempfile::tempdir().unwrap();
         let scan = dir.path().join("scan");
         fs::create_dir_all(scan.join("web/log")).unwrap();
@@ -36,9 +41,7 @@ impl Tree {
         let sock = dir.path().join("vigild.sock");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigild"));
         cmd.arg("--listen").arg(format!("unix:{}", sock.display()));
-        if read_only {
-            cmd.arg("--read-only");
-        }
+        cmd.args(args);
         let vigild = cmd
             .arg(&scan)
             .stdout(Stdio::null())
@@ -665,4 +668,99 @@ fn new_services_appear_and_the_stream_resumes_across_a_vigild_restart() {
         let (status, body) = t.http("GET", "/v1/services/late", &[]);
         status == 200 && body.contains("\"state\":\"up\"")
     });
+}
+
+#[test]
+fn an_open_stream_follows_services_added_after_it_connected() {
+    let t = Tree::new(false);
+    let mut live = t.events("", None);
+    fs::create_dir_all(t.scan.join("late")).unwrap();
+    script(&t.scan.join("late/run"), "exec sleep 1000");
+    live.until("\"service\":\"late\",\"event\":\"up\"");
+    // Its history before the stream connected is not replayed: the stream starts at the present.
+    assert!(!live.seen.contains("\"service\":\"db\""), "{}", live.seen);
+    // Still following it: a restart of the new service comes on the same stream.
+    let ok = Command::new(bin("svc"))
+        .arg("-t")
+        .arg(t.scan.join("late"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    live.until("\"service\":\"late\",\"event\":\"down\"");
+}
+
+/// Reads `s` until it closes or `limit` passes; what came, and whether it closed.
+fn read_all(s: &mut UnixStream, limit: Duration) -> (String, bool) {
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => return (String::from_utf8_lossy(&got).into_owned(), true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (String::from_utf8_lossy(&got).into_owned(), true)
+            }
+            Err(_) => {}
+        }
+    }
+    (String::from_utf8_lossy(&got).into_owned(), false)
+}
+
+#[test]
+fn slow_clients_time_out_big_heads_are_refused_and_connections_are_bounded() {
+    let t = Tree::with(&["--client-timeout", "1", "--max-connections", "2"]);
+
+    // A request head that never ends: the connection is closed after the client timeout.
+    let mut slow = UnixStream::connect(&t.sock).unwrap();
+    slow.write_all(b"GET /v1/serv").unwrap();
+    let (got, closed) = read_all(&mut slow, Duration::from_secs(10));
+    assert!(
+        closed && got.is_empty(),
+        "slow head: closed {closed}, got {got:?}"
+    );
+    drop(slow);
+
+    // A body that never ends: 408.
+    let mut slow = UnixStream::connect(&t.sock).unwrap();
+    slow.write_all(b"POST /RPC2 HTTP/1.1\r\nHost: \r\nContent-Length: 100\r\n\r\n<?xml")
+        .unwrap();
+    let (got, _) = read_all(&mut slow, Duration::from_secs(10));
+    assert!(got.starts_with("HTTP/1.1 408"), "slow body: {got:?}");
+    drop(slow);
+
+    // A head past 64 KiB: 431.
+    let mut big = UnixStream::connect(&t.sock).unwrap();
+    let head = format!(
+        "GET /v1/services HTTP/1.1\r\nHost: \r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    let _ = big.write_all(head.as_bytes());
+    let (got, _) = read_all(&mut big, Duration::from_secs(10));
+    assert!(got.starts_with("HTTP/1.1 431"), "big head: {got:?}");
+    drop(big);
+
+    // Two event streams hold both connections; a third request waits for one of them.
+    let mut first = t.events("", None);
+    let second = t.events("", None);
+    let mut third = UnixStream::connect(&t.sock).unwrap();
+    third
+        .write_all(b"GET /v1/services HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (got, _) = read_all(&mut third, Duration::from_millis(1500));
+    assert!(got.is_empty(), "a third connection was served: {got:?}");
+    drop(second);
+    let (got, closed) = read_all(&mut third, Duration::from_secs(20));
+    assert!(closed && got.starts_with("HTTP/1.1 200"), "third: {got:?}");
+
+    // An idle event stream outlives the client timeout: it still gets events.
+    let ok = Command::new(bin("svc"))
+        .arg("-t")
+        .arg(t.scan.join("db"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    first.until("\"service\":\"db\",\"event\":\"up\"");
 }

@@ -295,7 +295,7 @@ fn log_text_is_valid_xml_whatever_the_service_prints() {
 
 #[test]
 fn logtail_follows_the_log_across_rotations() {
-    let talk = "n=0\ntrap 'kill $! 2>/dev/null; n=$((n+1)); echo line $n' HUP\necho hello\nwhile :; do sleep 1000 & wait $!; done";
+    let talk = "n=0\ntrap 'kill $! 2>/dev/null; n=$((n+1)); echo line $n' HUP\ntrap 'kill $! 2>/dev/null; exit' TERM\necho hello\nwhile :; do sleep 1000 & wait $!; done";
     let t = Tree::new(&[("talk", talk, true)]);
     let current = t.scan.join("talk/log/main/current");
     t.until("hello logged", || {
