@@ -44,17 +44,10 @@ fn env_name(entry: &[u8]) -> &[u8] {
     }
 }
 
-/// [`spawn`], with a descriptor and environment entries for the child (readiness pipes,
-/// NOTIFY_SOCKET, a listener's VIGIL_* variables).
-pub fn spawn_with(path: &CStr, args: &[&CStr], extra: &Extra<'_>) -> io::Result<i32> {
-    if args.len() > MAX_ARGS {
-        return Err(io::Error::from_raw_os_error(libc::E2BIG));
-    }
-    let mut argv: [*mut c_char; MAX_ARGS + 1] = [std::ptr::null_mut(); MAX_ARGS + 1];
-    for (slot, arg) in argv.iter_mut().zip(args) {
-        *slot = arg.as_ptr().cast_mut();
-    }
-    // Only when asked for: the plain start stays free of allocation.
+/// The child's environment: the process's with `extra.env` added (null-terminated), or empty
+/// when there is nothing to add (the child then gets `environ` itself): only when asked for,
+/// so the plain start stays free of allocation.
+fn environment(extra: &Extra<'_>) -> Vec<*mut c_char> {
     let mut envp: Vec<*mut c_char> = Vec::new();
     if !extra.env.is_empty() {
         // SAFETY: environ is the process environment, a null-terminated array of pointers to
@@ -73,6 +66,20 @@ pub fn spawn_with(path: &CStr, args: &[&CStr], extra: &Extra<'_>) -> io::Result<
         envp.extend(extra.env.iter().map(|e| e.as_ptr().cast_mut()));
         envp.push(std::ptr::null_mut());
     }
+    envp
+}
+
+/// [`spawn`], with a descriptor and environment entries for the child (readiness pipes,
+/// NOTIFY_SOCKET, a listener's VIGIL_* variables).
+pub fn spawn_with(path: &CStr, args: &[&CStr], extra: &Extra<'_>) -> io::Result<i32> {
+    if args.len() > MAX_ARGS {
+        return Err(io::Error::from_raw_os_error(libc::E2BIG));
+    }
+    let mut argv: [*mut c_char; MAX_ARGS + 1] = [std::ptr::null_mut(); MAX_ARGS + 1];
+    for (slot, arg) in argv.iter_mut().zip(args) {
+        *slot = arg.as_ptr().cast_mut();
+    }
+    let envp = environment(extra);
     // SAFETY: attr, the file actions and the signal sets are initialised by their init calls
     // before use and destroyed once; argv and envp are null-terminated arrays of pointers to
     // NUL-terminated strings that outlive the call; environ is the process environment, valid
@@ -160,24 +167,7 @@ pub fn spawn_in(
     for (slot, arg) in argv.iter_mut().zip(args) {
         *slot = arg.as_ptr();
     }
-    let mut envp: Vec<*const c_char> = Vec::new();
-    if !extra.env.is_empty() {
-        // SAFETY: as in spawn_with: environ is a null-terminated array of NUL-terminated
-        // strings, unchanged while we read it (one thread).
-        unsafe {
-            let mut at = environ;
-            while !(*at).is_null() {
-                let entry = CStr::from_ptr(*at).to_bytes();
-                let name = env_name(entry);
-                if !extra.env.iter().any(|e| env_name(e.to_bytes()) == name) {
-                    envp.push(*at);
-                }
-                at = at.add(1);
-            }
-        }
-        envp.extend(extra.env.iter().map(|e| e.as_ptr()));
-        envp.push(std::ptr::null());
-    }
+    let envp = environment(extra);
     let mut pipe = [-1 as libc::c_int; 2];
     // SAFETY: pipe2 writes two descriptors into the array it is given.
     if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
@@ -214,7 +204,7 @@ pub fn spawn_in(
             let env = if envp.is_empty() {
                 environ.cast::<*const c_char>()
             } else {
-                envp.as_ptr()
+                envp.as_ptr().cast::<*const c_char>()
             };
             libc::execve(path.as_ptr(), argv.as_ptr(), env);
             let errno = *libc::__errno_location();
