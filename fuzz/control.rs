@@ -181,6 +181,14 @@ impl Sim {
                     );
                     continue;
                 }
+                Effect::NotReady(pid) => {
+                    assert_eq!(
+                        self.sup.pid(),
+                        Some(pid),
+                        "not-ready warning for another pid"
+                    );
+                    continue;
+                }
                 Effect::SignalGroup(..)
                 | Effect::SignalCgroup(_)
                 | Effect::Announce

@@ -8,6 +8,7 @@
 //! | `timeout-finish` | ms before `finish` is KILLed   | 5000; 0 means no limit (as s6)  |
 //! | `keep-strays`    | (exists)                       | leftovers of `run` are stopped   |
 //! | `down-signal`    | a signal name (`INT`, `SIGQUIT`) | TERM: what `d` sends (as s6)    |
+//! | `ready-timeout`  | ms the run may take to be ready | none; 0 means none: then a warning |
 //!
 //! Each is read through [`vigil_proto::bounded`]: a regular file of at most 4 KiB, never
 //! through a symbolic link, never blocking. A bad file or value is one warning (again only once
@@ -32,6 +33,8 @@ pub const TIMEOUT_KILL: &str = "timeout-kill";
 pub const TIMEOUT_FINISH: &str = "timeout-finish";
 /// The signal `d` (and a stop of supervise) sends instead of TERM, as s6-supervise reads it.
 pub const DOWN_SIGNAL: &str = "down-signal";
+/// Warn if a run that notifies readiness has not within this many ms of its start.
+pub const READY_TIMEOUT: &str = "ready-timeout";
 /// If this file exists, processes `run` leaves behind in its process group are not stopped.
 pub const KEEP_STRAYS: &str = "keep-strays";
 
@@ -71,6 +74,16 @@ pub fn read(dir: &[u8]) -> Config {
         }
         if let [_] = numbers.as_slice() {
             settled(TIMEOUT_FINISH);
+        }
+    }
+    if let Some(numbers) = numbers(dir, READY_TIMEOUT, &mut buf) {
+        match numbers.as_slice() {
+            [0] => config.ready_timeout = None,
+            [ms] => config.ready_timeout = Some(Duration::from_millis(*ms)),
+            _ => warn_once(dir, READY_TIMEOUT, BAD_FORMAT),
+        }
+        if let [_] = numbers.as_slice() {
+            settled(READY_TIMEOUT);
         }
     }
     match bounded::read(Path::new(DOWN_SIGNAL), Links::Refuse, &mut buf) {

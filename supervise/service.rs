@@ -254,7 +254,7 @@ impl<'a> Runner<'a> {
                     self.dispatch(sup, Input::Exited(pid, Exit::Status(status)));
                 }
             }
-            if (ready_a || ready_b) && self.observer.readable() {
+            if (ready_a || ready_b) && self.observer.readable(sup.pid()) {
                 self.dispatch(sup, Input::Ready);
             }
             self.observer.on_time(Instant::now());
@@ -384,6 +384,23 @@ impl<'a> Runner<'a> {
             }
             Effect::Announce => {
                 self.announce(sup);
+                None
+            }
+            Effect::NotReady(pid) => {
+                let ms = sup.config.ready_timeout.map_or(0, |t| t.as_millis());
+                let ms = i32::try_from(ms).unwrap_or(i32::MAX);
+                let (mut a, mut b) = ([0u8; 12], [0u8; 12]);
+                msg::warn(
+                    PROG,
+                    &[
+                        self.dir,
+                        b"/run (pid ",
+                        crate::events::decimal(pid, &mut a),
+                        b") has not said it is ready within ready-timeout (",
+                        crate::events::decimal(ms, &mut b),
+                        b" ms)",
+                    ],
+                );
                 None
             }
             Effect::Publish(event) => {

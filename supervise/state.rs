@@ -81,6 +81,9 @@ pub struct Config {
     pub timeout_finish: Option<Duration>,
     /// What `d` and a stop of supervise send first (`down-signal`; TERM by default).
     pub down_signal: i32,
+    /// Warn if a run that notifies has not said it is ready this long after its start
+    /// (`ready-timeout`); `None`: never.
+    pub ready_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             timeout_kill: None,
             timeout_finish: Some(Duration::from_secs(5)),
             down_signal: libc::SIGTERM,
+            ready_timeout: None,
         }
     }
 }
@@ -191,6 +195,8 @@ pub enum Effect {
     KillCgroup,
     /// Write the status file.
     Announce,
+    /// Warn that this run has not said it is ready within `ready-timeout`.
+    NotReady(Pid),
     /// Publish this event about the run with the next status write (one no state change
     /// shows, as a limit breach).
     Publish(Event),
@@ -250,6 +256,8 @@ pub struct Supervisor {
     strays: Option<(Pid, Option<Instant>)>,
     /// A restart after a limit breach: the run's group and when to KILL it if it lingers.
     limit_kill: Option<(Pid, Instant)>,
+    /// When to warn that the run has not said it is ready (`ready-timeout`), while it has not.
+    ready_warn_at: Option<Instant>,
     rng: u64,
 }
 
@@ -272,6 +280,7 @@ impl Supervisor {
             asked: false,
             strays: None,
             limit_kill: None,
+            ready_warn_at: None,
             rng: seed | 1,
         }
     }
@@ -322,7 +331,10 @@ impl Supervisor {
         };
         let strays = self.strays.and_then(|(_, at)| at);
         let limit_kill = self.limit_kill.map(|(_, at)| at);
-        earliest(earliest(state, strays), limit_kill)
+        earliest(
+            earliest(state, strays),
+            earliest(limit_kill, self.ready_warn_at),
+        )
     }
 
     /// True once supervise should exit: told to, the service is down and no strays are left.
@@ -535,6 +547,7 @@ impl Supervisor {
     fn run_exited(&mut self, pid: Pid, since: Instant, exit: Exit, now: Instant, fx: &mut Effects) {
         // A limit restart's KILL is for this run only; its leftovers are the strays' now.
         self.limit_kill = None;
+        self.ready_warn_at = None;
         if let Exit::Status(status) = exit {
             self.last_exit = Some(status);
         }
@@ -652,7 +665,9 @@ impl Supervisor {
                 match readiness {
                     // Published after the `u` this announce shows.
                     Readiness::Ready => fx.push(Effect::Publish(Event::Ready)),
-                    Readiness::Waiting => {}
+                    Readiness::Waiting => {
+                        self.ready_warn_at = self.config.ready_timeout.map(|t| now + t)
+                    }
                 }
                 fx.push(Effect::Announce);
             }
@@ -743,6 +758,19 @@ impl Supervisor {
                 }
             }
         }
+        if self.ready_warn_at.is_some_and(|at| at <= now) {
+            self.ready_warn_at = None;
+            match (self.state, self.readiness) {
+                (State::Up { pid, .. }, Readiness::Waiting) => fx.push(Effect::NotReady(pid)),
+                (State::Up { .. }, Readiness::Ready)
+                | (State::Down, _)
+                | (State::Starting, _)
+                | (State::Stopping { .. }, _)
+                | (State::Finishing { .. }, _)
+                | (State::Clearing { .. }, _)
+                | (State::Backoff { .. }, _) => {}
+            }
+        }
         if let Some((group, at)) = self.limit_kill {
             if at <= now {
                 self.limit_kill = None;
@@ -776,6 +804,7 @@ impl Supervisor {
         match (self.state, self.readiness) {
             (State::Up { .. } | State::Stopping { .. }, Readiness::Waiting) => {
                 self.readiness = Readiness::Ready;
+                self.ready_warn_at = None;
                 fx.push(Effect::Publish(Event::Ready));
                 fx.push(Effect::Announce);
             }
@@ -1296,6 +1325,46 @@ mod tests {
             [Publish(Event::Ready), Announce]
         );
         assert_eq!(s.word(), status::State::Up);
+    }
+
+    #[test]
+    fn ready_timeout_warns_once_unless_ready_in_time() {
+        let t0 = Instant::now();
+        let config = Config {
+            ready_timeout: Some(secs(5)),
+            ..Config::default()
+        };
+        let mut s = Supervisor::new(config, Want::Up, 7);
+        s.boot();
+        fx(&mut s, Input::Started(Ok((10, Readiness::Waiting))), t0);
+        assert_eq!(s.deadline(), Some(t0 + secs(5)));
+        assert_eq!(fx(&mut s, Input::Timeout, t0 + secs(4)), []);
+        assert_eq!(fx(&mut s, Input::Timeout, t0 + secs(5)), [NotReady(10)]);
+        assert_eq!(s.deadline(), None, "once: then no wake-up");
+        assert_eq!(s.word(), status::State::Starting, "still starting");
+        // Ready late: nothing more to warn about.
+        fx(&mut s, Input::Ready, t0 + secs(6));
+        assert_eq!(s.deadline(), None);
+        // The next run: ready in time, no warning and no deadline left.
+        let t1 = t0 + secs(10);
+        fx(&mut s, Input::Exited(10, Exit::Status(0)), t1);
+        fx(&mut s, Input::FinishStarted(None), t1);
+        fx(&mut s, Input::Started(Ok((11, Readiness::Waiting))), t1);
+        assert_eq!(s.deadline(), Some(t1 + secs(5)));
+        fx(&mut s, Input::Ready, t1 + secs(1));
+        assert_eq!(s.deadline(), None);
+        // A run that exits before its deadline takes it along.
+        let t2 = t1 + secs(20);
+        fx(&mut s, Input::Exited(11, Exit::Status(0)), t2);
+        fx(&mut s, Input::FinishStarted(None), t2);
+        fx(&mut s, Input::Started(Ok((12, Readiness::Waiting))), t2);
+        fx(&mut s, Input::Exited(12, Exit::Status(0)), t2 + secs(2));
+        assert_ne!(s.deadline(), Some(t2 + secs(5)));
+        // Without a protocol (ready at once) no deadline is set.
+        let mut s = Supervisor::new(config, Want::Up, 7);
+        s.boot();
+        fx(&mut s, Input::Started(Ok((13, Readiness::Ready))), t0);
+        assert_eq!(s.deadline(), None);
     }
 
     #[test]

@@ -258,34 +258,175 @@ fn readiness_by_notification_fd() {
     assert_eq!(json_field(&json, "ready"), Some("true"), "{json}");
 }
 
+/// A python3 run that blocks USR1, waits for it (`svc -1`), then sends `READY=1` to
+/// NOTIFY_SOCKET (an abstract name, `@...`) and sleeps.
+const PY_NOTIFY_ON_USR1: &str = "import os, signal, socket
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+addr = os.environ[\"NOTIFY_SOCKET\"]
+if addr.startswith(\"@\"):
+    addr = \"\\0\" + addr[1:]
+signal.sigwait({signal.SIGUSR1})
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b\"STATUS=warm\\n\", addr)
+s.sendto(b\"STATUS=hot\\nREADY=1\\n\", addr)
+while True:
+    signal.pause()
+";
+
+/// True once `pid` blocks USR1 or waits for it in sigwait (which unblocks it while it waits):
+/// the python run is ready for `svc -1`.
+fn blocks_usr1(pid: i32) -> bool {
+    let blocked = crate::util::procfs::status_field(pid, "SigBlk")
+        .and_then(|mask| u64::from_str_radix(&mask, 16).ok())
+        .is_some_and(|mask| mask & (1 << (libc::SIGUSR1 - 1)) != 0);
+    let waiting = fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|text| {
+        text.split_whitespace()
+            .next()
+            .and_then(|nr| nr.parse().ok())
+            == Some(libc::SYS_rt_sigtimedwait)
+    });
+    blocked || waiting
+}
+
+/// NOTIFY_SOCKET as the run `pid` got it.
+fn notify_socket_of(pid: i32) -> String {
+    let environ = fs::read(format!("/proc/{pid}/environ")).expect("environ");
+    environ
+        .split(|&b| b == 0)
+        .find_map(|var| var.strip_prefix(b"NOTIFY_SOCKET="))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .expect("NOTIFY_SOCKET in the run's environment")
+}
+
+/// Sends `datagram` to NOTIFY_SOCKET (`@name`: abstract; else a path) from this process.
+fn send_notify(address: &str, datagram: &[u8]) {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::SocketAddr;
+    let addr = match address.strip_prefix('@') {
+        Some(name) => SocketAddr::from_abstract_name(name).expect("name"),
+        None => SocketAddr::from_pathname(address).expect("path"),
+    };
+    let client = std::os::unix::net::UnixDatagram::unbound().expect("socket");
+    client.send_to_addr(datagram, &addr).expect("send");
+}
+
+/// supervise on `dir` (whose run is `PY_NOTIFY_ON_USR1`) with `notify-socket`; it and the
+/// run's pid once python waits for USR1.
+fn notifier(sb: &Sandbox, dir: &Path) -> (Supervised, i32) {
+    sb.write("svc/notify-socket", "");
+    let s = supervise(dir);
+    let pid = s.wait_up() as i32;
+    assert!(
+        eventually(LIMIT, || blocks_usr1(pid)),
+        "python started: {}",
+        s.stderr()
+    );
+    (s, pid)
+}
+
 #[test]
 fn readiness_by_notify_socket() {
     let sb = Sandbox::new();
-    let dir = sb.service(
-        "svc",
-        "printf %s \"$NOTIFY_SOCKET\" > socket.tmp && mv socket.tmp socket\nexec sleep 100",
-    );
-    sb.write("svc/notify-socket", "");
-    let s = supervise(&dir);
-    assert!(eventually(LIMIT, || dir.join("socket").exists()));
-    let path = fs::read_to_string(dir.join("socket")).expect("NOTIFY_SOCKET");
+    let dir = sb.service("svc", &format!("exec python3 -c '{}'", PY_NOTIFY_ON_USR1));
+    let (s, pid) = notifier(&sb, &dir);
+    let address = notify_socket_of(pid);
     assert!(
-        path.starts_with('/') && path.ends_with("/supervise/notify"),
-        "{path}"
+        address.starts_with("@vigil-notify/") && address.len() == 46,
+        "{address}"
     );
     let out = run(cmd("svwait").args(["-U", "-t", "300"]).arg(&dir), LIMIT);
     assert_eq!(out.status.code(), Some(99), "not ready yet");
     let mut waiter = svwait_bg(&["-U", "-t", "8000"], &dir);
-    let client = std::os::unix::net::UnixDatagram::unbound().expect("socket");
-    client.send_to(b"STATUS=warm\n", &path).expect("send");
-    client
-        .send_to(b"STATUS=hot\nREADY=1\n", &path)
-        .expect("send");
+    let out = run(cmd("svc").arg("-1").arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(0));
     assert_eq!(exit_code(&mut waiter), Some(0));
     s.wait_for("ready", |st| {
         st.ext
             .is_some_and(|e| e.state == State::Up && e.ready_at.is_some())
     });
+}
+
+/// Issue 15 item 2: a run that drops privileges (this build's setuidgid, to `nobody`) can
+/// still say it is ready on NOTIFY_SOCKET, and a process outside the run's tree that sends
+/// `READY=1` is refused with a warning naming its pid.
+#[test]
+fn readiness_after_setuidgid_and_strangers_refused_issue_15() {
+    let sb = Sandbox::new();
+    let dir = sb.service(
+        "svc",
+        &format!(
+            "exec {} nobody python3 -c '{}'",
+            crate::util::bin("setuidgid").display(),
+            PY_NOTIFY_ON_USR1
+        ),
+    );
+    let (s, pid) = notifier(&sb, &dir);
+    let uid = crate::util::procfs::status_field(pid, "Uid").expect("Uid");
+    let nobody = nix::unistd::User::from_name("nobody")
+        .ok()
+        .flatten()
+        .expect("user nobody");
+    assert_eq!(
+        uid.split_whitespace().next(),
+        Some(nobody.uid.as_raw().to_string().as_str()),
+        "the run dropped to nobody"
+    );
+    let address = notify_socket_of(pid);
+    // A stranger (this test process, root, not of the run's tree) says READY=1: refused.
+    send_notify(&address, b"READY=1\n");
+    let warning = format!(
+        "supervise: warning: refused a notification for {} from pid {}: not a process of the \
+         service\n",
+        dir.display(),
+        std::process::id()
+    );
+    assert!(
+        eventually(LIMIT, || s.stderr().contains(&warning)),
+        "no warning: {}",
+        s.stderr()
+    );
+    let st = s.status().expect("status");
+    assert_eq!(st.ext.map(|e| e.state), Some(State::Starting), "not ready");
+    assert_eq!(st.ext.and_then(|e| e.ready_at), None);
+    // The run itself, as nobody: ready.
+    let out = run(cmd("svc").arg("-1").arg(&dir), LIMIT);
+    assert_eq!(out.status.code(), Some(0));
+    s.wait_for("ready", |st| {
+        st.ext
+            .is_some_and(|e| e.state == State::Up && e.ready_at.is_some())
+    });
+    assert_eq!(s.stderr().matches("refused").count(), 1, "{}", s.stderr());
+}
+
+/// Issue 15 item 2: `ready-timeout` warns once when the run has not said it is ready in time,
+/// and supervise then sleeps without a deadline again.
+#[test]
+fn ready_timeout_warns_once_issue_15() {
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 100");
+    sb.write("svc/notify-socket", "");
+    sb.write("svc/ready-timeout", "300\n");
+    let s = supervise(&dir);
+    let pid = s.wait_up();
+    let warning = format!(
+        "supervise: warning: {}/run (pid {pid}) has not said it is ready within ready-timeout \
+         (300 ms)\n",
+        dir.display()
+    );
+    assert!(
+        eventually(LIMIT, || s.stderr().contains(&warning)),
+        "no warning: {}",
+        s.stderr()
+    );
+    assert!(
+        eventually(LIMIT, || crate::util::procfs::sleeps_without_deadline(
+            s.pid()
+        )),
+        "supervise keeps a deadline after the warning"
+    );
+    assert_eq!(s.stderr().matches(&warning).count(), 1, "{}", s.stderr());
+    let st = s.status().expect("status");
+    assert_eq!(st.ext.map(|e| e.state), Some(State::Starting));
 }
 
 #[test]

@@ -994,6 +994,7 @@ fn bad_down_signal_warns_and_terms_and_timeout_kill_follows_issue_15() {
     .expect("rewrite run");
     sup.send(b"u");
     wait_starts(&sb, 2);
+    sup.wait_for("up again", |s| s.pid != 0);
     sup.send(b"d");
     let st = sup.wait_for("killed", |s| {
         s.pid == 0 && s.ext.is_some_and(|e| e.last_exit.is_some())

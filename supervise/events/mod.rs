@@ -32,6 +32,15 @@ use listener::Listener;
 
 const PROG: &str = "supervise";
 
+/// The decimal digits of `n`, written into `buf` (no allocation).
+pub fn decimal(n: i32, buf: &mut [u8; 12]) -> &[u8] {
+    let mut cursor = io::Cursor::new(&mut buf[..]);
+    // 11 characters at most for an i32: always fits.
+    let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{n}"));
+    let len = usize::try_from(cursor.position()).unwrap_or(0);
+    &buf[..len]
+}
+
 /// supervise's events, readiness channels and listener.
 pub struct Observer<'a> {
     /// The service directory as supervise was given it (messages, VIGIL_SERVICE).
@@ -63,25 +72,19 @@ impl<'a> Observer<'a> {
         }
     }
 
-    /// Binds `supervise/notify` if `notify-socket` asks for it and it is not bound yet.
+    /// Binds the notify socket if `notify-socket` asks for it and it is not bound yet.
     fn bind_socket(&mut self) {
         if self.socket.is_some() || !ready::wants_notify_socket(OsStr::new(".")) {
             return;
         }
-        let bound = std::env::current_dir()
-            .and_then(|cwd| NotifySocket::bind(&cwd.join(ready::NOTIFY_SOCKET)));
-        match bound {
+        match NotifySocket::bind() {
             Ok(socket) => {
                 let mut env = b"NOTIFY_SOCKET=".to_vec();
-                env.extend_from_slice(socket.path().as_os_str().as_bytes());
+                env.extend_from_slice(socket.name());
                 self.socket_env = CString::new(env).ok();
                 self.socket = Some(socket);
             }
-            Err(e) => msg::warn_unable(
-                PROG,
-                &e,
-                &[b"bind ", self.dir, b"/", ready::NOTIFY_SOCKET.as_bytes()],
-            ),
+            Err(e) => msg::warn_unable(PROG, &e, &[b"bind a notify socket for ", self.dir]),
         }
     }
 
@@ -232,9 +235,10 @@ impl<'a> Observer<'a> {
         ]
     }
 
-    /// One of [`Observer::fds`] was readable: true if the run said it is ready (news or not:
-    /// the state table decides).
-    pub fn readable(&mut self) -> bool {
+    /// One of [`Observer::fds`] was readable: true if the run (`run`: its pid, if one runs)
+    /// said it is ready (news or not: the state table decides). A notification from a process
+    /// outside the run's tree is refused with a warning naming its pid.
+    pub fn readable(&mut self, run: Option<i32>) -> bool {
         let mut ready = false;
         if let Some(pipe) = &mut self.pipe {
             match pipe.read() {
@@ -247,7 +251,22 @@ impl<'a> Observer<'a> {
             }
         }
         if let Some(socket) = &mut self.socket {
-            ready |= matches!(socket.read(), Ok(Heard::Ready));
+            if let Ok(news) = socket.read(run) {
+                ready |= news.heard == Heard::Ready;
+                if let Some(pid) = news.refused {
+                    let mut digits = [0u8; 12];
+                    msg::warn(
+                        PROG,
+                        &[
+                            b"refused a notification for ",
+                            self.dir,
+                            b" from pid ",
+                            decimal(pid, &mut digits),
+                            b": not a process of the service",
+                        ],
+                    );
+                }
+            }
         }
         ready
     }

@@ -4,9 +4,20 @@
 //!   `run` the write end of a pipe as its file descriptor N. The first newline written to it
 //!   means "ready"; supervise then closes its end (later writes get EPIPE, harmlessly). If the
 //!   service closes the pipe without a newline it stays "up, not ready".
-//! - systemd's: if `DIR/notify-socket` exists, supervise binds a datagram socket at
-//!   `DIR/supervise/notify` and gives `run` its absolute path in `NOTIFY_SOCKET`. A datagram
+//! - systemd's: if `DIR/notify-socket` exists, supervise binds a datagram socket in the abstract
+//!   namespace under a random name and gives `run` that name in `NOTIFY_SOCKET`
+//!   (`@vigil-notify/` and 32 hex digits: sd_notify's `@` for an abstract socket). A datagram
 //!   with a line `READY=1` means "ready" (sd_notify(3)); other lines are ignored.
+//!
+//!   Why abstract: the service must reach the socket whatever user it runs as (postgres after
+//!   `setuidgid postgres`), and `supervise/` is 0700 while the service directory may be too; an
+//!   abstract socket has no file, so no permission and no path to make reachable, and nothing
+//!   stale is left after a SIGKILL. Anyone who knows the name could send to it, so who sends is
+//!   checked on each datagram: the kernel attaches the sender's pid (SO_PASSCRED,
+//!   SCM_CREDENTIALS), and only the run and its descendants are heard ([`in_run_tree`], as
+//!   systemd's `NotifyAccess=all` within the service); anything else is refused with a warning
+//!   naming the sender's pid. The name is random (128 bits from /dev/urandom) and only the
+//!   service's environment holds it, so no one can bind it first or guess it.
 //!
 //! Until the notification the state is "starting" (up, not ready); a service with neither file
 //! is ready as soon as it is spawned. The time of readiness goes into the status file
@@ -16,17 +27,22 @@ use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::path::Path;
 
+use vigil_proc::creds::{self, Sender};
 use vigil_proto::paths;
 
 /// The file naming the service's notification descriptor.
 pub const NOTIFICATION_FD: &str = "notification-fd";
 /// The file asking for systemd's NOTIFY_SOCKET protocol.
 pub const NOTIFY_SOCKET_FILE: &str = "notify-socket";
-/// The datagram socket supervise binds for the systemd protocol.
-pub const NOTIFY_SOCKET: &str = "supervise/notify";
+/// The prefix of the abstract name of the notify socket (after the `@` of NOTIFY_SOCKET).
+pub const NOTIFY_PREFIX: &str = "vigil-notify/";
+/// How many parents are followed up from a sender before it counts as a stranger: deeper
+/// process trees than this under `run` are not heard.
+pub const TREE_DEPTH: usize = 64;
 
 /// Reads `dir/notification-fd`: `Ok(None)` when the file is missing, the number when it is
 /// a line of digits (3 or more: 0, 1 and 2 are the service's stdio), `InvalidData` otherwise.
@@ -117,34 +133,55 @@ impl NotifyPipe {
     }
 }
 
-/// supervise's systemd-style notification socket.
+/// supervise's systemd-style notification socket: abstract, named at random, hearing only the
+/// run's processes.
 #[derive(Debug)]
 pub struct NotifySocket {
     socket: UnixDatagram,
-    path: PathBuf,
+    /// `@vigil-notify/` and 32 hex digits: NOTIFY_SOCKET's value.
+    name: [u8; 46],
+    /// The last sender refused, so a stranger that keeps sending is one warning.
+    last_refused: Option<i32>,
+}
+
+/// What a look at the notify socket found: readiness, and a sender refused (for a warning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketNews {
+    /// `Ready` if an accepted datagram held `READY=1`.
+    pub heard: Heard,
+    /// A sender not of the run's tree, first of a row (its pid; 0 when it came without
+    /// credentials).
+    pub refused: Option<i32>,
 }
 
 impl NotifySocket {
-    /// Binds a datagram socket at `path` (the absolute path of `DIR/supervise/notify`: the
-    /// service gets it in NOTIFY_SOCKET, and sd_notify wants an absolute path), removing a
-    /// stale socket a previous supervise left. Non-blocking, close-on-exec.
-    pub fn bind(path: &Path) -> io::Result<NotifySocket> {
-        match fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+    /// Binds a datagram socket under a random abstract name; non-blocking, close-on-exec, with
+    /// SO_PASSCRED so each datagram says who sent it.
+    pub fn bind() -> io::Result<NotifySocket> {
+        let mut random = [0u8; 16];
+        File::open("/dev/urandom")?.read_exact(&mut random)?;
+        let mut name = [0u8; 46];
+        name[0] = b'@';
+        name[1..14].copy_from_slice(NOTIFY_PREFIX.as_bytes());
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for (i, byte) in random.iter().enumerate() {
+            name[14 + 2 * i] = HEX[usize::from(byte >> 4)];
+            name[15 + 2 * i] = HEX[usize::from(byte & 15)];
         }
-        let socket = UnixDatagram::bind(path)?;
+        let address = SocketAddr::from_abstract_name(&name[1..])?;
+        let socket = UnixDatagram::bind_addr(&address)?;
         socket.set_nonblocking(true)?;
+        creds::pass_credentials(socket.as_fd())?;
         Ok(NotifySocket {
             socket,
-            path: path.to_path_buf(),
+            name,
+            last_refused: None,
         })
     }
 
-    /// The path to give the service in NOTIFY_SOCKET.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// What to give the service in NOTIFY_SOCKET: `@` and the abstract name.
+    pub fn name(&self) -> &[u8] {
+        &self.name
     }
 
     /// The socket, to poll on.
@@ -152,23 +189,41 @@ impl NotifySocket {
         self.socket.as_fd()
     }
 
-    /// Reads every datagram waiting; `Ready` if one of them holds `READY=1`.
+    /// Reads every datagram waiting: `Ready` if one from the run's tree (`run`: its pid, if
+    /// one runs) holds `READY=1`; a sender from elsewhere is refused and named, once in a row.
     ///
     /// Never inlined: its 4 kB buffer would otherwise sit in the frame of supervise's loop,
     /// and every call below the loop would touch a stack page more, in every supervise
     /// (docs/bench.md, "Memory per supervise").
     #[inline(never)]
-    pub fn read(&mut self) -> io::Result<Heard> {
+    pub fn read(&mut self, run: Option<i32>) -> io::Result<SocketNews> {
         let mut buf = [0u8; 4096];
-        let mut seen = Heard::Pending;
+        let mut news = SocketNews {
+            heard: Heard::Pending,
+            refused: None,
+        };
         loop {
-            match self.socket.recv(&mut buf) {
-                Ok(n) => {
-                    if says_ready(&buf[..n]) {
-                        seen = Heard::Ready;
+            match creds::recv_with_sender(self.socket.as_fd(), &mut buf) {
+                Ok((n, sender)) => {
+                    if !says_ready(&buf[..n]) {
+                        // Only readiness is acted on: other lines need no check.
+                        continue;
+                    }
+                    match sender.map(|s: Sender| s.pid) {
+                        Some(pid) if run.is_some_and(|run| in_run_tree(pid, run)) => {
+                            news.heard = Heard::Ready;
+                            self.last_refused = None;
+                        }
+                        other => {
+                            let pid = other.unwrap_or(0);
+                            if self.last_refused != Some(pid) {
+                                self.last_refused = Some(pid);
+                                news.refused = Some(pid);
+                            }
+                        }
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(seen),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(news),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -176,10 +231,25 @@ impl NotifySocket {
     }
 }
 
-impl Drop for NotifySocket {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+/// True if `pid` is the run (`run`) or one of its descendants: its chain of parents in /proc
+/// reaches `run` within [`TREE_DEPTH`] steps. A process that has already gone (or been
+/// reparented to supervise, its subreaper, after its parent died) is not. A later check of the
+/// service's cgroup (issue 14) would go here, beside this one.
+pub fn in_run_tree(pid: i32, run: i32) -> bool {
+    let mut at = pid;
+    for _ in 0..=TREE_DEPTH {
+        if at == run {
+            return true;
+        }
+        if at <= 1 {
+            return false;
+        }
+        match vigil_usage::read_stat(at) {
+            Some(stat) => at = stat.ppid,
+            None => return false,
+        }
     }
+    false
 }
 
 /// True if an sd_notify datagram (newline-separated `KEY=VALUE` lines) holds `READY=1`.
@@ -235,23 +305,56 @@ mod tests {
     }
 
     #[test]
-    fn ready_1_datagram_is_readiness() {
+    fn ready_1_datagram_is_readiness_from_the_run_tree_only() {
         assert!(says_ready(b"READY=1"));
         assert!(says_ready(b"STATUS=warming up\nREADY=1\n"));
         assert!(!says_ready(b"READY=0"));
         assert!(!says_ready(b"XREADY=1"));
-        let dir = tempfile::tempdir().expect("tempdir");
-        let socket_path = dir.path().join("notify");
-        // A socket file left by a supervise that was killed is replaced.
-        drop(UnixDatagram::bind(&socket_path).expect("stale"));
-        let mut socket = NotifySocket::bind(&socket_path).expect("bind");
+        let mut socket = NotifySocket::bind().expect("bind");
+        let name = socket.name().to_vec();
+        assert!(name.starts_with(b"@vigil-notify/") && name.len() == 46);
+        let address = SocketAddr::from_abstract_name(&name[1..]).expect("name");
         let client = UnixDatagram::unbound().expect("client");
-        assert_eq!(socket.read().expect("read"), Heard::Pending);
+        let me = std::process::id() as i32;
+        assert_eq!(socket.read(Some(me)).expect("read").heard, Heard::Pending);
         client
-            .send_to(b"STATUS=loading", &socket_path)
+            .send_to_addr(b"STATUS=loading", &address)
             .expect("send");
-        assert_eq!(socket.read().expect("read"), Heard::Pending);
-        client.send_to(b"READY=1\n", &socket_path).expect("send");
-        assert_eq!(socket.read().expect("read"), Heard::Ready);
+        assert_eq!(socket.read(Some(me)).expect("read").heard, Heard::Pending);
+        client.send_to_addr(b"READY=1\n", &address).expect("send");
+        let news = socket.read(Some(me)).expect("read");
+        assert_eq!((news.heard, news.refused), (Heard::Ready, None));
+        // From a process outside the run's tree (here the run is a child of ours): refused and
+        // named, once in a row.
+        let mut child = std::process::Command::new("sleep")
+            .arg("10")
+            .spawn()
+            .expect("spawn sleep");
+        let stranger = child.id() as i32;
+        for round in 0..2 {
+            client.send_to_addr(b"READY=1\n", &address).expect("send");
+            let news = socket.read(Some(stranger)).expect("read");
+            assert_eq!(news.heard, Heard::Pending);
+            assert_eq!(news.refused, (round == 0).then_some(me));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        client.send_to_addr(b"READY=1\n", &address).expect("send");
+        assert_eq!(socket.read(None).expect("read").heard, Heard::Pending);
+        // Another socket gets another name.
+        let other = NotifySocket::bind().expect("bind");
+        assert_ne!(other.name(), &name[..]);
+    }
+
+    #[test]
+    fn the_run_tree_is_the_run_and_its_descendants() {
+        let me = std::process::id() as i32;
+        let parent = nix::unistd::getppid().as_raw();
+        assert!(in_run_tree(me, me));
+        assert!(in_run_tree(me, parent), "a child of the run");
+        assert!(!in_run_tree(parent, me), "the run's parent");
+        assert!(!in_run_tree(1, me));
+        assert!(!in_run_tree(0, me));
+        assert!(!in_run_tree(i32::MAX, me), "gone");
     }
 }

@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod creds;
 pub mod entry;
 pub mod exec;
 pub mod fdmap;

@@ -121,8 +121,14 @@ pub fn names(scandir: &Path) -> Vec<String> {
     let mut services: Vec<String> = match std::fs::read_dir(scandir) {
         Ok(entries) => entries
             .filter_map(Result::ok)
+            .filter(|e| {
+                // The directory's own type says it without a stat, but for a symbolic link
+                // (daemontools' habit: /service/web -> /etc/web), which is followed.
+                e.file_type()
+                    .is_ok_and(|t| t.is_dir() || (t.is_symlink() && e.path().is_dir()))
+            })
             .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| plain_name(n) && scandir.join(n).is_dir())
+            .filter(|n| plain_name(n))
             .collect(),
         Err(_) => Vec::new(),
     };
@@ -188,9 +194,8 @@ async fn list(State(api): State<Api>) -> Response {
             if i > 0 {
                 out.push(b',');
             }
-            if let Some(dir) = resolve(&scandir, name) {
-                status_json(name, &dir, &mut table, &mut out);
-            }
+            // names() gave only plain names of directories: no second look.
+            status_json(name, &scandir.join(name), &mut table, &mut out);
         }
         out.extend_from_slice(b"]\n");
         out

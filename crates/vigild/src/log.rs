@@ -188,19 +188,89 @@ impl AsRawFd for Watch {
     }
 }
 
-/// Reads what was appended to `file`, sending each whole line as an SSE event.
-async fn send_new(
-    file: &mut File,
-    partial: &mut Vec<u8>,
+/// A log file followed as it grows, across multilog's rotations (`current` renamed, a new
+/// `current` made), woken by inotify on its directory: what `?follow=true` and supervisord's
+/// `tail -f` (`/logtail`) both read.
+pub struct Tail {
+    path: PathBuf,
+    watch: AsyncFd<Watch>,
+    file: File,
+    inode: u64,
+}
+
+impl Tail {
+    /// Follows `path` from its end.
+    pub fn open(path: &Path) -> io::Result<Tail> {
+        let dir = path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+        inotify.add_watch(
+            &dir,
+            AddWatchFlags::IN_MODIFY
+                | AddWatchFlags::IN_CREATE
+                | AddWatchFlags::IN_MOVED_TO
+                | AddWatchFlags::IN_MOVED_FROM
+                | AddWatchFlags::IN_CLOSE_WRITE
+                | AddWatchFlags::IN_DELETE_SELF
+                | AddWatchFlags::IN_MOVE_SELF,
+        )?;
+        // The Watch owns the inotify descriptor for as long as it is registered (AsyncFd::new
+        // is deprecated for I/O safety; its replacement is unsafe, which this crate forbids).
+        #[allow(deprecated)]
+        let watch = AsyncFd::new(Watch(inotify))?;
+        let mut file = File::open(path)?;
+        let inode = file.metadata()?.ino();
+        file.seek(SeekFrom::End(0))?;
+        Ok(Tail {
+            path: path.to_path_buf(),
+            watch,
+            file,
+            inode,
+        })
+    }
+
+    /// The next bytes added (at most [`CHUNK`]): what is left of the file held, then, once it
+    /// was rotated away, the new one's; else waits for the directory to change.
+    pub async fn next(&mut self) -> io::Result<Vec<u8>> {
+        loop {
+            let mut buf = Vec::new();
+            if self.file.by_ref().take(CHUNK).read_to_end(&mut buf)? > 0 {
+                return Ok(buf);
+            }
+            if let Ok(meta) = std::fs::metadata(&self.path) {
+                if meta.ino() != self.inode {
+                    self.file = File::open(&self.path)?;
+                    self.inode = self.file.metadata()?.ino();
+                    continue;
+                }
+            }
+            let mut guard = self.watch.readable().await?;
+            match guard.get_inner().0.read_events() {
+                Ok(_) | Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Follows `current` from its end, each whole line an SSE event.
+async fn follow_lines(
+    current: &Path,
     tx: &mpsc::Sender<Result<Bytes, Infallible>>,
 ) -> io::Result<()> {
+    let mut tail = Tail::open(current)?;
+    let mut partial = Vec::new();
+    let gone = || io::Error::from(io::ErrorKind::BrokenPipe);
+    tx.send(Ok(Bytes::from_static(b": following\n\n")))
+        .await
+        .map_err(|_| gone())?;
     loop {
-        let mut buf = Vec::new();
-        let n = file.by_ref().take(CHUNK).read_to_end(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        partial.extend_from_slice(&buf);
+        let bytes = tokio::select! {
+            _ = tx.closed() => return Ok(()),
+            bytes = tail.next() => bytes?,
+        };
+        partial.extend_from_slice(&bytes);
         let mut out = Vec::new();
         while let Some(end) = partial.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = partial.drain(..=end).collect();
@@ -210,62 +280,12 @@ async fn send_new(
         }
         if partial.len() > MAX_LINE {
             out.extend_from_slice(b"data: ");
-            line_json(partial, &mut out);
+            line_json(&partial, &mut out);
             out.extend_from_slice(b"\n\n");
             partial.clear();
         }
         if !out.is_empty() {
-            tx.send(Ok(Bytes::from(out)))
-                .await
-                .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
-        }
-    }
-}
-
-/// Follows `current` from its end, across multilog's rotations (the file renamed, a new
-/// `current` made), woken by inotify on its directory.
-async fn follow_lines(
-    current: &Path,
-    tx: &mpsc::Sender<Result<Bytes, Infallible>>,
-) -> io::Result<()> {
-    let dir = current
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
-    inotify.add_watch(
-        &dir,
-        AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO,
-    )?;
-    // The Watch owns the inotify descriptor for as long as it is registered (AsyncFd::new is
-    // deprecated for I/O safety; its replacement is unsafe, which this crate forbids).
-    #[allow(deprecated)]
-    let watch = AsyncFd::new(Watch(inotify))?;
-    let mut file = File::open(current)?;
-    let mut inode = file.metadata()?.ino();
-    file.seek(SeekFrom::End(0))?;
-    let mut partial = Vec::new();
-    tx.send(Ok(Bytes::from_static(b": following\n\n")))
-        .await
-        .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
-    loop {
-        tokio::select! {
-            _ = tx.closed() => return Ok(()),
-            ready = watch.readable() => {
-                let mut guard = ready?;
-                match guard.get_inner().0.read_events() {
-                    Ok(_) | Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
-        // What was added to the file held, then the new `current` after a rotation.
-        send_new(&mut file, &mut partial, tx).await?;
-        if let Ok(meta) = std::fs::metadata(current) {
-            if meta.ino() != inode {
-                file = File::open(current)?;
-                inode = file.metadata()?.ino();
-                send_new(&mut file, &mut partial, tx).await?;
-            }
+            tx.send(Ok(Bytes::from(out))).await.map_err(|_| gone())?;
         }
     }
 }

@@ -2,11 +2,8 @@
 //! that `supervisorctl tail -f` reads.
 
 use std::convert::Infallible;
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
-use std::os::fd::{AsFd, AsRawFd, RawFd};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -15,12 +12,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
 use super::codec::{self, Value};
 use super::rpc::{self, Rpc};
+use crate::log::Tail;
 
 /// What the routes share.
 #[derive(Clone)]
@@ -133,16 +129,8 @@ async fn logtail(
 
 /// How much of the log `tail -f` shows first (supervisord's tail_f_producer: 1024 bytes).
 const FIRST: usize = 1024;
-/// The most read from the log at one wake.
-const CHUNK: u64 = 64 << 10;
-
-struct Watch(Inotify);
-
-impl AsRawFd for Watch {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0.as_fd().as_raw_fd()
-    }
-}
+/// A line without an end longer than this goes out as it is.
+const LONG_LINE: usize = 64 << 10;
 
 /// Lines of the log as they come, labels stripped, made valid text.
 struct Lines {
@@ -150,34 +138,18 @@ struct Lines {
 }
 
 impl Lines {
+    /// The whole lines `bytes` completes (a line without an end past [`LONG_LINE`] too).
     fn feed(&mut self, bytes: &[u8]) -> Option<Bytes> {
         self.partial.extend_from_slice(bytes);
-        let end = self.partial.iter().rposition(|&b| b == b'\n')? + 1;
+        let end = match self.partial.iter().rposition(|&b| b == b'\n') {
+            Some(i) => i + 1,
+            None if self.partial.len() > LONG_LINE => self.partial.len(),
+            None => return None,
+        };
         let whole: Vec<u8> = self.partial.drain(..end).collect();
-        if self.partial.len() > CHUNK as usize {
-            // A line without an end this long goes out as it is.
-            let rest = std::mem::take(&mut self.partial);
-            let mut text = codec::xml_text(&rpc::strip_labels(&whole)).into_bytes();
-            text.extend_from_slice(codec::xml_text(&rest).as_bytes());
-            return Some(Bytes::from(text));
-        }
         Some(Bytes::from(
             codec::xml_text(&rpc::strip_labels(&whole)).into_bytes(),
         ))
-    }
-}
-
-fn read_more(file: &mut File, lines: &mut Lines) -> io::Result<Vec<Bytes>> {
-    let mut out = Vec::new();
-    loop {
-        let mut buf = Vec::new();
-        let n = file.by_ref().take(CHUNK).read_to_end(&mut buf)?;
-        if n == 0 {
-            return Ok(out);
-        }
-        if let Some(b) = lines.feed(&buf) {
-            out.push(b);
-        }
     }
 }
 
@@ -193,64 +165,21 @@ async fn send_all(
     Ok(())
 }
 
-/// Sends the end of `path`, then what is appended to it, following multilog's rotation
-/// (`current` renamed, a new `current` made) by inotify on its directory.
+/// Sends the end of `path`, then what is appended to it, following multilog's rotations.
 async fn follow(path: &Path, tx: &mpsc::Sender<Result<Bytes, Infallible>>) -> io::Result<()> {
-    let dir: PathBuf = path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
-    inotify.add_watch(
-        &dir,
-        AddWatchFlags::IN_MODIFY
-            | AddWatchFlags::IN_CREATE
-            | AddWatchFlags::IN_MOVED_TO
-            | AddWatchFlags::IN_MOVED_FROM
-            | AddWatchFlags::IN_CLOSE_WRITE
-            | AddWatchFlags::IN_DELETE_SELF
-            | AddWatchFlags::IN_MOVE_SELF,
-    )?;
-    // The Watch owns the inotify descriptor for as long as it is registered.
-    #[allow(deprecated)]
-    let watch = AsyncFd::new(Watch(inotify))?;
-
+    let mut tail = Tail::open(path)?;
     let mut lines = Lines {
         partial: Vec::new(),
     };
-    let mut file = File::open(path)?;
-    let mut inode = file.metadata()?.ino();
     // The first screen: the last FIRST bytes of what tail shows.
     let shown = rpc::read_log(path)?;
     let first = &shown[shown.len().saturating_sub(FIRST)..];
     send_all(tx, vec![Bytes::from(codec::xml_text(first).into_bytes())]).await?;
-    file.seek(SeekFrom::End(0))?;
-
     loop {
-        tokio::select! {
+        let bytes = tokio::select! {
             _ = tx.closed() => return Ok(()),
-            ready = watch.readable() => {
-                let mut guard = ready?;
-                match guard.get_inner().0.read_events() {
-                    Ok(_) => {}
-                    Err(nix::errno::Errno::EAGAIN) => {
-                        guard.clear_ready();
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-                guard.clear_ready();
-            }
-        }
-        // Whatever was added to the file we hold, then a new `current` if it was rotated.
-        let chunks = read_more(&mut file, &mut lines)?;
-        send_all(tx, chunks).await?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            if meta.ino() != inode {
-                file = File::open(path)?;
-                inode = file.metadata()?.ino();
-                let chunks = read_more(&mut file, &mut lines)?;
-                send_all(tx, chunks).await?;
-            }
-        }
+            bytes = tail.next() => bytes?,
+        };
+        send_all(tx, lines.feed(&bytes).into_iter().collect()).await?;
     }
 }
