@@ -15,15 +15,13 @@
 
 mod util;
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
-use nix::time::{clock_gettime, ClockId};
 use nix::unistd::{fork, ForkResult, Pid};
 
 const HOLD: Duration = Duration::from_millis(1100);
@@ -31,19 +29,15 @@ const RESTARTS: usize = 8;
 const DESCENDANTS: usize = 100;
 const STOPS: usize = 5;
 const IDLE_FLEET: usize = 200;
+/// How often the bench looks at a file it waits for.
+const POLL: Duration = Duration::from_micros(500);
 
 fn now_ns() -> u64 {
-    let t = clock_gettime(ClockId::CLOCK_MONOTONIC).expect("clock");
-    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+    util::now_ns()
 }
 
 fn append(path: &str, line: &str) {
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .expect("append");
-    f.write_all(line.as_bytes()).expect("write");
+    util::append(path, line)
 }
 
 fn alive(pid: i32) -> bool {
@@ -180,64 +174,6 @@ fn send(dir: &Path, bytes: &[u8]) -> bool {
     vigil_client::Service::at(dir).is_ok_and(|s| s.try_send(bytes).is_ok())
 }
 
-fn stop(mut sup: Child, dir: &Path) {
-    send(dir, b"dkx");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = sup.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = sup.kill();
-    let _ = sup.wait();
-}
-
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_micros(500));
-    }
-    false
-}
-
-fn lines(path: &Path) -> Vec<Vec<u64>> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.split(' ').filter_map(|w| w.parse().ok()).collect())
-        .collect()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn gaps(times: &[Vec<u64>]) -> Vec<f64> {
-    times
-        .windows(2)
-        .filter(|w| w[0].len() == 2 && !w[1].is_empty())
-        .map(|w| (w[1][0] as f64 - w[0][1] as f64) / 1000.0)
-        .collect()
-}
-
-fn floor(dir: &Path) -> Vec<f64> {
-    for _ in 0..=RESTARTS {
-        Command::new(dir.join("run"))
-            .current_dir(dir)
-            .status()
-            .expect("run");
-    }
-    gaps(&lines(&dir.join("times")))
-}
-
 /// Restart gaps (µs) for `mode`, the floor's measured at the same time, and for `leftover`
 /// the share of starts that found the previous leftover alive.
 fn restart_gap(peer: &Peer, base: &Path, mode: &str) -> (Vec<f64>, Vec<f64>, f64) {
@@ -251,16 +187,20 @@ fn restart_gap(peer: &Peer, base: &Path, mode: &str) -> (Vec<f64>, Vec<f64>, f64
     let floor_dir = service(base, &format!("floor-{tag}"), "hold", &floor_peer);
     let sup = start(peer, &dir);
     std::thread::sleep(HOLD / 2);
-    let floor = std::thread::spawn(move || floor(&floor_dir));
-    wait_for(HOLD * (RESTARTS as u32 + 6), || {
-        lines(&dir.join("times")).len() > RESTARTS
+    let floor = std::thread::spawn(move || util::spawn_wait_floor(&floor_dir, RESTARTS));
+    util::wait_for(HOLD * (RESTARTS as u32 + 6), POLL, || {
+        util::number_lines(&dir.join("times")).len() > RESTARTS
     });
-    stop(sup, &dir);
+    util::stop_supervisor(sup, &dir);
     let floor_gaps = floor.join().expect("floor thread");
-    let alive = lines(&dir.join("alive"));
+    let alive = util::number_lines(&dir.join("alive"));
     let share =
         alive.iter().filter(|l| l.first() == Some(&1)).count() as f64 / alive.len().max(1) as f64;
-    (gaps(&lines(&dir.join("times"))), floor_gaps, share)
+    (
+        util::restart_gaps(&util::number_lines(&dir.join("times"))),
+        floor_gaps,
+        share,
+    )
 }
 
 /// Whether the supervisor's status says the service is down.
@@ -300,8 +240,8 @@ fn stop_tree(peer: &Peer, base: &Path) -> (Vec<f64>, Vec<f64>) {
         let tag = format!("tree{i}-{}", peer.name.replace([' ', ','], ""));
         let dir = service(base, &tag, "tree", peer);
         let sup = start(peer, &dir);
-        if !wait_for(Duration::from_secs(10), || dir.join("tree").exists()) {
-            stop(sup, &dir);
+        if !util::wait_for(Duration::from_secs(10), POLL, || dir.join("tree").exists()) {
+            util::stop_supervisor(sup, &dir);
             continue;
         }
         // daemontools ignores control for a second after each start.
@@ -313,11 +253,11 @@ fn stop_tree(peer: &Peer, base: &Path) -> (Vec<f64>, Vec<f64>) {
             .collect();
         let sent = Instant::now();
         send(&dir, b"d");
-        if wait_for(Duration::from_secs(10), || is_down(peer, &dir)) {
+        if util::wait_for(Duration::from_secs(10), POLL, || is_down(peer, &dir)) {
             took.push(sent.elapsed().as_secs_f64() * 1000.0);
             left.push(pids.iter().filter(|&&p| alive(p)).count() as f64);
         }
-        stop(sup, &dir);
+        util::stop_supervisor(sup, &dir);
         for pid in pids {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
@@ -338,7 +278,7 @@ fn idle_fleet(base: &Path) -> (u64, usize) {
         let dir = service(base, &format!("idle-{i}"), "sleep", &peer);
         sups.push((start(&peer, &dir), dir));
     }
-    wait_for(Duration::from_secs(60), || {
+    util::wait_for(Duration::from_secs(60), POLL, || {
         sups.iter()
             .all(|(_, d)| d.join("supervise/cgroup").exists())
     });
@@ -360,7 +300,7 @@ fn idle_fleet(base: &Path) -> (u64, usize) {
     std::thread::sleep(Duration::from_secs(10));
     let after: u64 = sups.iter().map(|(c, _)| switches(c.id())).sum();
     for (child, dir) in sups {
-        stop(child, &dir);
+        util::stop_supervisor(child, &dir);
     }
     let left = cgroups.iter().filter(|c| c.exists()).count();
     (after - before, left)
@@ -407,35 +347,45 @@ fn main() {
         "restart gap, no leftovers, µs (median)",
         plain
             .iter()
-            .map(|(g, _, _)| format!("{:.0}", median(g.clone())))
+            .map(|(g, _, _)| format!("{:.0}", util::median_f64(g.clone())))
             .collect(),
     );
     row(
         "floor at the same time, µs (median)",
         plain
             .iter()
-            .map(|(_, f, _)| format!("{:.0}", median(f.clone())))
+            .map(|(_, f, _)| format!("{:.0}", util::median_f64(f.clone())))
             .collect(),
     );
     row(
         "**restart gap / floor**, no leftovers",
         plain
             .iter()
-            .map(|(g, f, _)| format!("**{:.2}x**", median(g.clone()) / median(f.clone())))
+            .map(|(g, f, _)| {
+                format!(
+                    "**{:.2}x**",
+                    util::median_f64(g.clone()) / util::median_f64(f.clone())
+                )
+            })
             .collect(),
     );
     row(
         "restart gap, with a leftover, µs (median)",
         leftover
             .iter()
-            .map(|(g, _, _)| format!("{:.0}", median(g.clone())))
+            .map(|(g, _, _)| format!("{:.0}", util::median_f64(g.clone())))
             .collect(),
     );
     row(
         "restart gap / floor, with a leftover",
         leftover
             .iter()
-            .map(|(g, f, _)| format!("{:.2}x", median(g.clone()) / median(f.clone())))
+            .map(|(g, f, _)| {
+                format!(
+                    "{:.2}x",
+                    util::median_f64(g.clone()) / util::median_f64(f.clone())
+                )
+            })
             .collect(),
     );
     row(
@@ -448,13 +398,13 @@ fn main() {
     row(
         &format!("`d` to down, {DESCENDANTS} descendants, ms (median)"),
         tree.iter()
-            .map(|(t, _)| format!("{:.1}", median(t.clone())))
+            .map(|(t, _)| format!("{:.1}", util::median_f64(t.clone())))
             .collect(),
     );
     row(
         "descendants still alive when down is reported (median)",
         tree.iter()
-            .map(|(_, l)| format!("{:.0}", median(l.clone())))
+            .map(|(_, l)| format!("{:.0}", util::median_f64(l.clone())))
             .collect(),
     );
     println!(
