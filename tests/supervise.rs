@@ -249,6 +249,8 @@ fn exit_byte_waits_for_the_service_to_go_down() {
     let dir = sb.service("svc", RECORD_AND_SLEEP);
     let mut sup = ours(&dir);
     let pid = sup.wait_up();
+    // The run records itself before it gets the TERM below (else `starts` stays empty).
+    wait_starts(&sb, 1);
     let before = procfs::wakeups(sup.pid()).unwrap_or(0);
     sup.send(b"x");
     handled(&sup, before);
