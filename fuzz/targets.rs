@@ -93,6 +93,7 @@ pub fn journal(data: &[u8]) {
             secs: word(48),
             nanos,
         }),
+        cause: vigil_proto::journal::Cause::from_code(field[11]),
         limit: vigil_proto::status::BreachKind::from_code(field[10] % 5).map(|kind| {
             vigil_proto::journal::Limit {
                 kind,

@@ -257,6 +257,7 @@ mod tests {
             pid: 42,
             status: Some(256),
             until: None,
+            cause: vigil_proto::journal::Cause::None,
             limit: None,
         };
         let text = String::from_utf8(line(OsStr::new("svc/a\"b"), &Item::Event(r))).expect("utf8");

@@ -18,8 +18,8 @@ use std::path::Path;
 
 use vigil_proto::event::Event;
 use vigil_proto::fifodir;
-use vigil_proto::journal::{Journal, Limit, Record};
-use vigil_proto::status::{State, Status};
+use vigil_proto::journal::{Cause, Journal, Limit, Record};
+use vigil_proto::status::{BackoffCause, State, Status, Want};
 use vigil_proto::tai::Tai64n;
 
 /// At most this many events come out of one status change.
@@ -44,6 +44,7 @@ impl Changes {
             pid,
             status: None,
             until: None,
+            cause: Cause::None,
             limit: None,
         })
     }
@@ -81,7 +82,17 @@ pub fn between(prev: Option<&Status>, next: &Status, supervise_pid: u32, now: Ta
     let started = next.pid != 0 && next.pid != prev.pid;
     let last_exit = next.ext.and_then(|e| e.last_exit);
     if died {
-        out.push(Event::Down, prev.pid, now).status = last_exit;
+        let down = out.push(Event::Down, prev.pid, now);
+        down.status = last_exit;
+        // A stop shows as `stopping` before the run dies; a run that ends while not wanted up
+        // was started with `svc -o` (the only other way to be up without want `u`).
+        down.cause = if state(prev) == Some(State::Stopping) {
+            Cause::Stopped
+        } else if prev.want != Want::Up {
+            Cause::Unwanted
+        } else {
+            Cause::None
+        };
     }
     if finishing(next) && !finishing(prev) {
         out.push(Event::Finish, 0, now).status = last_exit;
@@ -92,7 +103,13 @@ pub fn between(prev: Option<&Status>, next: &Status, supervise_pid: u32, now: Ta
     // Not when only the end moved: supervise recomputes it from a monotonic deadline at
     // each status write, so it shifts by nanoseconds.
     if state(next) == Some(State::Backoff) && state(prev) != Some(State::Backoff) {
-        out.push(Event::Backoff, 0, now).until = next.ext.and_then(|e| e.backoff_until);
+        let backoff = out.push(Event::Backoff, 0, now);
+        backoff.until = next.ext.and_then(|e| e.backoff_until);
+        backoff.cause = match next.ext.map(|e| e.backoff_cause) {
+            Some(BackoffCause::StartFailed) => Cause::StartFailed,
+            Some(BackoffCause::QuickExit) => Cause::QuickExit,
+            Some(BackoffCause::None) | None => Cause::None,
+        };
     }
     if started {
         out.push(Event::Up, next.pid, now);
@@ -260,7 +277,7 @@ impl Announcer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_proto::status::{BackoffCause, Extension, Want};
+    use vigil_proto::status::Extension;
 
     fn snap(pid: u32, state: State) -> Status {
         Status {
@@ -283,6 +300,37 @@ mod tests {
 
     fn letters(prev: Option<&Status>, next: &Status) -> String {
         String::from_utf8(between(prev, next, 1, Tai64n::from_unix(5, 0)).letters()).expect("ascii")
+    }
+
+    #[test]
+    fn down_and_backoff_say_why() {
+        let cause = |prev: &Status, next: &Status, letter: u8| {
+            between(Some(prev), next, 1, Tai64n::from_unix(5, 0))
+                .iter()
+                .find(|r| r.letter == letter)
+                .map(|r| r.cause)
+        };
+        let up = snap(10, State::Up);
+        let down = snap(0, State::Down);
+        // A crash of a run wanted up: nothing asked for it.
+        assert_eq!(cause(&up, &snap(11, State::Up), b'd'), Some(Cause::None));
+        // svc -d: stopping, then the death.
+        let mut stopping = snap(10, State::Stopping);
+        stopping.want = Want::Down;
+        assert_eq!(cause(&stopping, &down, b'd'), Some(Cause::Stopped));
+        // svc -o: the run ends on its own, not to be restarted.
+        let mut once = up;
+        once.want = Want::Nothing;
+        assert_eq!(cause(&once, &down, b'd'), Some(Cause::Unwanted));
+        let mut quick = snap(0, State::Backoff);
+        let mut failed = quick;
+        if let (Some(q), Some(f)) = (&mut quick.ext, &mut failed.ext) {
+            q.backoff_cause = BackoffCause::QuickExit;
+            f.backoff_cause = BackoffCause::StartFailed;
+        }
+        assert_eq!(cause(&up, &quick, b'b'), Some(Cause::QuickExit));
+        assert_eq!(cause(&down, &failed, b'b'), Some(Cause::StartFailed));
+        assert_eq!(cause(&down, &up, b'u'), Some(Cause::None));
     }
 
     #[test]

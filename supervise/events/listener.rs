@@ -239,6 +239,7 @@ mod tests {
             pid: 0,
             status: None,
             until: None,
+            cause: vigil_proto::journal::Cause::None,
             limit: None,
         }
     }

@@ -44,5 +44,6 @@ pub mod json;
 pub mod service;
 pub mod snapshot;
 pub mod subscription;
+pub mod supervisord;
 
 pub use service::Service;

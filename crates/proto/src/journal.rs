@@ -15,7 +15,8 @@
 //! | 3      | the event letter ([`crate::event`])                                  |
 //! | 4      | flags: bit 0 a wait status is present, bit 1 a backoff end is present, |
 //! |        | bit 2 a limit is present                                             |
-//! | 5..8   | reserved, 0                                                          |
+//! | 5      | cause ([`Cause`]): why a `d` or `b` happened, 0 for the other letters |
+//! | 6..8   | reserved, 0                                                          |
 //! | 8..16  | sequence number, from 1, one more per event of this service          |
 //! | 16..28 | TAI64N time of the event                                             |
 //! | 28..32 | pid (see the event table), 0 when none                               |
@@ -71,6 +72,52 @@ pub struct Record {
     pub until: Option<Tai64n>,
     /// The limit passed and the value measured (`l`).
     pub limit: Option<Limit>,
+    /// Why a `d` or a `b` happened ([`Cause::None`] for the other letters).
+    pub cause: Cause,
+}
+
+/// Why a run ended (`d`) or a start is delayed (`b`), as supervise knew it: byte 5 of a
+/// record. What supervisord's listeners need to tell a crash from a stop (`expected`) and a
+/// crash loop from a program that cannot start (BACKOFF, FATAL; docs/listen.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// 0: nothing to say: a letter other than `d` and `b`, a `d` of a run that ended on its own
+    /// while wanted up, or a record written before this byte was used (it was reserved, 0).
+    None,
+    /// 1 (`d`): supervise was stopping the run (`svc -d`, or supervise told to exit by a
+    /// signal): the run was asked to end.
+    Stopped,
+    /// 2 (`d`): the run ended on its own while not wanted up (started with `svc -o`).
+    Unwanted,
+    /// 3 (`b`): the run died within the quick-exit threshold of its start.
+    QuickExit,
+    /// 4 (`b`): the run could not be started at all (missing, not executable, exec failed).
+    StartFailed,
+}
+
+impl Cause {
+    /// The byte stored in a record.
+    pub fn code(self) -> u8 {
+        match self {
+            Cause::None => 0,
+            Cause::Stopped => 1,
+            Cause::Unwanted => 2,
+            Cause::QuickExit => 3,
+            Cause::StartFailed => 4,
+        }
+    }
+
+    /// The cause a stored byte stands for; an unknown byte (a newer supervise's) reads as
+    /// [`Cause::None`].
+    pub fn from_code(code: u8) -> Cause {
+        match code {
+            1 => Cause::Stopped,
+            2 => Cause::Unwanted,
+            3 => Cause::QuickExit,
+            4 => Cause::StartFailed,
+            _ => Cause::None,
+        }
+    }
 }
 
 /// A limit an `l` event passed: which, and what was measured.
@@ -114,6 +161,7 @@ impl Record {
             pid,
             status: None,
             until: None,
+            cause: Cause::None,
             limit: None,
         }
     }
@@ -132,6 +180,7 @@ impl Record {
         out[4] = u8::from(self.status.is_some())
             | (u8::from(self.until.is_some()) << 1)
             | (u8::from(self.limit.is_some()) << 2);
+        out[5] = self.cause.code();
         out[8..16].copy_from_slice(&self.seq.to_le_bytes());
         out[16..28].copy_from_slice(&self.time.encode());
         out[28..32].copy_from_slice(&self.pid.to_le_bytes());
@@ -182,6 +231,7 @@ impl Record {
             pid: le_u32(&bytes[28..32]),
             status: (flags & 1 != 0).then_some(le_u32(&bytes[32..36]) as i32),
             until,
+            cause: Cause::from_code(bytes[5]),
             limit,
         })
     }
@@ -369,6 +419,7 @@ mod tests {
             pid: 1234,
             status: Some(256),
             until: None,
+            cause: Cause::Stopped,
             limit: None,
         }
     }
@@ -378,6 +429,7 @@ mod tests {
         let mut r = sample(3);
         r.letter = b'l';
         r.status = None;
+        r.cause = Cause::None;
         r.limit = Some(Limit {
             kind: BreachKind::Cpu,
             value: 250,
@@ -403,6 +455,8 @@ mod tests {
         let bytes = sample(5).encode();
         assert_eq!(&bytes[..4], b"VE\x01d");
         assert_eq!(bytes[4], 1);
+        assert_eq!(bytes[5], 1);
+        assert_eq!(&bytes[6..8], &[0, 0]);
         assert_eq!(&bytes[8..16], &5u64.to_le_bytes());
         assert_eq!(&bytes[28..32], &1234u32.to_le_bytes());
         assert_eq!(&bytes[32..36], &256i32.to_le_bytes());
@@ -489,7 +543,7 @@ mod tests {
         #[test]
         fn round_trip(seq in 1u64.., letter: u8, secs in 0u64..1 << 40, nanos in 0u32..1_000_000_000,
                       pid: u32, status: Option<i32>, until in proptest::option::of(0u64..1 << 40),
-                      limit in proptest::option::of((1u8..5, any::<u64>()))) {
+                      limit in proptest::option::of((1u8..5, any::<u64>())), cause in 0u8..5) {
             let r = Record {
                 seq, letter, time: Tai64n::from_unix(secs, nanos), pid, status,
                 until: until.map(|u| Tai64n::from_unix(u, 0)),
@@ -497,6 +551,7 @@ mod tests {
                     kind: BreachKind::from_code(code).expect("a kind"),
                     value,
                 }),
+                cause: Cause::from_code(cause),
             };
             prop_assert_eq!(Record::decode(&r.encode()), Ok(r));
         }

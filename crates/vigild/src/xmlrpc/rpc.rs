@@ -20,7 +20,7 @@ use vigil_client::Service;
 use vigil_proto::control::Control;
 use vigil_proto::event::Event;
 use vigil_proto::exit::LastExit;
-use vigil_proto::status::{BackoffCause, State, Status, Want};
+use vigil_proto::status::{State, Status};
 
 use super::codec::Value;
 
@@ -93,97 +93,7 @@ impl Fault {
 
 type Answer = Result<Value, Fault>;
 
-/// supervisord's process states (supervisor/states.py).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcState {
-    /// 0: down as asked.
-    Stopped,
-    /// 10: up, not ready yet.
-    Starting,
-    /// 20: up (and ready).
-    Running,
-    /// 30: waiting before the next start after a quick exit.
-    Backoff,
-    /// 40: being stopped, or `finish` running.
-    Stopping,
-    /// 100: down on its own (after `once`, or a failure).
-    Exited,
-    /// 200: `run` cannot be started (missing, not executable, exec failing).
-    Fatal,
-    /// 1000: no supervise runs on it.
-    Unknown,
-}
-
-impl ProcState {
-    /// The state's code.
-    pub fn code(self) -> i64 {
-        match self {
-            ProcState::Stopped => 0,
-            ProcState::Starting => 10,
-            ProcState::Running => 20,
-            ProcState::Backoff => 30,
-            ProcState::Stopping => 40,
-            ProcState::Exited => 100,
-            ProcState::Fatal => 200,
-            ProcState::Unknown => 1000,
-        }
-    }
-
-    /// The state's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ProcState::Stopped => "STOPPED",
-            ProcState::Starting => "STARTING",
-            ProcState::Running => "RUNNING",
-            ProcState::Backoff => "BACKOFF",
-            ProcState::Stopping => "STOPPING",
-            ProcState::Exited => "EXITED",
-            ProcState::Fatal => "FATAL",
-            ProcState::Unknown => "UNKNOWN",
-        }
-    }
-
-    /// supervisord's RUNNING_STATES: what `start` refuses and `stop` acts on.
-    fn running(self) -> bool {
-        matches!(
-            self,
-            ProcState::Running | ProcState::Backoff | ProcState::Starting
-        )
-    }
-}
-
-/// The supervisord state of a service with status `status` (`None`: no supervise).
-pub fn proc_state(status: Option<&Status>) -> ProcState {
-    let Some(status) = status else {
-        return ProcState::Unknown;
-    };
-    let Some(ext) = status.ext else {
-        return if status.pid != 0 {
-            ProcState::Running
-        } else {
-            ProcState::Stopped
-        };
-    };
-    match ext.state {
-        State::Starting => ProcState::Starting,
-        State::Up => ProcState::Running,
-        State::Stopping | State::Finishing => ProcState::Stopping,
-        State::Backoff if ext.backoff_cause == BackoffCause::StartFailed => ProcState::Fatal,
-        State::Backoff => ProcState::Backoff,
-        State::Down => {
-            let failed = match ext.last_exit.map(LastExit::from_wait_status) {
-                None | Some(LastExit::Code(0)) => false,
-                Some(LastExit::Signal(s)) => s != libc::SIGTERM && s != libc::SIGKILL,
-                Some(_) => true,
-            };
-            if status.want == Want::Down && !failed {
-                ProcState::Stopped
-            } else {
-                ProcState::Exited
-            }
-        }
-    }
-}
+pub use vigil_client::supervisord::{proc_state, ProcState};
 
 /// One process: a service or its logger.
 #[derive(Debug, Clone)]
@@ -941,7 +851,7 @@ impl Rpc {
         self.batch(
             procs,
             |r, proc| {
-                if proc_state(proc.status().as_ref()).running() {
+                if proc_state(proc.status().as_ref()).is_running() {
                     return None;
                 }
                 Some(r.start_send(proc, &proc.spec(), wait))
@@ -954,7 +864,7 @@ impl Rpc {
         self.batch(
             procs,
             |r, proc| {
-                if !proc_state(proc.status().as_ref()).running() {
+                if !proc_state(proc.status().as_ref()).is_running() {
                     return None;
                 }
                 Some(r.stop_send(proc, &proc.spec(), wait))
@@ -1010,7 +920,7 @@ impl Rpc {
                 Some(&format!("{spec}: supervise not running")),
             ));
         }
-        if state.running() {
+        if state.is_running() {
             return Err(Fault::new(faults::ALREADY_STARTED, Some(spec)));
         }
         Pending::send(proc, spec, wait, Control::Up)
@@ -1099,7 +1009,7 @@ impl Rpc {
     /// `svc -d` unless it is not running; with `wait`, what [`Rpc::stop_wait`] needs.
     fn stop_send(&self, proc: &Proc, spec: &str, wait: bool) -> Result<Option<Pending>, Fault> {
         let state = proc_state(proc.status().as_ref());
-        if !state.running() {
+        if !state.is_running() {
             return Err(Fault::new(faults::NOT_RUNNING, Some(spec)));
         }
         Pending::send(proc, spec, wait, Control::Down)

@@ -12,10 +12,13 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-/// A program of the workspace's root package (svscan, multilog, svc), built beside vigild.
+/// A program of the workspace (svscan, multilog, svc, vigild, vigil-listen), built beside the
+/// test: the test's executable is `target/PROFILE/deps/NAME-HASH`, the programs are one up.
+/// (Not `env!("CARGO_BIN_EXE_vigild")`, so that vigil-listen's tests share this module.)
 pub fn bin(name: &str) -> PathBuf {
-    let vigild = PathBuf::from(env!("CARGO_BIN_EXE_vigild"));
-    let path = vigild.parent().expect("target dir").join(name);
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
     assert!(
         path.exists(),
         "{} is not built (cargo test --workspace builds it)",
