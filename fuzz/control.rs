@@ -36,6 +36,8 @@ pub fn control(data: &[u8]) {
         timeout_finish: Some(pick(next()))
             .filter(|&ms| ms != 0)
             .map(Duration::from_millis),
+        // From a byte already read, so the seeds keep their meaning.
+        ready_timeout: Some(Duration::from_millis(first)),
         ..Config::default()
     };
     let w = next();

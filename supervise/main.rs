@@ -12,6 +12,7 @@ mod cgroup;
 mod config;
 mod events;
 mod limits;
+mod logcopy;
 mod ready;
 mod service;
 mod state;

@@ -26,6 +26,7 @@ use crate::cgroup::{self, Tree};
 use crate::config;
 use crate::events::Observer;
 use crate::limits::{Action, Monitor};
+use crate::logcopy;
 use crate::state::{self, Effect, Exit, Input, Reach, Supervisor, Want};
 
 const PROG: &str = "supervise";
@@ -48,8 +49,13 @@ pub fn run(args: [Option<&OsStr>; 2]) -> Result<ExitCode, Fail> {
         Signal::SIGINT,
     ])
     .map_err(|e| Fail::unable(&e, &[b"create signalfd for ", dir]))?;
+    let logger = logcopy::logger_name(dir);
     std::env::set_current_dir(std::ffi::OsStr::from_bytes(dir))
         .map_err(|e| Fail::unable(&e, &[b"chdir to ", dir]))?;
+    // From here on, messages name a logger's service (`hello/log`), and warnings also go into
+    // the log pipe of a logged service (issue 15 item 6).
+    let dir: &[u8] = logger.as_deref().unwrap_or(dir);
+    logcopy::install();
     let want = match fs::metadata(paths::DOWN) {
         Ok(_) => Want::Down,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Want::Up,
@@ -129,6 +135,8 @@ struct Runner<'a> {
     monitor: Monitor,
     /// NEW: the service's cgroup; `None` on the process-group path.
     tree: Option<Tree>,
+    /// The errno of the last failed start of `run` warned about; `None` once one succeeded.
+    start_failed: Option<i32>,
     /// The limit and value of the breach being dispatched (for its `l` event).
     limit: Option<vigil_proto::journal::Limit>,
 }
@@ -145,6 +153,7 @@ impl<'a> Runner<'a> {
             observer: Observer::new(dir),
             monitor: Monitor::new(),
             tree: None,
+            start_failed: None,
             limit: None,
         }
     }
@@ -330,8 +339,16 @@ impl<'a> Runner<'a> {
                 match &started {
                     Ok((pid, _)) => {
                         self.run_id = adopt::identity(*pid, self.boot_id).map(|id| (*pid, id));
+                        self.start_failed = None;
                     }
-                    Err(e) => msg::warn_unable(PROG, e, &[b"start ", self.dir, b"/run"]),
+                    // Once per reason, not at every try of the backoff (issue 15 item 6).
+                    Err(e)
+                        if self.start_failed != e.raw_os_error() || e.raw_os_error().is_none() =>
+                    {
+                        self.start_failed = e.raw_os_error();
+                        msg::warn_unable(PROG, e, &[b"start ", self.dir, b"/run"]);
+                    }
+                    Err(_) => {}
                 }
                 sup.config = config::read(self.dir);
                 Some(Input::Started(

@@ -95,6 +95,7 @@ trait Text {
     fn write_plain(&self, out: &mut Vec<u8>);
     fn write_daemontools(&self, status: &Status, out: &mut Vec<u8>);
     fn write_long(&self, out: &mut Vec<u8>);
+    fn write_extension(&self, out: &mut Vec<u8>);
 }
 
 impl Text for Snapshot<'_> {
@@ -136,9 +137,18 @@ impl Text for Snapshot<'_> {
         }
     }
 
-    /// The plain line, then `; ` and vigil's extension when the status file has one.
+    /// The plain line, then `; ` and vigil's extension when the status file has one, then NEW
+    /// `; run not executable` (or `missing`, `not a file`) when that keeps it from starting.
     fn write_long(&self, out: &mut Vec<u8>) {
         self.write_plain(out);
+        self.write_extension(out);
+        if let Some(problem) = self.run {
+            out.extend_from_slice(b"; run ");
+            out.extend_from_slice(problem.as_bytes());
+        }
+    }
+
+    fn write_extension(&self, out: &mut Vec<u8>) {
         if let Some(text) = self.ext_error {
             out.extend_from_slice(b"; ");
             out.extend_from_slice(text.as_bytes());

@@ -5,6 +5,7 @@ use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
+use std::sync::Mutex;
 
 use vigil_proto::msg;
 use vigil_proto::paths;
@@ -93,4 +94,52 @@ pub fn look(name: &OsStr) -> Look {
 fn executable(path: &OsStr) -> bool {
     use std::os::unix::fs::PermissionsExt;
     fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+/// The warning last given per service directory that is not ready: once per change, not at
+/// every scan (issue 15 item 6).
+static WARNED: Mutex<Vec<(OsString, Vec<u8>)>> = Mutex::new(Vec::new());
+
+/// NEW: a service directory that is not ready because its `run` (or `log/run`) is there but
+/// not executable is a warning, `svscan: warning: unable to start supervise NAME: NAME/run is
+/// not executable`, given again only when the problem changes. A `run` that does not exist yet
+/// (a directory being made) is no warning.
+pub fn warn_unready(entry: &Entry) {
+    let name = entry.name.as_bytes();
+    let run = paths::join(&entry.name, paths::RUN);
+    let log_run = paths::join(&paths::join(&entry.name, paths::LOG), paths::RUN);
+    let problem = [Some(run), entry.log.then_some(log_run)]
+        .into_iter()
+        .flatten()
+        .find(|path| fs::metadata(path).is_ok() && !executable(path))
+        .map(|path| msg::cat(&[path.as_bytes(), b" is not executable"]));
+    let mut warned = WARNED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let last = warned.iter().position(|(n, _)| n == &entry.name);
+    match (problem, last) {
+        (Some(problem), Some(i)) if warned[i].1 == problem => {}
+        (Some(problem), last) => {
+            msg::warn(
+                PROG,
+                &[b"unable to start supervise ", name, b": ", &problem],
+            );
+            match last {
+                Some(i) => warned[i].1 = problem,
+                None => warned.push((entry.name.clone(), problem)),
+            }
+        }
+        (None, Some(i)) => {
+            warned.swap_remove(i);
+        }
+        (None, None) => {}
+    }
+}
+
+/// Service directory `name` is ready (or gone): a later problem with it is warned about again.
+pub fn settled(name: &OsStr) {
+    let mut warned = WARNED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    warned.retain(|(n, _)| n != name);
 }

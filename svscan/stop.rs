@@ -205,3 +205,24 @@ fn kill_service(dir: &Path) {
         let _ = kill(pid, Signal::SIGKILL);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn down_signal_file_names_the_signal_and_term_is_the_default() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(down_signal(dir.path()), Signal::SIGTERM);
+        for (text, signal) in [
+            ("SIGINT\n", Signal::SIGINT),
+            ("QUIT", Signal::SIGQUIT),
+            ("hup", Signal::SIGHUP),
+            ("SIGNOPE", Signal::SIGTERM),
+            ("", Signal::SIGTERM),
+        ] {
+            std::fs::write(dir.path().join(DOWN_SIGNAL), text).expect("write");
+            assert_eq!(down_signal(dir.path()), signal, "{text:?}");
+        }
+    }
+}

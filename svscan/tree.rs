@@ -204,6 +204,7 @@ impl Tree {
         let entry = if entry.ready {
             entry
         } else {
+            scan::warn_unready(&entry);
             let Some(w) = self.watcher.as_mut() else {
                 return;
             };
@@ -217,6 +218,7 @@ impl Tree {
         if let Some(w) = self.watcher.as_mut() {
             w.forget(&entry.name);
         }
+        scan::settled(&entry.name);
         let pipe = if entry.log {
             match LogPipe::create() {
                 Ok(pipe) => Some(pipe),

@@ -386,8 +386,99 @@ fn service_made_in_place_starts_once_run_is_executable() {
     sb.script("scan/inplace/run", "#!/bin/sh\nexec sleep 1000\n");
     new_pid(&scan.join("inplace"), None);
     assert_picked_up_by_inotify(born);
-    // No supervise ever saw a run it could not execute.
-    assert_eq!(stderr_of(&sb), "");
+    // No supervise ever saw a run it could not execute; svscan said why it waited, once.
+    assert_eq!(
+        stderr_of(&sb),
+        "svscan: warning: unable to start supervise inplace: inplace/run is not executable\n"
+    );
+}
+
+#[test]
+fn unexecutable_run_is_warned_once_and_shown_by_svstat_issue_15() {
+    let sb = Sandbox::new();
+    let scan = empty_scan(&sb);
+    let _sv = svscan(&sb, &[scan.as_os_str()]);
+    let dir = sb.join("stage/hello");
+    sb.write("stage/hello/run", "#!/bin/sh\nexec sleep 1000\n");
+    fs::rename(&dir, scan.join("hello")).unwrap();
+    let dir = scan.join("hello");
+    let warning = "svscan: warning: unable to start supervise hello: hello/run is not executable\n";
+    assert!(
+        eventually(LIMIT, || stderr_of(&sb) == warning),
+        "{}",
+        stderr_of(&sb)
+    );
+    // More changes in the directory (each an inotify event and a look): no second warning.
+    for n in 0..3 {
+        sb.write(format!("scan/hello/note{n}"), "x");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(stderr_of(&sb), warning);
+    // svstat says why nothing runs, not only "supervise not running".
+    let long = run(cmd("svstat").arg("-l").arg(&dir), LIMIT);
+    assert_eq!(
+        text(&long.stdout),
+        format!(
+            "{}: unable to open supervise/ok: file does not exist; run not executable\n",
+            dir.display()
+        )
+    );
+    let json = run(cmd("svstat").arg("--json").arg(&dir), LIMIT);
+    assert!(
+        text(&json.stdout).ends_with(",\"run\":\"not executable\"}\n"),
+        "{}",
+        text(&json.stdout)
+    );
+    sb.script("scan/hello/run", "#!/bin/sh\nexec sleep 1000\n");
+    new_pid(&dir, None);
+    assert_eq!(stderr_of(&sb), warning);
+    let json = run(cmd("svstat").arg("--json").arg(&dir), LIMIT);
+    assert!(text(&json.stdout).ends_with(",\"run\":null}\n"));
+}
+
+#[test]
+fn supervise_warnings_go_into_the_log_pipe_and_a_logger_names_its_service_issue_15() {
+    let sb = Sandbox::new();
+    let scan = empty_scan(&sb);
+    let _sv = svscan(&sb, &[scan.as_os_str()]);
+    let target = sb.service("stage/hello", "exec sleep 1000");
+    sb.script("stage/hello/log/run", "#!/bin/sh\nexec cat > captured\n");
+    // A bad limit file for the service, a bad setting for its logger.
+    sb.write("stage/hello/max-memory", "lots\n");
+    sb.write("stage/hello/log/backoff", "soon\n");
+    fs::rename(&target, scan.join("hello")).unwrap();
+    let dir = scan.join("hello");
+    let captured = dir.join("log/captured");
+    assert!(
+        eventually(LIMIT, || fs::read_to_string(&captured).is_ok_and(
+            |t| t.contains("vigil-supervise: warning: hello/max-memory: ")
+        )),
+        "log: {:?}; stderr: {}",
+        fs::read_to_string(&captured),
+        stderr_of(&sb)
+    );
+    let log = fs::read_to_string(&captured).unwrap_or_default();
+    let stderr = stderr_of(&sb);
+    // The same line on svscan's stderr, prefixed by the program's name as ever.
+    let line = log
+        .lines()
+        .find(|l| l.contains("max-memory"))
+        .expect("the line");
+    let same = line.replacen("vigil-supervise: ", "supervise: ", 1);
+    assert!(stderr.contains(&same), "{stderr}");
+    // The logger's supervise names the service.
+    assert!(
+        eventually(LIMIT, || stderr_of(&sb).contains(
+            "supervise: warning: unable to read hello/log/backoff: bad format"
+        )),
+        "{}",
+        stderr_of(&sb)
+    );
+    assert!(
+        !stderr_of(&sb).contains(" log/backoff"),
+        "{}",
+        stderr_of(&sb)
+    );
 }
 
 #[test]

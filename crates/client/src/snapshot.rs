@@ -55,6 +55,23 @@ pub struct Snapshot<'a> {
     pub cgroup: Option<Vec<u8>>,
     /// NEW: the v1 memory cgroup `run` is in too (`supervise/cgroup`'s second line).
     pub cgroup_memory: Option<Vec<u8>>,
+    /// NEW (issue 15 item 6): what keeps `DIR/run` from starting (`not executable`,
+    /// `missing`, `not a file`), looked at only when no supervise runs or the last start
+    /// failed; `None` otherwise.
+    pub run: Option<&'static str>,
+}
+
+/// What is wrong with `dir/run`, if something is: svscan does not start a service whose
+/// `run` is not executable, and supervise cannot.
+fn run_problem(dir: &OsStr) -> Option<&'static str> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(vigil_proto::paths::join(dir, vigil_proto::paths::RUN)) {
+        Ok(meta) if !meta.is_file() => Some("not a file"),
+        Ok(meta) if meta.permissions().mode() & 0o111 == 0 => Some("not executable"),
+        Ok(_) => None,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Some("missing"),
+        Err(_) => None,
+    }
 }
 
 fn because(what: &[u8], e: &io::Error) -> Option<Vec<u8>> {
@@ -107,6 +124,7 @@ impl<'a> Snapshot<'a> {
             ext_error: None,
             cgroup: None,
             cgroup_memory: None,
+            run: None,
         };
         look.steps();
         // compat: daemontools reads the clock after the status file.
@@ -128,9 +146,14 @@ impl<'a> Snapshot<'a> {
             Ok(true) => self.supervised = Some(true),
             Ok(false) => {
                 self.supervised = Some(false);
+                self.run = run_problem(self.dir);
                 return self.stopped = Some(b"supervise not running".to_vec());
             }
-            Err(e) => return self.stopped = because(b"unable to open supervise/ok: ", &e),
+            Err(e) => {
+                // Never supervised (no supervise/ok yet): svscan may be waiting for `run`.
+                self.run = run_problem(self.dir);
+                return self.stopped = because(b"unable to open supervise/ok: ", &e);
+            }
         }
         let bytes = match service.status_bytes() {
             Ok(bytes) => bytes,
@@ -141,6 +164,12 @@ impl<'a> Snapshot<'a> {
         match decode_lenient(&bytes) {
             Ok(status) => self.status = Some(status),
             Err(e) => return self.stopped = Some(e.to_string().into_bytes()),
+        }
+        let start_failed = self.status.and_then(|s| s.ext).is_some_and(|e| {
+            e.state == State::Backoff && e.backoff_cause == BackoffCause::StartFailed
+        });
+        if start_failed {
+            self.run = run_problem(self.dir);
         }
         self.ext_error = match Status::decode(&bytes) {
             Ok(_) => None,
@@ -379,6 +408,7 @@ impl<'a> Snapshot<'a> {
                     ])
                 }),
             ),
+            ("run", Value::or_null(self.run, word)),
             // NEW: the service's cgroup, null on the process-group path (issue 14).
             ("cgroup", Value::or_null(self.cgroup.as_deref(), Value::Str)),
         ])
@@ -404,6 +434,7 @@ mod tests {
             ext_error: None,
             cgroup: None,
             cgroup_memory: None,
+            run: None,
         }
     }
 
@@ -450,7 +481,7 @@ mod tests {
              \"state\":\"backoff\",\"restarts\":3,\"last_exit\":{\"code\":null,\
              \"signal\":\"KILL\",\"wait_status\":9},\"backoff\":{\"cause\":null,\"seconds\":2,\"failures\":0},\
              \"ready\":false,\"ready_seconds\":null,\"cpu_percent\":null,\
-             \"memory_bytes\":null,\"breaches\":null,\"last_breach\":null,\"cgroup\":null}"
+             \"memory_bytes\":null,\"breaches\":null,\"last_breach\":null,\"run\":null,\"cgroup\":null}"
         );
     }
 }

@@ -6,6 +6,7 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use crate::errstr::io_errstr;
 
@@ -101,20 +102,39 @@ pub fn write_line(parts: &[&[u8]]) {
     let _ = io::stderr().lock().write_all(&line);
 }
 
+/// A second destination for warnings, set once by a program that has one (supervise: its
+/// service's log pipe). It gets each warning without the `prog: ` prefix and newline.
+static WARNINGS_ALSO: OnceLock<fn(&[u8])> = OnceLock::new();
+
+/// From now on every [`warn`] and [`warn_unable`] line also goes to `copy` (given the text
+/// after `prog: `, `warning: ...`, without the newline). Set at most once; a later call is
+/// ignored.
+pub fn copy_warnings_to(copy: fn(&[u8])) {
+    let _ = WARNINGS_ALSO.set(copy);
+}
+
+fn warning(prog: &str, parts: &[&[u8]]) {
+    let text = cat(parts);
+    write_line(&[prog.as_bytes(), b": ", &text]);
+    if let Some(copy) = WARNINGS_ALSO.get() {
+        copy(&text);
+    }
+}
+
 /// `prog: warning: PARTS...` on stderr; the program goes on.
 pub fn warn(prog: &str, parts: &[&[u8]]) {
-    let mut all: Vec<&[u8]> = vec![prog.as_bytes(), b": warning: "];
+    let mut all: Vec<&[u8]> = vec![b"warning: "];
     all.extend_from_slice(parts);
-    write_line(&all);
+    warning(prog, &all);
 }
 
 /// `prog: warning: unable to PARTS...: REASON` on stderr; the program goes on.
 pub fn warn_unable(prog: &str, error: &io::Error, what: &[&[u8]]) {
-    let mut all: Vec<&[u8]> = vec![prog.as_bytes(), b": warning: unable to "];
+    let mut all: Vec<&[u8]> = vec![b"warning: unable to "];
     all.extend_from_slice(what);
     all.push(b": ");
     all.push(io_errstr(error).as_bytes());
-    write_line(&all);
+    warning(prog, &all);
 }
 
 /// Ends `main`: prints a failure's line as `prog: TEXT` and turns the result into an exit code.
