@@ -408,9 +408,9 @@ impl<'a> Snapshot<'a> {
                     ])
                 }),
             ),
-            ("run", Value::or_null(self.run, word)),
             // NEW: the service's cgroup, null on the process-group path (issue 14).
             ("cgroup", Value::or_null(self.cgroup.as_deref(), Value::Str)),
+            ("run", Value::or_null(self.run, word)),
         ])
     }
 }
@@ -481,7 +481,7 @@ mod tests {
              \"state\":\"backoff\",\"restarts\":3,\"last_exit\":{\"code\":null,\
              \"signal\":\"KILL\",\"wait_status\":9},\"backoff\":{\"cause\":null,\"seconds\":2,\"failures\":0},\
              \"ready\":false,\"ready_seconds\":null,\"cpu_percent\":null,\
-             \"memory_bytes\":null,\"breaches\":null,\"last_breach\":null,\"run\":null,\"cgroup\":null}"
+             \"memory_bytes\":null,\"breaches\":null,\"last_breach\":null,\"cgroup\":null,\"run\":null}"
         );
     }
 }
