@@ -7,6 +7,11 @@
 //! - idle wake-ups of the scanner and of all supervisors over 10 s with 500 services up.
 //!
 //! Prints a Markdown table with the date and machine; copy it into docs/bench.md.
+//!
+//! `VIGIL_BENCH_SVSCAN_LARGE=5000 cargo bench --bench svscan`: vigil's svscan alone with that
+//! many services (daemontools' svscan refuses past 1,000): time until every `run` ran, idle
+//! wake-ups of svscan and of all supervise processes, one `svstat` of every service, private
+//! memory per supervise, and the time from SIGTERM until svscan exited (issue 15).
 
 mod util;
 use util::machine;
@@ -290,7 +295,96 @@ fn tree(suite: &Suite, base: &Path) -> Tree {
     }
 }
 
+/// How long the large tree is watched idle: three of the 5 s rescans svscan used to do.
+const LARGE_IDLE: Duration = Duration::from_secs(15);
+
+/// `VIGIL_BENCH_SVSCAN_LARGE=N`: vigil's svscan with `n` services, one table.
+fn large(n: usize, root: &Path) {
+    let scan = root.join("scan");
+    fs::create_dir_all(&scan).expect("scan");
+    let mut beacon = Beacon::new(root.join("beacon"));
+    let names: Vec<PathBuf> = (0..n).map(|i| scan.join(format!("s{i:05}"))).collect();
+    for dir in &names {
+        service(dir, &beacon.path);
+    }
+    let suite = &suites()[0];
+    let t0 = Instant::now();
+    let mut child = start(suite, &scan);
+    let all = beacon.wait(n, Duration::from_secs(300));
+    let up_s = t0.elapsed().as_secs_f64();
+    if !all {
+        eprintln!("not all {n} services up in 300 s");
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let scanner = child.id() as i32;
+    let sups: Vec<i32> = children(scanner)
+        .into_iter()
+        .filter(|&p| comm(p) == "supervise")
+        .collect();
+    let wake = |p: i32| status_field(p, "status", "voluntary_ctxt_switches").unwrap_or(0);
+    let scan_before = wake(scanner);
+    let sups_before: u64 = sups.iter().map(|&p| wake(p)).sum();
+    std::thread::sleep(LARGE_IDLE);
+    let scanner_wakeups = wake(scanner) - scan_before;
+    let supervisor_wakeups = sups.iter().map(|&p| wake(p)).sum::<u64>() - sups_before;
+    let private: f64 = sups
+        .iter()
+        .map(|&p| util::pss_and_private_kb(p as u32).1)
+        .sum::<f64>()
+        / sups.len().max(1) as f64;
+    let svstat = PathBuf::from(env!("CARGO_BIN_EXE_svstat"));
+    let mut svstat_times = Vec::new();
+    let mut lines_up = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let out = Command::new(&svstat)
+            .args(&names)
+            .stderr(Stdio::null())
+            .output()
+            .expect("svstat");
+        svstat_times.push(t.elapsed());
+        lines_up = out
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| l.windows(7).any(|w| w == b": up (p"))
+            .count();
+    }
+    let svstat_ms = util::median(svstat_times).as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    let _ = kill(Pid::from_raw(scanner), Signal::SIGTERM);
+    let _ = child.wait();
+    let down_s = t.elapsed().as_secs_f64();
+    let left = processes_under(root).len();
+    stop(child, root);
+    println!(
+        "vigil svscan, {n} services ({}; {}; load average {}):\n",
+        util::date_utc(),
+        machine(),
+        fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .next()
+            .unwrap_or("?")
+    );
+    println!("| services | all up | supervise running | svscan wake-ups / {}s idle | supervise wake-ups / {}s idle (all) | svstat of all (median of 5) | up in svstat | private memory per supervise | SIGTERM to svscan exited | processes left |", LARGE_IDLE.as_secs(), LARGE_IDLE.as_secs());
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {n} | {up_s:.2} s | {} | {scanner_wakeups} | {supervisor_wakeups} | {svstat_ms:.0} ms | {lines_up} | {private:.0} KB | {down_s:.2} s | {left} |",
+        sups.len()
+    );
+}
+
 fn main() {
+    if let Some(n) = std::env::var("VIGIL_BENCH_SVSCAN_LARGE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-svscan-large");
+        let _ = fs::remove_dir_all(&root);
+        large(n, &root);
+        let _ = fs::remove_dir_all(&root);
+        return;
+    }
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-svscan");
     let _ = fs::remove_dir_all(&root);
     let mut rows = Vec::new();

@@ -19,6 +19,7 @@ use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifier
 use crossterm::style::{Attribute, Color, Print, SetAttribute, SetForegroundColor};
 use crossterm::terminal::{self, ClearType};
 use crossterm::{cursor, queue};
+use vigil_client::scandir::{is_service_dir, ScanDir};
 use vigil_client::service::{decode_lenient, Service};
 use vigil_proto::exit::{self, LastExit};
 use vigil_proto::msg::{self, Fail};
@@ -54,7 +55,8 @@ struct Args {
     /// Plain lines even when stdout is a terminal.
     #[arg(short, long)]
     batch: bool,
-    /// Service directories.
+    /// Service directories; a scan directory stands for every service in it (NEW), followed
+    /// as they come and go.
     #[arg(required = true)]
     dirs: Vec<OsString>,
 }
@@ -113,9 +115,29 @@ struct Row {
     breaches: String,
 }
 
+/// What a command-line directory stands for.
+enum Target {
+    /// One service directory.
+    Service(OsString),
+    /// NEW: a scan directory: every service in it, followed as they come and go (issue 15).
+    Tree(ScanDir),
+}
+
+impl Target {
+    /// A scan directory (a directory that is not a service directory) is watched; anything
+    /// else is a service row (which says what is wrong with it).
+    fn of(dir: OsString) -> Target {
+        let scan = std::fs::metadata(&dir).is_ok_and(|m| m.is_dir()) && !is_service_dir(&dir);
+        match scan.then(|| ScanDir::open(&dir)) {
+            Some(Ok(tree)) => Target::Tree(tree),
+            Some(Err(_)) | None => Target::Service(dir),
+        }
+    }
+}
+
 /// The services and what the previous refresh measured (for CPU % between refreshes).
 struct View {
-    dirs: Vec<OsString>,
+    targets: Vec<Target>,
     sort: SortKey,
     reader: Reader,
     /// pid -> (when, CPU time then).
@@ -126,7 +148,7 @@ struct View {
 impl View {
     fn new(dirs: Vec<OsString>, sort: SortKey) -> View {
         View {
-            dirs,
+            targets: dirs.into_iter().map(Target::of).collect(),
             sort,
             reader: Reader::new(),
             previous: HashMap::new(),
@@ -140,8 +162,19 @@ impl View {
         let now = Instant::now();
         let wall = Tai64n::now();
         let mut previous = HashMap::new();
-        self.rows = self
-            .dirs
+        let mut dirs = Vec::new();
+        for target in &mut self.targets {
+            match target {
+                Target::Service(dir) => dirs.push(dir.clone()),
+                Target::Tree(tree) => {
+                    // What inotify reported since the last refresh (a failed read keeps the
+                    // list as it was).
+                    let _ = tree.update();
+                    dirs.extend(tree.services());
+                }
+            }
+        }
+        self.rows = dirs
             .iter()
             .map(|dir| {
                 let row = row(dir, &table, wall, now, &self.previous);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use vigil_client::goal::{self, Goal, Outcome, WaitError};
+use vigil_client::scandir::is_service_dir;
 use vigil_client::Service;
 use vigil_proc::signals::Signals;
 use vigil_proto::getopt::{Getopt, Opt};
@@ -66,9 +67,16 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
     if dirs.is_empty() {
         return Err(Fail::usage(USAGE));
     }
-    if !supervise_may_start {
-        for dir in dirs {
+    for dir in dirs {
+        if !supervise_may_start {
             supervised(dir)?;
+        } else if !is_service_dir(dir) {
+            // Its FIFO goes into DIR/event/: never made in what is no service directory.
+            return Err(Fail::fatal(&[
+                b"unable to wait on ",
+                dir.as_bytes(),
+                b": not a service directory",
+            ]));
         }
     }
     let deadline = timeout.map(|t| Instant::now() + t);

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Arg, ArgAction, Command};
 use nix::sys::signal::Signal;
 use vigil_client::follow::{self, Follower, Item};
+use vigil_client::scandir::{self, ScanDir};
 use vigil_proc::signals::Signals;
 use vigil_proto::journal;
 use vigil_proto::msg::{self, Fail};
@@ -52,6 +53,7 @@ fn command() -> Command {
         .arg(
             Arg::new("dir")
                 .value_name("DIR")
+                .help("Service directories; a scan directory stands for every service in it, followed as they come and go")
                 .required(true)
                 .num_args(1..)
                 .value_parser(clap::value_parser!(OsString)),
@@ -183,63 +185,119 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
     // blocked before the first FIFO exists.
     let mut signals = Signals::block(&[Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP])
         .map_err(|e| Fail::unable(&e, &[b"block signals"]))?;
+    // With a cursor, a service it does not list yet is replayed from the start.
+    let start = |cursor: &Option<Cursor>, dir: &OsStr| match cursor {
+        Some(c) => Some(c.get(dir).unwrap_or(0)),
+        None => since.or(if follow { None } else { Some(0) }),
+    };
+    let mut trees = Vec::new();
     let mut followers = Vec::with_capacity(dirs.len());
     for dir in &dirs {
-        // With a cursor, a service it does not list yet is replayed from the start.
-        let start = match &cursor {
-            Some(c) => Some(c.get(dir).unwrap_or(0)),
-            None => since.or(if follow { None } else { Some(0) }),
-        };
-        let follower = Follower::new(dir, start).map_err(|e| {
-            Fail::unable(
-                &e,
-                &[
-                    b"subscribe to ",
-                    paths::join(dir, fifodir::EVENT).as_bytes(),
-                ],
-            )
-        })?;
-        followers.push(follower);
+        // NEW: a scan directory stands for every service in it (issue 15 item 8); nothing is
+        // made in it.
+        if is_scan_dir(dir) {
+            let tree =
+                ScanDir::open(dir).map_err(|e| Fail::unable(&e, &[b"watch ", dir.as_bytes()]))?;
+            for service in tree.services() {
+                let at = start(&cursor, &service);
+                followers.push(subscribe(&service, at)?);
+            }
+            trees.push(tree);
+        } else {
+            followers.push(subscribe(dir, start(&cursor, dir))?);
+        }
     }
     let mut out = io::stdout().lock();
-    let mut ready: Vec<usize> = (0..followers.len()).collect();
+    for follower in &mut followers {
+        print_new(follower, &mut out, &mut cursor)?;
+    }
+    if !follow {
+        return Ok(ExitCode::SUCCESS);
+    }
     loop {
-        for &i in &ready {
-            let follower = &mut followers[i];
-            let items = follower.take().map_err(|e| {
-                Fail::unable(
-                    &e,
-                    &[
-                        b"read ",
-                        paths::join(follower.dir(), journal::EVENTS).as_bytes(),
-                    ],
-                )
-            })?;
-            for item in &items {
-                out.write_all(&line(follower.dir(), item))
-                    .and_then(|()| out.flush())
-                    .map_err(|e| Fail::unable(&e, &[b"write to stdout"]))?;
-                if let (Some(c), Item::Event(r)) = (&mut cursor, item) {
-                    c.set(follower.dir(), r.seq);
-                    c.save()?;
-                }
-            }
-        }
-        if !follow {
-            return Ok(ExitCode::SUCCESS);
-        }
         let fds: Vec<_> = std::iter::once(signals.fd())
+            .chain(trees.iter().map(ScanDir::fd))
             .chain(followers.iter().map(|f| f.fd()))
             .collect();
-        ready = follow::wait_readable(&fds, None)
+        let ready = follow::wait_readable(&fds, None)
             .map_err(|e| Fail::unable(&e, &[b"wait for events"]))?;
         if ready.first() == Some(&0) {
             let _ = signals.pending();
             return Ok(ExitCode::SUCCESS);
         }
-        // Indexes of followers: the signal descriptor came first.
-        ready.iter_mut().for_each(|i| *i -= 1);
+        // The signal descriptor first, then the scan directories, then the followers.
+        let first = 1 + trees.len();
+        for &i in ready.iter().filter(|&&i| i >= first) {
+            print_new(&mut followers[i - first], &mut out, &mut cursor)?;
+        }
+        for &i in ready.iter().filter(|&&i| i > 0 && i < first) {
+            let tree = &mut trees[i - 1];
+            let changes = tree
+                .update()
+                .map_err(|e| Fail::unable(&e, &[b"read directory ", tree.dir().as_bytes()]))?;
+            for gone in &changes.removed {
+                if let Some(at) = followers.iter().position(|f| f.dir() == gone.as_os_str()) {
+                    // Its last events (supervise's exit) if they can still be read.
+                    let _ = print_new(&mut followers[at], &mut out, &mut cursor);
+                    followers.remove(at);
+                }
+            }
+            for new in &changes.added {
+                if followers.iter().any(|f| f.dir() == new.as_os_str()) {
+                    continue;
+                }
+                // A service that appeared: everything its journal keeps is new.
+                let at = start(&cursor, new).or(Some(0));
+                let mut follower = subscribe(new, at)?;
+                print_new(&mut follower, &mut out, &mut cursor)?;
+                followers.push(follower);
+            }
+        }
     }
+}
+
+/// Whether `dir` is a scan directory: a directory that is not a service directory.
+fn is_scan_dir(dir: &OsStr) -> bool {
+    fs::metadata(dir).is_ok_and(|m| m.is_dir()) && !scandir::is_service_dir(dir)
+}
+
+fn subscribe(dir: &OsStr, start: Option<u64>) -> Result<Follower, Fail> {
+    Follower::new(dir, start).map_err(|e| {
+        Fail::unable(
+            &e,
+            &[
+                b"subscribe to ",
+                paths::join(dir, fifodir::EVENT).as_bytes(),
+            ],
+        )
+    })
+}
+
+/// Prints what happened to `follower`'s service since the last call, keeping the cursor.
+fn print_new(
+    follower: &mut Follower,
+    out: &mut impl Write,
+    cursor: &mut Option<Cursor>,
+) -> Result<(), Fail> {
+    let items = follower.take().map_err(|e| {
+        Fail::unable(
+            &e,
+            &[
+                b"read ",
+                paths::join(follower.dir(), journal::EVENTS).as_bytes(),
+            ],
+        )
+    })?;
+    for item in &items {
+        out.write_all(&line(follower.dir(), item))
+            .and_then(|()| out.flush())
+            .map_err(|e| Fail::unable(&e, &[b"write to stdout"]))?;
+        if let (Some(c), Item::Event(r)) = (cursor.as_mut(), item) {
+            c.set(follower.dir(), r.seq);
+            c.save()?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -21,8 +21,13 @@ pub type Key = (u64, u64);
 pub enum Look {
     /// A service directory.
     Service(Entry),
-    /// Not a service: a dot name, not a directory, or a problem already warned about.
+    /// Not a service: a dot name, not a directory.
     Ignore,
+    /// Not a service for now: a problem warned about (a dangling link, a `log` that is a
+    /// file, a failed stat). Its fix may happen where inotify does not look (the link's
+    /// target, inside the directory), so svscan looks again at a periodic rescan while any
+    /// entry is in this state.
+    Unsure,
 }
 
 /// A service directory found in the scan directory.
@@ -56,7 +61,7 @@ pub fn look(name: &OsStr) -> Look {
         Ok(meta) => meta,
         Err(e) => {
             msg::warn_unable(PROG, &e, &[b"stat ", name.as_bytes()]);
-            return Look::Ignore;
+            return Look::Unsure;
         }
     };
     if !meta.is_dir() {
@@ -71,12 +76,12 @@ pub fn look(name: &OsStr) -> Look {
             // to svscan's stdout for good, so wait until `log` is fixed.
             let e = io::Error::from_raw_os_error(libc::ENOTDIR);
             msg::warn_unable(PROG, &e, &[b"start supervise ", log_dir.as_bytes()]);
-            return Look::Ignore;
+            return Look::Unsure;
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => false,
         Err(e) => {
             msg::warn_unable(PROG, &e, &[b"stat ", log_dir.as_bytes()]);
-            return Look::Ignore;
+            return Look::Unsure;
         }
     };
     let ready = executable(&paths::join(name, paths::RUN))

@@ -1,6 +1,11 @@
 //! The loop: one poll on the signalfd and the inotify descriptor, with the earliest deadline as
-//! its timeout; then drain signals, reap, read changes, act. The periodic rescan (5 s, as
-//! daemontools) is the only timed wake-up while nothing changes.
+//! its timeout; then drain signals, reap, read changes, act. An idle tree has no deadline at
+//! all: inotify reports every new or removed entry and SIGCHLD every supervise that died. The
+//! periodic rescan (5 s, daemontools' period) is armed only while inotify cannot be trusted to
+//! report what is pending: it is unavailable or its watch on the scan directory is gone, a
+//! service directory could not be watched, or an entry was warned about (a dangling link, a
+//! `log` that is a file: their fix happens where inotify does not look). A queue overflow
+//! rescans at once; SIGHUP and SIGALRM rescan on demand, as in daemontools.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -22,7 +27,7 @@ use crate::timers::{Timer, Timers};
 use crate::watch::Watcher;
 use crate::PROG;
 
-/// The fallback rescan period (daemontools' 5 s).
+/// The rescan period while inotify cannot be trusted (daemontools' 5 s).
 const RESCAN: Duration = Duration::from_secs(5);
 /// How long a name that was deleted or moved out may take to come back before its service is
 /// stopped (a `mv` out and back in does not bounce it).
@@ -40,7 +45,8 @@ pub struct Tree {
     pub(crate) supervise: Supervise,
     pub(crate) signals: Signals,
     pub(crate) watcher: Option<Watcher>,
-    pub(crate) next_rescan: Instant,
+    /// The next periodic rescan: `None` while inotify reports everything (issue 15 item 10).
+    pub(crate) next_rescan: Option<Instant>,
     pub(crate) removal_at: Option<Instant>,
     /// Shutting down: when the services still running are killed.
     pub(crate) kill_at: Option<Instant>,
@@ -64,7 +70,7 @@ impl Tree {
             supervise: Supervise::locate(),
             signals,
             watcher,
-            next_rescan: Instant::now(),
+            next_rescan: None,
             removal_at: None,
             kill_at: None,
             give_up_at: None,
@@ -90,7 +96,7 @@ impl Tree {
             if self.kill_at.is_none() {
                 self.watch_changes(now);
                 if caught.rescan
-                    || now >= self.next_rescan
+                    || self.next_rescan.is_some_and(|at| at <= now)
                     || self.removal_at.is_some_and(|at| at <= now)
                 {
                     self.scan_all(true);
@@ -116,7 +122,7 @@ impl Tree {
     /// Sleeps in one poll until a signal, a change in the directory or the earliest deadline.
     fn wait(&self) {
         let deadline = [
-            (self.kill_at.is_none()).then_some(self.next_rescan),
+            self.next_rescan.filter(|_| self.kill_at.is_none()),
             self.removal_at,
             self.kill_at.filter(|_| self.give_up_at.is_none()),
             self.give_up_at,
@@ -136,12 +142,18 @@ impl Tree {
             return;
         };
         let changes = watcher.drain();
+        if changes.lost {
+            // Nothing more will come from it: fall back to daemontools' periodic rescan.
+            self.watcher = None;
+            self.distrust(now);
+        }
         if changes.overflow {
             self.scan_all(false);
         }
         for name in changes.added {
             match scan::look(&name) {
                 Look::Service(entry) => self.found(entry, now),
+                Look::Unsure => self.distrust(now),
                 Look::Ignore => {}
             }
         }
@@ -150,10 +162,19 @@ impl Tree {
         }
     }
 
+    /// Something inotify will not report may change: rescan within [`RESCAN`].
+    fn distrust(&mut self, now: Instant) {
+        self.next_rescan.get_or_insert(now + RESCAN);
+    }
+
     /// Scans the whole directory: starts what is new; with `remove`, stops what is gone.
     fn scan_all(&mut self, remove: bool) {
         let now = Instant::now();
-        self.next_rescan = now + RESCAN;
+        // Trusted again unless this scan meets something inotify does not report.
+        self.next_rescan = None;
+        if self.watcher.is_none() {
+            self.distrust(now);
+        }
         if remove {
             self.removal_at = None;
         }
@@ -169,8 +190,10 @@ impl Tree {
             }
         };
         for name in names {
-            if let Look::Service(entry) = scan::look(&name) {
-                self.found(entry, now);
+            match scan::look(&name) {
+                Look::Service(entry) => self.found(entry, now),
+                Look::Unsure => self.distrust(now),
+                Look::Ignore => {}
             }
         }
         if remove {
@@ -209,9 +232,12 @@ impl Tree {
                 return;
             };
             // Watch first, then look again: a `run` made ready in between is not missed.
-            w.wait_for(&entry.name, entry.log);
+            if !w.wait_for(&entry.name, entry.log) {
+                self.distrust(now);
+            }
             match scan::look(&entry.name) {
                 Look::Service(again) if again.ready && again.key == entry.key => again,
+                Look::Unsure => return self.distrust(now),
                 Look::Service(_) | Look::Ignore => return,
             }
         };

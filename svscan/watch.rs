@@ -20,6 +20,9 @@ pub struct Changes {
     pub removed: bool,
     /// The kernel dropped events: scan everything.
     pub overflow: bool,
+    /// The watch on the scan directory is gone (the directory was removed or unmounted) or
+    /// inotify failed: it reports nothing more, and svscan must rescan periodically.
+    pub lost: bool,
 }
 
 /// The inotify instance: the scan directory, plus service directories not yet ready.
@@ -53,24 +56,33 @@ impl Watcher {
         self.inotify.as_fd()
     }
 
-    /// Watches service directory `name` (and its `log`, when `log` is) until it is ready; a
-    /// failure only means the periodic scan finds it instead.
-    pub fn wait_for(&mut self, name: &OsStr, log: bool) {
+    /// Watches service directory `name` (and its `log`, when `log` is) until it is ready;
+    /// false when a watch could not be added (the inotify watch limit): then only a periodic
+    /// scan finds it ready.
+    pub fn wait_for(&mut self, name: &OsStr, log: bool) -> bool {
         let flags = AddWatchFlags::IN_CREATE
             | AddWatchFlags::IN_MOVED_TO
             | AddWatchFlags::IN_ATTRIB
             | AddWatchFlags::IN_ONLYDIR;
-        if let Ok(wd) = self.inotify.add_watch(name, flags) {
-            self.waiting.insert(wd, name.to_os_string());
+        let mut watched = true;
+        match self.inotify.add_watch(name, flags) {
+            Ok(wd) => {
+                self.waiting.insert(wd, name.to_os_string());
+            }
+            Err(_) => watched = false,
         }
         if log {
-            if let Ok(wd) = self
+            match self
                 .inotify
                 .add_watch(paths::join(name, paths::LOG).as_os_str(), flags)
             {
-                self.waiting.insert(wd, name.to_os_string());
+                Ok(wd) => {
+                    self.waiting.insert(wd, name.to_os_string());
+                }
+                Err(_) => watched = false,
             }
         }
+        watched
     }
 
     /// Stops watching service directory `name` (it started, or went away).
@@ -90,13 +102,21 @@ impl Watcher {
     /// Reads every pending event.
     pub fn drain(&mut self) -> Changes {
         let mut changes = Changes::default();
-        while let Ok(events) = self.inotify.read_events() {
-            if events.is_empty() {
-                break;
-            }
+        loop {
+            let events = match self.inotify.read_events() {
+                Ok(events) if !events.is_empty() => events,
+                Ok(_) | Err(nix::errno::Errno::EAGAIN) => break,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => {
+                    changes.lost = true;
+                    break;
+                }
+            };
             for event in events {
                 if event.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
                     changes.overflow = true;
+                } else if event.wd == self.scan && event.mask.contains(AddWatchFlags::IN_IGNORED) {
+                    changes.lost = true;
                 } else if event.wd == self.scan {
                     if event
                         .mask

@@ -1062,3 +1062,54 @@ fn event_fifos_planted_links_are_never_written_issue_12() {
     );
     assert!(s.stderr().is_empty(), "{}", s.stderr());
 }
+
+/// Issue 15 item 8: `svwatch SCANDIR` follows every service in it, and services that appear
+/// later (their journal from its start); it makes nothing in the scan directory itself (it
+/// used to make `SCANDIR/event/` and print nothing).
+#[test]
+fn svwatch_on_a_scan_directory_follows_services_as_they_come() {
+    let sb = Sandbox::new();
+    let scan = sb.join("scan");
+    let a = sb.service("scan/a", "exec sleep 100");
+    sb.service("stage/b", "exec sleep 100");
+    let sa = supervise(&a);
+    sa.wait_up();
+    let out = sb.join("watch.out");
+    let _watch = Spawned::start(
+        cmd("svwatch")
+            .arg(&scan)
+            .stdout(File::create(&out).expect("out")),
+    );
+    assert!(eventually(LIMIT, || listeners(&a) == 1), "a not followed");
+    let said = |service: &Path, event: &str| {
+        let service = format!("\"service\":\"{}\"", service.display());
+        let event = format!("\"event\":\"{event}\"");
+        lines(&out)
+            .iter()
+            .any(|l| l.contains(&service) && l.contains(&event))
+    };
+    sa.send(b"t");
+    assert!(eventually(LIMIT, || said(&a, "down")), "{:?}", lines(&out));
+    let b = scan.join("b");
+    fs::rename(sb.join("stage/b"), &b).expect("mv b in");
+    assert!(eventually(LIMIT, || listeners(&b) == 1), "b not followed");
+    let sbv = supervise(&b);
+    sbv.wait_up();
+    assert!(
+        eventually(LIMIT, || said(&b, "start") && said(&b, "up")),
+        "{:?}",
+        lines(&out)
+    );
+    let mut made: Vec<_> = fs::read_dir(&scan)
+        .expect("ls scan")
+        .map(|e| e.expect("entry").file_name())
+        // (the test's supervise writes its stderr to DIR.err beside DIR)
+        .filter(|n| !n.as_encoded_bytes().ends_with(b".err"))
+        .collect();
+    made.sort();
+    assert_eq!(
+        made,
+        ["a", "b"],
+        "svwatch made something in the scan directory"
+    );
+}

@@ -727,7 +727,7 @@ fn five_hundred_services_come_up_then_idle() {
     eprintln!("{N} services up in {took:?}");
     assert!(took < Duration::from_secs(20), "{N} services took {took:?}");
 
-    // Idle: svscan and every supervise stay asleep (svscan may do its one 5 s rescan).
+    // Idle: svscan and every supervise stay asleep (svscan has no periodic rescan: issue 15).
     std::thread::sleep(Duration::from_millis(1500));
     let sups = supervisors(sv.pid());
     assert_eq!(sups.len(), N);
@@ -743,7 +743,7 @@ fn five_hundred_services_come_up_then_idle() {
     let cpu = procfs::cpu_ticks(sv.pid()).unwrap() - cpu_before;
     assert!(cpu < 10, "svscan used {cpu} ticks of CPU while idle");
     assert!(
-        scan_after - scan_before <= 1,
+        scan_after == scan_before,
         "svscan woke {} times",
         scan_after - scan_before
     );
@@ -1064,4 +1064,98 @@ fn at_the_descriptor_limit_a_killed_supervise_is_restarted_and_shutdown_reaches_
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
     }
     assert!(clean, "left running after svscan's shutdown: {left:?}");
+}
+
+/// Issue 15 item 10: an idle tree costs no wake-up: svscan sleeps in poll with no deadline
+/// (it used to wake every 5 s to rescan), yet still picks up a new service at once (inotify)
+/// and restarts a supervise that died (SIGCHLD), then sleeps without a deadline again.
+#[test]
+fn idle_svscan_has_no_deadline_yet_picks_up_and_restarts_issue_15() {
+    let sb = Sandbox::new();
+    let scan = empty_scan(&sb);
+    sb.service("scan/a", "exec sleep 1000");
+    staged(&sb, "b", "exec sleep 1000", true);
+    let sv = svscan(&sb, &[scan.as_os_str()]);
+    new_pid(&scan.join("a"), None);
+    let idle = || procfs::sleeps_without_deadline(sv.pid());
+    assert!(
+        eventually(LIMIT, idle),
+        "svscan sleeps with a deadline while idle"
+    );
+    // Positive: no wake-up at all across what was the 5 s rescan.
+    let before = procfs::wakeups(sv.pid()).expect("svscan runs");
+    std::thread::sleep(Duration::from_millis(5500));
+    assert_eq!(
+        procfs::wakeups(sv.pid()),
+        Some(before),
+        "svscan woke while idle"
+    );
+    // A new service: inotify.
+    let born = Instant::now();
+    fs::rename(sb.join("stage/b"), scan.join("b")).expect("mv b in");
+    new_pid(&scan.join("b"), None);
+    new_pid(&scan.join("b/log"), None);
+    assert!(
+        born.elapsed() < BEFORE_RESCAN,
+        "b took {:?}",
+        born.elapsed()
+    );
+    // A dead supervise: SIGCHLD restarts it (it ran more than a second: at once).
+    let sups = supervisors(sv.pid());
+    assert_eq!(sups.len(), 3, "{sups:?}");
+    kill(Pid::from_raw(sups[0]), Signal::SIGKILL).expect("kill a supervise");
+    assert!(
+        eventually(LIMIT, || {
+            let now = supervisors(sv.pid());
+            now.len() == 3 && !now.contains(&sups[0])
+        }),
+        "the killed supervise was not restarted"
+    );
+    assert!(eventually(LIMIT, idle), "svscan kept a deadline");
+}
+
+/// Issue 15 item 10: what inotify does not report still gets the periodic rescan: a
+/// dangling link (its target made later, elsewhere) arms it, as daemontools would find it;
+/// an inotify queue overflow makes svscan rescan at once.
+#[test]
+fn dangling_link_and_inotify_overflow_still_rescan_issue_15() {
+    let sb = Sandbox::new();
+    let scan = empty_scan(&sb);
+    symlink(sb.join("later"), scan.join("later")).expect("symlink");
+    let sv = svscan(&sb, &[scan.as_os_str()]);
+    assert!(eventually(LIMIT, || stderr_of(&sb)
+        .contains("unable to stat later: file does not exist")));
+    assert!(
+        eventually(LIMIT, || procfs::sleeps_in_poll(sv.pid())),
+        "svscan does not sleep"
+    );
+    assert!(
+        !procfs::sleeps_without_deadline(sv.pid()),
+        "no rescan armed"
+    );
+    sb.service("later", "exec sleep 1000");
+    new_pid(&sb.join("later"), None);
+    assert!(
+        eventually(LIMIT, || procfs::sleeps_without_deadline(sv.pid())),
+        "the rescan stays armed once nothing is unsure"
+    );
+    // Overflow: svscan stopped while more events than the queue holds come, the last of
+    // them a new service; the overflow, not the (dropped) event, makes svscan find it.
+    let max: usize = fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(16384);
+    if max > 100_000 {
+        eprintln!("skipped the overflow part: max_queued_events is {max}");
+        return;
+    }
+    sv.signal(Signal::SIGSTOP);
+    // Dot names, which svscan ignores; creations only (a removal would make svscan scan
+    // anyway, after its grace).
+    for i in 0..=max {
+        fs::File::create(scan.join(format!(".filler{i}"))).expect("filler");
+    }
+    sb.service("scan/late", "exec sleep 1000");
+    sv.signal(Signal::SIGCONT);
+    new_pid(&scan.join("late"), None);
 }

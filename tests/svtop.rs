@@ -182,3 +182,57 @@ fn keys_sort_and_quit_in_a_pty() {
         "{rows:#?}"
     );
 }
+
+/// The complete blocks of plain output so far (the last one may still be written).
+fn blocks(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut blocks: Vec<String> = text.split("\n\n").map(str::to_owned).collect();
+    blocks.pop();
+    blocks
+}
+
+/// Issue 15 item 8: `svtop SCANDIR` shows every service in it (and its logger), follows
+/// services as they appear and go, and makes nothing in the scan directory.
+#[test]
+fn a_scan_directory_shows_every_service_and_follows_them() {
+    use crate::util::{eventually, Spawned};
+    let sb = Sandbox::new();
+    let x = sb.service("scan/x", "exec sleep 100");
+    sb.script("scan/x/log/run", "#!/bin/sh\nexec cat > /dev/null\n");
+    let _x = supervise(&x);
+    let out = sb.join("svtop.out");
+    let _svtop = Spawned::start(
+        svtop_in(&sb, &["-s", "name", "-d", "0.2", "-n", "300", "scan"])
+            .stdout(std::fs::File::create(&out).expect("out")),
+    );
+    let last = || blocks(&out).pop().unwrap_or_default();
+    let limit = Duration::from_secs(10);
+    let has = |name: &str| last().lines().any(|l| l.starts_with(&format!("{name} ")));
+    assert!(
+        eventually(limit, || has("scan/x") && has("scan/x/log")),
+        "{}",
+        last()
+    );
+    let row = last()
+        .lines()
+        .find(|l| l.starts_with("scan/x "))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert_eq!(row.split_whitespace().nth(1), Some("up"), "{row}");
+    sb.service("scan/y", "exec sleep 100");
+    assert!(eventually(limit, || has("scan/y")), "{}", last());
+    std::fs::remove_dir_all(sb.join("scan/y")).expect("rm y");
+    assert!(
+        eventually(limit, || !has("scan/y") && has("scan/x")),
+        "{}",
+        last()
+    );
+    let mut made: Vec<_> = std::fs::read_dir(sb.join("scan"))
+        .expect("ls scan")
+        .map(|e| e.expect("entry").file_name())
+        // (the test's supervise writes its stderr to DIR.err beside DIR)
+        .filter(|n| !n.as_encoded_bytes().ends_with(b".err"))
+        .collect();
+    made.sort();
+    assert_eq!(made, ["x"], "svtop made something in the scan directory");
+}

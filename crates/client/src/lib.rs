@@ -6,7 +6,8 @@
 //! ([`Service::subscribe`], the [`follow`] module). [`snapshot::Snapshot`] is one look at a
 //! directory as svstat takes it. What a client learns has one JSON rendering each:
 //! [`snapshot::Snapshot::json`] for a status, [`follow::Item::json`] for an event, both written
-//! by [`json::Value`]. svc, svstat, svok, svwait, svwatch and svtop are written on it.
+//! by [`json::Value`]. [`scandir::ScanDir`] follows the services of a scan directory as they
+//! appear and disappear. svc, svstat, svok, svwait, svwatch and svtop are written on it.
 //!
 //! The bytes themselves (the status file, control bytes, the journal, event letters) are
 //! vigil-proto's; this crate is the logic a client runs on them. It never spawns a process and
@@ -41,6 +42,7 @@
 pub mod follow;
 pub mod goal;
 pub mod json;
+pub mod scandir;
 pub mod service;
 pub mod snapshot;
 pub mod subscription;

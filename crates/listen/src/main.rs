@@ -600,12 +600,16 @@ impl Listen {
         }
     }
 
-    /// Enqueues the ticks whose timeslice rolled over; the time of the next one.
-    fn tick(&mut self) -> Instant {
+    /// Enqueues the ticks whose timeslice rolled over; the time of the next one. Only the
+    /// subscribed periods: a listener without ticks never wakes vigil-listen on the clock.
+    fn tick(&mut self) -> Option<Instant> {
         let now = unix_now();
         let mut next = f64::MAX;
         for i in 0..self.ticks.len() {
             let (kind, last) = self.ticks[i];
+            if !self.subscribed(kind) {
+                continue;
+            }
             let period = kind.period().unwrap_or(5);
             let this = timeslice(period, now);
             if this != last {
@@ -627,7 +631,8 @@ impl Listen {
             }
             next = next.min((this + period) as f64);
         }
-        Instant::now() + Duration::from_secs_f64((next - now).clamp(0.0, 3600.0))
+        (next < f64::MAX)
+            .then(|| Instant::now() + Duration::from_secs_f64((next - now).clamp(0.0, 3600.0)))
     }
 
     fn stop_listener(&mut self, why: &[&[u8]]) {
@@ -706,10 +711,10 @@ impl Listen {
         }
         loop {
             self.pump();
-            let mut deadline = next_tick;
-            if let Some(at) = self.kill_at {
-                deadline = deadline.min(at);
-            }
+            let deadline = match (next_tick, self.kill_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             // The FIFOs only while the queue is empty: otherwise their letters wait (the
             // journal holds the events) and the poll does not spin on them.
             let watch_fifos = self.queue.is_empty() && !self.listener.inflight;
@@ -729,7 +734,7 @@ impl Listen {
                         fds.push(w.follower.fd());
                     }
                 }
-                let ready = follow::wait_readable(&fds, Some(deadline))
+                let ready = follow::wait_readable(&fds, deadline)
                     .map_err(|e| Fail::unable(&e, &[b"wait"]))?;
                 ready
                     .into_iter()
@@ -764,7 +769,7 @@ impl Listen {
                 }
             }
             let now = Instant::now();
-            if now >= next_tick {
+            if next_tick.is_some_and(|at| now >= at) {
                 next_tick = self.tick();
             }
             if self.kill_at.is_some_and(|at| now >= at) {
