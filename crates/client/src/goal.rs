@@ -201,11 +201,10 @@ impl Target {
             match item {
                 Item::Event(record) => match record.event() {
                     Some(Event::Up) if goal == Goal::RestartedReady => self.restarted = true,
-                    Some(Event::Ready) if goal == Goal::RestartedReady => {
-                        if self.restarted {
-                            hit = Some(record.seq);
-                        }
+                    Some(Event::Ready) if goal == Goal::RestartedReady && self.restarted => {
+                        hit = Some(record.seq)
                     }
+                    Some(Event::Ready) if goal == Goal::RestartedReady => {}
                     Some(e) if e == goal.event() => hit = Some(record.seq),
                     Some(Event::Exit) => self.gone = true,
                     Some(Event::Start) => self.gone = false,
