@@ -10,15 +10,13 @@
 
 mod util;
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{SigSet, Signal};
-use nix::time::{clock_gettime, ClockId};
 
 /// How long each run stays up: above every supervisor's 1 s "quick exit" threshold, so all of
 /// them restart at once rather than throttle.
@@ -29,17 +27,11 @@ const IDLE: Duration = Duration::from_secs(10);
 const FLEET: usize = 20;
 
 fn now_ns() -> u64 {
-    let t = clock_gettime(ClockId::CLOCK_MONOTONIC).expect("clock");
-    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+    util::now_ns()
 }
 
 fn append(path: &str, line: &str) {
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .expect("times");
-    f.write_all(line.as_bytes()).expect("write");
+    util::append(path, line)
 }
 
 /// Started as a service's `./run`: `mode` file says what to do.
@@ -116,66 +108,28 @@ fn start(peer: &Peer, dir: &Path) -> Child {
         .expect("spawn supervisor")
 }
 
-/// `d`, `k`, `x` through the FIFO; KILL if it has not exited after a few seconds.
-fn stop(mut sup: Child, dir: &Path) {
-    let _ = vigil_client::Service::at(dir).map(|s| s.try_send(b"dkx"));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = sup.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = sup.kill();
-    let _ = sup.wait();
+fn stop(sup: Child, dir: &Path) {
+    util::stop_supervisor(sup, dir)
 }
 
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    false
+fn wait_for(limit: Duration, cond: impl FnMut() -> bool) -> bool {
+    util::wait_for(limit, Duration::from_millis(5), cond)
 }
 
 fn lines(path: &Path) -> Vec<Vec<u64>> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.split(' ').filter_map(|w| w.parse().ok()).collect())
-        .collect()
+    util::number_lines(path)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+fn median(v: Vec<f64>) -> f64 {
+    util::median_f64(v)
 }
 
-/// Gaps (µs) between one run's exit and the next one's start.
 fn gaps(times: &[Vec<u64>]) -> Vec<f64> {
-    times
-        .windows(2)
-        .filter(|w| w[0].len() == 2 && !w[1].is_empty())
-        .map(|w| (w[1][0] as f64 - w[0][1] as f64) / 1000.0)
-        .collect()
+    util::restart_gaps(times)
 }
 
-/// The floor: spawn `run`, wait, spawn again, in this process, with the same hold as under
-/// a supervisor (so it pays the same wake-up from idle).
 fn floor(dir: &Path) -> Vec<f64> {
-    for _ in 0..=RESTARTS {
-        Command::new(dir.join("run"))
-            .current_dir(dir)
-            .status()
-            .expect("run");
-    }
-    gaps(&lines(&dir.join("times")))
+    util::spawn_wait_floor(dir, RESTARTS)
 }
 
 /// The peer's restart gaps (µs) and, measured in the same seconds (a thread, half a hold out

@@ -12,7 +12,7 @@ use nix::sys::signal::Signal;
 use vigil_proto::control::Control;
 
 use crate::limits::Action;
-use crate::state::{Config, Effect, Exit, Input, Pid, Readiness, Supervisor, Want};
+use crate::state::{Config, Effect, Exit, Input, Pid, Reach, Readiness, Supervisor, Want};
 
 /// The control bytes (and everything else that wakes supervise) through supervise's state
 /// machine: each byte of `data` is a control byte if it is one, else a child's exit, a timeout,
@@ -40,10 +40,16 @@ pub fn control(data: &[u8]) {
         ready_timeout: Some(Duration::from_millis(first)),
         ..Config::default()
     };
-    let want = match next() % 3 {
+    let w = next();
+    let want = match w % 3 {
         0 => Want::Up,
         1 => Want::Down,
         _ => Want::Once,
+    };
+    // The same byte picks the path (issue 14), so older seeds keep their meaning.
+    let reach = match (w / 3) % 2 {
+        0 => Reach::Group,
+        _ => Reach::Cgroup,
     };
     let mut sim = Sim {
         sup: Supervisor::new(config, want, u64::from(next())),
@@ -53,6 +59,7 @@ pub fn control(data: &[u8]) {
         finish: None,
     };
     let end_of_time = sim.now + Duration::from_secs(1000 * 365 * 86_400);
+    sim.sup.reach = reach;
     let boot = sim.sup.boot();
     sim.apply(boot.as_slice().collect(), &mut next);
     for _ in 0..data.len() {
@@ -184,8 +191,11 @@ impl Sim {
                     );
                     continue;
                 }
-                Effect::SignalGroup(..) | Effect::Announce | Effect::Publish(_) => continue,
-                Effect::StopStrays(_) | Effect::ProbeStrays(_) => {
+                Effect::SignalGroup(..)
+                | Effect::SignalCgroup(_)
+                | Effect::Announce
+                | Effect::Publish(_) => continue,
+                Effect::StopStrays(_) | Effect::ProbeStrays(_) | Effect::KillCgroup => {
                     Input::StraysLeft(next() % 2 == 0)
                 }
             };

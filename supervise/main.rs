@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use vigil_proto::msg;
 
 mod adopt;
+mod cgroup;
 mod config;
 mod events;
 mod limits;

@@ -22,11 +22,12 @@ use vigil_proto::tai::Tai64n;
 use vigil_proto::{fifo, lock, paths, status};
 
 use crate::adopt;
+use crate::cgroup::{self, Tree};
 use crate::config;
 use crate::events::Observer;
 use crate::limits::{Action, Monitor};
 use crate::logcopy;
-use crate::state::{self, Effect, Exit, Input, Supervisor, Want};
+use crate::state::{self, Effect, Exit, Input, Reach, Supervisor, Want};
 
 const PROG: &str = "supervise";
 
@@ -73,6 +74,11 @@ pub fn run(args: [Option<&OsStr>; 2]) -> Result<ExitCode, Fail> {
 
     let mut service = Runner::new(dir);
     let mut sup = Supervisor::new(config::read(dir), want, seed());
+    // NEW: a cgroup of its own where the hierarchy allows it (issue 14).
+    service.tree = Tree::find(dir);
+    if service.tree.is_some() {
+        sup.reach = Reach::Cgroup;
+    }
     let previous = status::read_previous(OsStr::new("."));
     let adopted = previous.and_then(|(old, recorded)| service.take_over(&old, recorded, &mut sup));
     service.announce(&sup);
@@ -84,10 +90,17 @@ pub fn run(args: [Option<&OsStr>; 2]) -> Result<ExitCode, Fail> {
         msg::warn_unable(PROG, &e, &[b"become subreaper for ", dir]);
     }
     service.adopted = adopted;
-    let first = sup.boot();
+    // What an earlier run left in the cgroup, with no run to adopt, goes before the first start.
+    let first = match (&service.tree, &service.adopted) {
+        (Some(tree), None) if tree.populated() => sup.clear_leftovers(),
+        (Some(_), _) | (None, _) => sup.boot(),
+    };
     service.apply_all(&mut sup, first.as_slice());
     service.serve(&mut sup, signals, &mut control)?;
     service.announce(&sup);
+    if let Some(tree) = &service.tree {
+        tree.remove();
+    }
     service.observer.exit();
     Ok(ExitCode::SUCCESS)
 }
@@ -120,6 +133,8 @@ struct Runner<'a> {
     observer: Observer<'a>,
     /// NEW: resource limits; no deadline unless a limit file exists.
     monitor: Monitor,
+    /// NEW: the service's cgroup; `None` on the process-group path.
+    tree: Option<Tree>,
     /// The errno of the last failed start of `run` warned about; `None` once one succeeded.
     start_failed: Option<i32>,
     /// The limit and value of the breach being dispatched (for its `l` event).
@@ -137,6 +152,7 @@ impl<'a> Runner<'a> {
             run_id: None,
             observer: Observer::new(dir),
             monitor: Monitor::new(),
+            tree: None,
             start_failed: None,
             limit: None,
         }
@@ -195,20 +211,22 @@ impl<'a> Runner<'a> {
             self.monitor.track(sup.pid(), self.dir, Instant::now());
             let deadline = sup.deadline();
             let [ready_pipe, ready_socket] = self.observer.fds();
-            let [_, control_ready, adopted_gone, ready_a, ready_b] = wait::readable(
-                [
-                    Some(signals.fd()),
-                    Some(std::os::fd::AsFd::as_fd(control)),
-                    self.adopted.as_ref().map(PidFd::fd),
-                    ready_pipe,
-                    ready_socket,
-                ],
-                state::earliest(
-                    state::earliest(deadline, self.observer.deadline()),
-                    self.monitor.deadline(),
-                ),
-            )
-            .map_err(|e| Fail::unable(&e, &[b"wait for events in ", self.dir]))?;
+            let ([_, control_ready, adopted_gone, ready_a, ready_b], cgroup_changed) =
+                wait::readable_or_changed(
+                    [
+                        Some(signals.fd()),
+                        Some(std::os::fd::AsFd::as_fd(control)),
+                        self.adopted.as_ref().map(PidFd::fd),
+                        ready_pipe,
+                        ready_socket,
+                    ],
+                    self.tree.as_ref().map(Tree::fd),
+                    state::earliest(
+                        state::earliest(deadline, self.observer.deadline()),
+                        self.monitor.deadline(),
+                    ),
+                )
+                .map_err(|e| Fail::unable(&e, &[b"wait for events in ", self.dir]))?;
             let mut terminate = false;
             while let Some(signo) = signals
                 .pending()
@@ -254,6 +272,10 @@ impl<'a> Runner<'a> {
                     self.dispatch(sup, Input::Exited(pidfd.pid(), Exit::Unknown));
                 }
             }
+            if cgroup_changed {
+                let populated = self.tree.as_ref().is_some_and(Tree::populated);
+                self.dispatch(sup, Input::StraysLeft(populated));
+            }
             if terminate {
                 self.dispatch(sup, Input::Terminate);
             }
@@ -270,6 +292,7 @@ impl<'a> Runner<'a> {
     /// A limit sample is due: take it; each limit passed is an input of the state machine,
     /// the last with what `on-limit` says (see limits/).
     fn limits(&mut self, sup: &mut Supervisor) {
+        self.monitor.cgroup_memory = self.tree.as_ref().and_then(Tree::memory_bytes);
         let (passed, action) = self.monitor.due(self.dir, Instant::now());
         for i in 0..passed {
             let action = if i + 1 == passed {
@@ -305,7 +328,14 @@ impl<'a> Runner<'a> {
     fn apply(&mut self, sup: &mut Supervisor, effect: Effect) -> Option<Input> {
         match effect {
             Effect::Start => {
-                let started = self.observer.spawn_run();
+                let into = match &mut self.tree {
+                    Some(tree) => {
+                        let (cap, limited) = memory_limit();
+                        Some(tree.prepare(cap, limited))
+                    }
+                    None => None,
+                };
+                let started = self.observer.spawn_run(into);
                 match &started {
                     Ok((pid, _)) => {
                         self.run_id = adopt::identity(*pid, self.boot_id).map(|id| (*pid, id));
@@ -337,6 +367,15 @@ impl<'a> Runner<'a> {
                 let _ = kill::signal_group(group, sig);
                 None
             }
+            Effect::StopStrays(_) if sup.reach == Reach::Cgroup => {
+                let tree = self.tree.as_ref()?;
+                if fs::symlink_metadata(config::KEEP_STRAYS).is_ok() {
+                    return Some(Input::StraysLeft(false));
+                }
+                tree.signal_all(libc::SIGTERM);
+                tree.signal_all(libc::SIGCONT);
+                Some(Input::StraysLeft(tree.populated()))
+            }
             Effect::StopStrays(group) => {
                 let keep = fs::symlink_metadata(config::KEEP_STRAYS).is_ok();
                 let reached = !keep && kill::signal_group(group, libc::SIGTERM).is_ok();
@@ -345,7 +384,21 @@ impl<'a> Runner<'a> {
                 }
                 Some(Input::StraysLeft(reached))
             }
+            Effect::ProbeStrays(_) if sup.reach == Reach::Cgroup => Some(Input::StraysLeft(
+                self.tree.as_ref().is_some_and(Tree::populated),
+            )),
             Effect::ProbeStrays(group) => Some(Input::StraysLeft(kill::group_exists(group))),
+            Effect::SignalCgroup(sig) => {
+                if let Some(tree) = &self.tree {
+                    tree.signal_all(sig);
+                }
+                None
+            }
+            Effect::KillCgroup => {
+                let tree = self.tree.as_ref()?;
+                tree.kill_all();
+                Some(Input::StraysLeft(tree.populated()))
+            }
             Effect::Announce => {
                 self.announce(sup);
                 None
@@ -457,6 +510,21 @@ impl<'a> Runner<'a> {
             msg::warn_unable(PROG, &e, &[b"rename ", self.dir, b"/", new, b" to status"]);
         }
     }
+}
+
+/// The kernel memory cap to set (`memory-cap` and a valid `max-memory`), and whether the
+/// service has a memory limit at all (then `run` joins a v1 memory cgroup, if there is one).
+fn memory_limit() -> (Option<u64>, bool) {
+    use crate::limits::{parse_memory, MAX_MEMORY};
+    use vigil_proto::bounded::{self, Links};
+    let mut buf = [0u8; bounded::SETTING_MAX];
+    let max = match bounded::read(std::path::Path::new(MAX_MEMORY), Links::Refuse, &mut buf) {
+        Ok(Some(text)) => Some(parse_memory(text).ok()),
+        Ok(None) | Err(_) => None,
+    };
+    let cap_asked = fs::symlink_metadata(cgroup::MEMORY_CAP).is_ok();
+    let cap = max.flatten().filter(|_| cap_asked);
+    (cap, max.is_some() || cap_asked)
 }
 
 /// The decimal text of `n` as a C string in `buf`.

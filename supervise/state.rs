@@ -38,6 +38,16 @@ pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
+/// What a stop reaches: the run's process group (daemontools' world, and the fallback), or
+/// NEW: the service's cgroup, which nothing `run` starts can leave (supervise/cgroup.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The process group (and session) `run` leads.
+    Group,
+    /// The service's cgroup: leftovers are stopped before the next start.
+    Cgroup,
+}
+
 /// Whether the run has said it is ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Readiness {
@@ -123,6 +133,13 @@ pub enum State {
         /// (issue 15 item 4), which backs off.
         quick: bool,
     },
+    /// NEW: `run` and `finish` are done and processes `run` left are still in its cgroup:
+    /// they were sent TERM and CONT (KILL after [`STRAY_GRACE`]); the next start, or down,
+    /// waits until the cgroup is empty (the cgroup path only, issue 14).
+    Clearing {
+        /// Whether the run that ended was a quick exit.
+        quick: bool,
+    },
     /// Waiting before the next start.
     Backoff {
         /// When to start.
@@ -172,6 +189,10 @@ pub enum Effect {
     StopStrays(Pid),
     /// Answer `StraysLeft` for this group (after reaping some process).
     ProbeStrays(Pid),
+    /// NEW: this signal to every process in the service's cgroup.
+    SignalCgroup(i32),
+    /// NEW: kill every process in the service's cgroup (`cgroup.kill`); answer `StraysLeft`.
+    KillCgroup,
     /// Write the status file.
     Announce,
     /// Warn that this run has not said it is ready within `ready-timeout`.
@@ -220,6 +241,8 @@ pub struct Supervisor {
     pub last_exit: Option<i32>,
     /// Thresholds; the loop refreshes them from the override files.
     pub config: Config,
+    /// What a stop reaches; the loop sets it once, when it knows whether a cgroup is there.
+    pub reach: Reach,
     started_once: bool,
     /// Consecutive failures supervise did not ask for (quick exits, failed starts): the
     /// backoff step. A run that lasts `quick`, an operator's restart and `u` or `o` on a
@@ -251,6 +274,7 @@ impl Supervisor {
             restarts: 0,
             last_exit: None,
             config,
+            reach: Reach::Group,
             started_once: false,
             failures: 0,
             asked: false,
@@ -272,6 +296,16 @@ impl Supervisor {
         fx
     }
 
+    /// NEW: processes of an earlier run are in the service's cgroup and no run was adopted
+    /// (supervise restarted after a SIGKILL): they are stopped before the first start.
+    pub fn clear_leftovers(&mut self) -> Effects {
+        let mut fx = Effects::default();
+        self.state = State::Clearing { quick: false };
+        self.strays = Some((0, None));
+        fx.push(Effect::StopStrays(0));
+        fx
+    }
+
     /// What to do first: start the service unless it is wanted down.
     pub fn boot(&mut self) -> Effects {
         let mut fx = Effects::default();
@@ -282,6 +316,7 @@ impl Supervisor {
             | (State::Up { .. }, _)
             | (State::Stopping { .. }, _)
             | (State::Finishing { .. }, _)
+            | (State::Clearing { .. }, _)
             | (State::Backoff { .. }, _) => {}
         }
         fx
@@ -292,7 +327,7 @@ impl Supervisor {
         let state = match self.state {
             State::Stopping { kill_at, .. } | State::Finishing { kill_at, .. } => kill_at,
             State::Backoff { until, .. } => Some(until),
-            State::Down | State::Starting | State::Up { .. } => None,
+            State::Down | State::Starting | State::Up { .. } | State::Clearing { .. } => None,
         };
         let strays = self.strays.and_then(|(_, at)| at);
         let limit_kill = self.limit_kill.map(|(_, at)| at);
@@ -311,7 +346,11 @@ impl Supervisor {
     pub fn pid(&self) -> Option<Pid> {
         match self.state {
             State::Up { pid, .. } | State::Stopping { pid, .. } => Some(pid),
-            State::Down | State::Starting | State::Finishing { .. } | State::Backoff { .. } => None,
+            State::Down
+            | State::Starting
+            | State::Finishing { .. }
+            | State::Clearing { .. }
+            | State::Backoff { .. } => None,
         }
     }
 
@@ -325,7 +364,8 @@ impl Supervisor {
                 Readiness::Ready => status::State::Up,
             },
             State::Stopping { .. } => status::State::Stopping,
-            State::Finishing { .. } => status::State::Finishing,
+            // Not yet down: what the run left is still being stopped.
+            State::Finishing { .. } | State::Clearing { .. } => status::State::Finishing,
             State::Backoff { .. } => status::State::Backoff,
         }
     }
@@ -338,7 +378,8 @@ impl Supervisor {
             | State::Starting
             | State::Up { .. }
             | State::Stopping { .. }
-            | State::Finishing { .. } => None,
+            | State::Finishing { .. }
+            | State::Clearing { .. } => None,
         }
     }
 
@@ -350,7 +391,7 @@ impl Supervisor {
             Input::Exited(pid, exit) => self.exited(pid, exit, now, &mut fx),
             Input::Started(result) => self.started(result, now, &mut fx),
             Input::FinishStarted(pid) => self.finish_started(pid, now, &mut fx),
-            Input::StraysLeft(left) => self.strays_left(left, now),
+            Input::StraysLeft(left) => self.strays_left(left, now, &mut fx),
             Input::Timeout => self.timeout(now, &mut fx),
             Input::Terminate => {
                 self.exiting = true;
@@ -384,9 +425,10 @@ impl Supervisor {
                         self.state = State::Up { pid, since };
                         fx.push(Effect::Announce);
                     }
-                    State::Starting | State::Up { .. } | State::Finishing { .. } => {
-                        fx.push(Effect::Announce)
-                    }
+                    State::Starting
+                    | State::Up { .. }
+                    | State::Finishing { .. }
+                    | State::Clearing { .. } => fx.push(Effect::Announce),
                 }
             }
             Control::Down => self.go_down(now, fx),
@@ -400,7 +442,8 @@ impl Supervisor {
                     State::Starting
                     | State::Up { .. }
                     | State::Stopping { .. }
-                    | State::Finishing { .. } => fx.push(Effect::Announce),
+                    | State::Finishing { .. }
+                    | State::Clearing { .. } => fx.push(Effect::Announce),
                 }
             }
             Control::Pause | Control::Continue => {
@@ -416,7 +459,8 @@ impl Supervisor {
                     | State::Starting
                     | State::Up { .. }
                     | State::Stopping { .. }
-                    | State::Finishing { .. } => {}
+                    | State::Finishing { .. }
+                    | State::Clearing { .. } => {}
                 }
                 fx.push(Effect::Announce);
             }
@@ -461,7 +505,7 @@ impl Supervisor {
             }
             State::Stopping { pid, .. } => self.term(pid, fx),
             State::Backoff { .. } => self.state = State::Down,
-            State::Down | State::Starting | State::Finishing { .. } => {}
+            State::Down | State::Starting | State::Finishing { .. } | State::Clearing { .. } => {}
         }
         fx.push(Effect::Announce);
     }
@@ -488,6 +532,7 @@ impl Supervisor {
             | State::Up { .. }
             | State::Stopping { .. }
             | State::Finishing { .. }
+            | State::Clearing { .. }
             | State::Backoff { .. } => {
                 // some other descendant (a stray we adopted as subreaper): is its group empty?
                 if let Some((group, _)) = self.strays {
@@ -519,12 +564,22 @@ impl Supervisor {
             kill_at: None,
             quick,
         };
-        fx.push(Effect::Finish(exit));
-        if let Some((old, _)) = self.strays.take() {
-            fx.push(Effect::SignalGroup(old, libc::SIGKILL));
+        match self.reach {
+            Reach::Group => {
+                fx.push(Effect::Finish(exit));
+                if let Some((old, _)) = self.strays.take() {
+                    fx.push(Effect::SignalGroup(old, libc::SIGKILL));
+                }
+                self.strays = Some((pid, None));
+                fx.push(Effect::StopStrays(pid));
+            }
+            // Leftovers first: finish (and the next start) come once the cgroup is empty.
+            Reach::Cgroup => {
+                self.strays = Some((pid, None));
+                fx.push(Effect::StopStrays(pid));
+                fx.push(Effect::Finish(exit));
+            }
         }
-        self.strays = Some((pid, None));
-        fx.push(Effect::StopStrays(pid));
     }
 
     fn finish_started(&mut self, started: Option<Pid>, now: Instant, fx: &mut Effects) {
@@ -553,12 +608,19 @@ impl Supervisor {
             | (State::Starting, _)
             | (State::Up { .. }, _)
             | (State::Stopping { .. }, _)
+            | (State::Clearing { .. }, _)
             | (State::Backoff { .. }, _) => {}
         }
     }
 
-    /// `run` and `finish` are done: start again, back off, or stay down.
+    /// `run` and `finish` are done: start again, back off, or stay down; on the cgroup path
+    /// first wait until what `run` left has gone.
     fn after_run(&mut self, quick: bool, now: Instant, fx: &mut Effects) {
+        if self.reach == Reach::Cgroup && self.strays.is_some() {
+            self.state = State::Clearing { quick };
+            fx.push(Effect::Announce);
+            return;
+        }
         match (self.exiting, self.want) {
             (false, Want::Up) if !quick => self.start(fx),
             (false, Want::Up) => self.back_off(BackoffCause::QuickExit, now, fx),
@@ -620,16 +682,27 @@ impl Supervisor {
             | (State::Up { .. }, _)
             | (State::Stopping { .. }, _)
             | (State::Finishing { .. }, _)
+            | (State::Clearing { .. }, _)
             | (State::Backoff { .. }, _) => {}
         }
     }
 
-    fn strays_left(&mut self, left: bool, now: Instant) {
+    fn strays_left(&mut self, left: bool, now: Instant, fx: &mut Effects) {
         self.strays = match (self.strays, left) {
             (Some((group, None)), true) => Some((group, Some(now + STRAY_GRACE))),
             (Some((group, Some(at))), true) => Some((group, Some(at))),
             (Some(_), false) | (None, _) => None,
         };
+        match self.state {
+            State::Clearing { quick } if self.strays.is_none() => self.after_run(quick, now, fx),
+            State::Down
+            | State::Starting
+            | State::Up { .. }
+            | State::Stopping { .. }
+            | State::Finishing { .. }
+            | State::Clearing { .. }
+            | State::Backoff { .. } => {}
+        }
     }
 
     fn timeout(&mut self, now: Instant, fx: &mut Effects) {
@@ -646,7 +719,7 @@ impl Supervisor {
                 };
                 // the pid too: an adopted run from daemontools' supervise leads no group
                 fx.push(Effect::Signal(pid, libc::SIGKILL));
-                fx.push(Effect::SignalGroup(pid, libc::SIGKILL));
+                fx.push(self.kill_all(pid));
             }
             State::Finishing {
                 pid: Some(pid),
@@ -666,12 +739,23 @@ impl Supervisor {
             | State::Up { .. }
             | State::Stopping { .. }
             | State::Finishing { .. }
+            | State::Clearing { .. }
             | State::Backoff { .. } => {}
         }
         if let Some((group, Some(at))) = self.strays {
             if at <= now {
-                self.strays = None;
-                fx.push(Effect::SignalGroup(group, libc::SIGKILL));
+                match self.reach {
+                    Reach::Group => {
+                        self.strays = None;
+                        fx.push(Effect::SignalGroup(group, libc::SIGKILL));
+                    }
+                    // Wait for the cgroup to empty (its kill is not instant); KILL again
+                    // every STRAY_GRACE while something (in D state) outlives it.
+                    Reach::Cgroup => {
+                        self.strays = Some((group, Some(now + STRAY_GRACE)));
+                        fx.push(Effect::KillCgroup);
+                    }
+                }
             }
         }
         if self.ready_warn_at.is_some_and(|at| at <= now) {
@@ -683,6 +767,7 @@ impl Supervisor {
                 | (State::Starting, _)
                 | (State::Stopping { .. }, _)
                 | (State::Finishing { .. }, _)
+                | (State::Clearing { .. }, _)
                 | (State::Backoff { .. }, _) => {}
             }
         }
@@ -691,9 +776,25 @@ impl Supervisor {
                 self.limit_kill = None;
                 // Only if that run is still the one shown: else it has gone already.
                 if self.pid() == Some(group) {
-                    fx.push(Effect::SignalGroup(group, libc::SIGKILL));
+                    fx.push(self.kill_all(group));
                 }
             }
+        }
+    }
+
+    /// `sig` to everything of the run led by `group`: its process group, or its cgroup.
+    fn signal_all(&self, group: Pid, sig: i32) -> Effect {
+        match self.reach {
+            Reach::Group => Effect::SignalGroup(group, sig),
+            Reach::Cgroup => Effect::SignalCgroup(sig),
+        }
+    }
+
+    /// KILL to everything of the run led by `group`.
+    fn kill_all(&self, group: Pid) -> Effect {
+        match self.reach {
+            Reach::Group => Effect::SignalGroup(group, libc::SIGKILL),
+            Reach::Cgroup => Effect::KillCgroup,
         }
     }
 
@@ -711,6 +812,7 @@ impl Supervisor {
             | (State::Down, _)
             | (State::Starting, _)
             | (State::Finishing { .. }, _)
+            | (State::Clearing { .. }, _)
             | (State::Backoff { .. }, _) => {}
         }
     }
@@ -720,9 +822,11 @@ impl Supervisor {
         let pid = match self.state {
             State::Up { pid, .. } | State::Stopping { pid, .. } => pid,
             // Sampling follows the pid shown: without one there is nothing to breach.
-            State::Down | State::Starting | State::Finishing { .. } | State::Backoff { .. } => {
-                return
-            }
+            State::Down
+            | State::Starting
+            | State::Finishing { .. }
+            | State::Clearing { .. }
+            | State::Backoff { .. } => return,
         };
         fx.push(Effect::Publish(Event::Limit));
         fx.push(Effect::Announce);
@@ -731,13 +835,13 @@ impl Supervisor {
                 if self.limit_kill.is_none() {
                     let after = self.config.timeout_kill.unwrap_or(RESTART_KILL_AFTER);
                     self.limit_kill = Some((pid, now + after));
-                    fx.push(Effect::SignalGroup(pid, libc::SIGTERM));
-                    fx.push(Effect::SignalGroup(pid, libc::SIGCONT));
+                    fx.push(self.signal_all(pid, libc::SIGTERM));
+                    fx.push(self.signal_all(pid, libc::SIGCONT));
                 }
                 // else: already restarting
             }
             Action::Stop => self.go_down(now, fx),
-            Action::Signal(signal) => fx.push(Effect::SignalGroup(pid, signal as i32)),
+            Action::Signal(signal) => fx.push(self.signal_all(pid, signal as i32)),
             Action::Notify => {}
         }
     }
@@ -1397,5 +1501,125 @@ mod tests {
         let mut s = Supervisor::new(Config::default(), Want::Down, 1);
         assert_eq!(fx(&mut s, Input::Breach(Action::Restart), t0), []);
         assert_eq!(s.deadline(), None);
+    }
+
+    /// A run on the cgroup path (issue 14).
+    fn up_in_cgroup(pid: Pid, t0: Instant) -> Supervisor {
+        let mut s = Supervisor::new(Config::default(), Want::Up, 7);
+        s.reach = Reach::Cgroup;
+        s.boot();
+        fx(&mut s, Input::Started(Ok((pid, Readiness::Ready))), t0);
+        s
+    }
+
+    #[test]
+    fn cgroup_exit_without_leftovers_restarts_at_once() {
+        let t0 = Instant::now();
+        let mut s = up_in_cgroup(10, t0);
+        let t1 = t0 + secs(2);
+        assert_eq!(
+            fx(&mut s, Input::Exited(10, Exit::Status(0)), t1),
+            [StopStrays(10), Finish(Exit::Status(0))]
+        );
+        // the loop answers StopStrays first: the cgroup is empty
+        assert_eq!(fx(&mut s, Input::StraysLeft(false), t1), []);
+        assert_eq!(fx(&mut s, Input::FinishStarted(None), t1), [Start]);
+        assert_eq!(s.deadline(), None);
+    }
+
+    #[test]
+    fn cgroup_leftovers_die_before_the_next_start() {
+        let t0 = Instant::now();
+        let mut s = up_in_cgroup(10, t0);
+        let t1 = t0 + secs(2);
+        fx(&mut s, Input::Exited(10, Exit::Status(0)), t1);
+        assert_eq!(fx(&mut s, Input::StraysLeft(true), t1), []);
+        // finish is done, but the cgroup is not empty: no start yet, shown as finishing
+        assert_eq!(fx(&mut s, Input::FinishStarted(None), t1), [Announce]);
+        assert_eq!(s.state, State::Clearing { quick: false });
+        assert_eq!(s.word(), status::State::Finishing);
+        assert_eq!(s.pid(), None);
+        assert_eq!(s.deadline(), Some(t1 + STRAY_GRACE));
+        // the cgroup empties (cgroup.events): start now
+        assert_eq!(fx(&mut s, Input::StraysLeft(false), t1), [Start]);
+    }
+
+    #[test]
+    fn cgroup_leftovers_that_outlive_the_grace_are_killed_and_waited_for() {
+        let t0 = Instant::now();
+        let mut s = up_in_cgroup(10, t0);
+        let t1 = t0 + secs(2);
+        fx(&mut s, Input::Exited(10, Exit::Status(0)), t1);
+        fx(&mut s, Input::StraysLeft(true), t1);
+        fx(&mut s, Input::FinishStarted(None), t1);
+        let t2 = t1 + STRAY_GRACE;
+        assert_eq!(fx(&mut s, Input::Timeout, t2), [KillCgroup]);
+        // the kill is not instant: still waiting, another KILL one grace later if need be
+        assert_eq!(fx(&mut s, Input::StraysLeft(true), t2), []);
+        assert_eq!(s.state, State::Clearing { quick: false });
+        assert_eq!(s.deadline(), Some(t2 + STRAY_GRACE));
+        assert_eq!(fx(&mut s, Input::StraysLeft(false), t2), [Start]);
+    }
+
+    #[test]
+    fn cgroup_stop_is_down_only_once_the_cgroup_is_empty() {
+        let t0 = Instant::now();
+        let mut s = up_in_cgroup(10, t0);
+        // compat: TERM and CONT to run, as daemontools
+        assert_eq!(
+            fx(&mut s, Input::Control(Control::Down), t0),
+            [Signal(10, TERM), Signal(10, CONT), Announce]
+        );
+        fx(&mut s, Input::Exited(10, Exit::Status(TERM)), t0);
+        fx(&mut s, Input::StraysLeft(true), t0);
+        assert_eq!(fx(&mut s, Input::FinishStarted(None), t0), [Announce]);
+        assert_eq!(s.word(), status::State::Finishing);
+        // `u` meanwhile: the start still waits for the cgroup
+        assert_eq!(fx(&mut s, Input::Control(Control::Down), t0), [Announce]);
+        assert_eq!(fx(&mut s, Input::StraysLeft(false), t0), [Announce]);
+        assert_eq!(s.state, State::Down);
+    }
+
+    #[test]
+    fn cgroup_limit_restart_and_timeout_kill_reach_the_cgroup() {
+        let t0 = Instant::now();
+        let mut s = up_in_cgroup(10, t0);
+        assert_eq!(
+            fx(&mut s, Input::Breach(Action::Restart), t0),
+            [
+                Publish(Event::Limit),
+                Announce,
+                SignalCgroup(TERM),
+                SignalCgroup(CONT)
+            ]
+        );
+        assert_eq!(
+            fx(&mut s, Input::Timeout, t0 + RESTART_KILL_AFTER),
+            [KillCgroup]
+        );
+        let mut s = up_in_cgroup(10, t0);
+        s.config.timeout_kill = Some(secs(1));
+        fx(&mut s, Input::Control(Control::Down), t0);
+        assert_eq!(
+            fx(&mut s, Input::Timeout, t0 + secs(1)),
+            [Signal(10, KILL), KillCgroup]
+        );
+    }
+
+    #[test]
+    fn cgroup_leftovers_of_a_killed_supervise_go_before_the_first_start() {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Config::default(), Want::Up, 7);
+        s.reach = Reach::Cgroup;
+        assert_eq!(
+            s.clear_leftovers().as_slice().collect::<Vec<_>>(),
+            [StopStrays(0)]
+        );
+        assert_eq!(fx(&mut s, Input::StraysLeft(false), t0), [Start]);
+        let mut s = Supervisor::new(Config::default(), Want::Down, 7);
+        s.reach = Reach::Cgroup;
+        s.clear_leftovers();
+        assert_eq!(fx(&mut s, Input::StraysLeft(false), t0), [Announce]);
+        assert_eq!(s.state, State::Down);
     }
 }

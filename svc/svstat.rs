@@ -209,6 +209,11 @@ impl Text for Snapshot<'_> {
             );
             out.extend_from_slice(text.as_bytes());
         }
+        // NEW: the service's cgroup (issue 14); nothing on the process-group path.
+        if let Some(cgroup) = &self.cgroup {
+            out.extend_from_slice(b", cgroup ");
+            out.extend_from_slice(cgroup);
+        }
     }
 }
 

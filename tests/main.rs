@@ -1,6 +1,7 @@
 //! vigil's integration tests: one binary, a module per program. They run this build's binaries
 //! by absolute path (CARGO_BIN_EXE_*), never through PATH.
 
+mod cgroup;
 mod fuzz;
 mod helpers;
 mod interop_supervise;

@@ -716,8 +716,9 @@ fn supervise_dir_matches_daemontools() {
                 let mode = e.metadata().expect("stat").mode();
                 (e.file_name().to_string_lossy().into_owned(), mode)
             })
-            // NEW in vigil, not daemontools': the event journal (docs/events.md).
-            .filter(|(name, _)| name != "events")
+            // NEW in vigil, not daemontools': the event journal (docs/events.md) and the
+            // service's cgroup (docs/cgroups.md).
+            .filter(|(name, _)| name != "events" && name != "cgroup")
             .collect();
         entries.sort();
         let top = fs::metadata(dir.join("supervise")).expect("stat").mode();

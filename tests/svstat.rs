@@ -385,19 +385,19 @@ fn json_has_every_field() {
     let backoff = lines[0].replace(",\"seconds\":3600,", ",\"seconds\":3599,");
     assert_eq!(
         backoff,
-        r#"{"service":"back\"off","supervised":true,"error":null,"up":false,"pid":null,"seconds":0,"normally":"up","paused":false,"want":"up","state":"backoff","restarts":2,"last_exit":{"code":null,"signal":"TERM","wait_status":15},"backoff":{"cause":"start failed","seconds":3599,"failures":2},"ready":false,"ready_seconds":null,"cpu_percent":null,"memory_bytes":null,"breaches":null,"last_breach":null,"run":"missing"}"#
+        r#"{"service":"back\"off","supervised":true,"error":null,"up":false,"pid":null,"seconds":0,"normally":"up","paused":false,"want":"up","state":"backoff","restarts":2,"last_exit":{"code":null,"signal":"TERM","wait_status":15},"backoff":{"cause":"start failed","seconds":3599,"failures":2},"ready":false,"ready_seconds":null,"cpu_percent":null,"memory_bytes":null,"breaches":null,"last_breach":null,"cgroup":null,"run":"missing"}"#
     );
     assert_eq!(
         lines[1],
-        r#"{"service":"dt","supervised":true,"error":null,"up":true,"pid":31,"seconds":0,"normally":"down","paused":true,"want":"down","state":null,"restarts":null,"last_exit":null,"backoff":null,"ready":null,"ready_seconds":null,"cpu_percent":null,"memory_bytes":null,"breaches":null,"last_breach":null,"run":null}"#
+        r#"{"service":"dt","supervised":true,"error":null,"up":true,"pid":31,"seconds":0,"normally":"down","paused":true,"want":"down","state":null,"restarts":null,"last_exit":null,"backoff":null,"ready":null,"ready_seconds":null,"cpu_percent":null,"memory_bytes":null,"breaches":null,"last_breach":null,"cgroup":null,"run":null}"#
     );
     assert_eq!(
         lines[2],
-        r#"{"service":"gone","supervised":false,"error":null,"up":null,"pid":null,"seconds":null,"normally":"up","paused":null,"want":null,"state":null,"restarts":null,"last_exit":null,"backoff":null,"ready":null,"ready_seconds":null,"cpu_percent":null,"memory_bytes":null,"breaches":null,"last_breach":null,"run":"missing"}"#
+        r#"{"service":"gone","supervised":false,"error":null,"up":null,"pid":null,"seconds":null,"normally":"up","paused":null,"want":null,"state":null,"restarts":null,"last_exit":null,"backoff":null,"ready":null,"ready_seconds":null,"cpu_percent":null,"memory_bytes":null,"breaches":null,"last_breach":null,"cgroup":null,"run":"missing"}"#
     );
     assert_eq!(
         lines[3],
-        r#"{"service":"missing","supervised":null,"error":"unable to chdir: file does not exist","up":null,"pid":null,"seconds":null,"normally":null,"paused":null,"want":null,"state":null,"restarts":null,"last_exit":null,"backoff":null,"ready":null,"ready_seconds":null,"cpu_percent":null,"memory_bytes":null,"breaches":null,"last_breach":null,"run":null}"#
+        r#"{"service":"missing","supervised":null,"error":"unable to chdir: file does not exist","up":null,"pid":null,"seconds":null,"normally":null,"paused":null,"want":null,"state":null,"restarts":null,"last_exit":null,"backoff":null,"ready":null,"ready_seconds":null,"cpu_percent":null,"memory_bytes":null,"breaches":null,"last_breach":null,"cgroup":null,"run":null}"#
     );
 }
 

@@ -122,7 +122,8 @@ impl<'a> Observer<'a> {
     /// Spawns `./run` with its readiness channel: the pipe at the `notification-fd` number,
     /// NOTIFY_SOCKET for `notify-socket`. Its pid, and `Waiting` if it has a channel to say
     /// it is ready on.
-    pub fn spawn_run(&mut self) -> io::Result<(i32, Readiness)> {
+    /// NEW: `into`, the service's cgroup (supervise/cgroup.rs) to create it in.
+    pub fn spawn_run(&mut self, into: Option<spawn::Cgroups>) -> io::Result<(i32, Readiness)> {
         self.bind_socket();
         let pipe = self.notification_pipe();
         let env_entry: Option<&CStr> = self.socket_env.as_deref();
@@ -134,7 +135,10 @@ impl<'a> Observer<'a> {
             fd: pipe.as_ref().map(|(_, write, n)| (write.as_fd(), *n)),
             env,
         };
-        let started = spawn::spawn_with(c"./run", &[c"./run"], &extra);
+        let started = match into {
+            Some(into) => spawn::spawn_in(c"./run", &[c"./run"], &extra, &into),
+            None => spawn::spawn_with(c"./run", &[c"./run"], &extra),
+        };
         let readiness = match pipe.is_some() || self.socket.is_some() {
             true => Readiness::Waiting,
             false => Readiness::Ready,

@@ -22,6 +22,7 @@ mod breach;
 mod files;
 
 use breach::{Breach, Detector, Sample};
+pub use files::{parse_memory, MAX_MEMORY};
 pub use files::{Action, RESTART_KILL_AFTER};
 use files::{LimitFiles, Limits};
 
@@ -38,6 +39,9 @@ pub struct Monitor {
     next: Option<Instant>,
     /// The breaches so far, for the status file.
     pub record: BreachRecord,
+    /// NEW: the memory the service's cgroup is charged, read by the loop before a sample is
+    /// due (supervise/cgroup.rs); it replaces the /proc sum of resident memory.
+    pub cgroup_memory: Option<u64>,
     /// The limits the last sample passed and what it measured, in the order [`Monitor::due`]
     /// counted them: for the events (issue 15 item 9).
     pub passed: [Option<Limit>; 4],
@@ -113,9 +117,12 @@ impl Monitor {
             return none;
         }
         self.next = Some(now + self.limits.interval);
-        let Some(usage) = self.usage(pid) else {
+        let Some(mut usage) = self.usage(pid) else {
             return none; // gone between the exit and its reaping
         };
+        if let Some(bytes) = self.cgroup_memory.take() {
+            usage.memory_bytes = bytes;
+        }
         let sample = Sample {
             at: now,
             cpu: usage.cpu,

@@ -144,7 +144,43 @@ impl Drop for Sandbox {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        remove_cgroups(self.path());
     }
+}
+
+/// The cgroups supervise made for services under `dir` (their `supervise/cgroup` files, left
+/// by a supervise that was killed): what is in them is killed and they are removed, so a test
+/// leaves no cgroup behind even when it fails (issue 14).
+pub fn remove_cgroups(dir: &Path) {
+    for path in cgroups_under(dir, 5) {
+        let _ = fs::write(path.join("cgroup.kill"), "1");
+        // The kill is not instant: a directory with a process in it cannot go yet.
+        eventually(Duration::from_secs(3), || {
+            fs::remove_dir(&path).is_ok() || !path.exists()
+        });
+    }
+}
+
+/// Every cgroup directory named in a `supervise/cgroup` file at most `depth` levels under
+/// `dir` (only `vigil-` directories: a garbled file never names anything else).
+pub fn cgroups_under(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(text) = fs::read_to_string(dir.join("supervise/cgroup")) {
+        found.extend(text.lines().map(PathBuf::from).filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vigil-"))
+        }));
+    }
+    if depth > 0 {
+        if let Ok(entries) = fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) && entry.file_name() != "supervise" {
+                    found.extend(cgroups_under(&entry.path(), depth - 1));
+                }
+            }
+        }
+    }
+    found
 }
 
 /// Pids of processes whose cwd is `dir` or below it.

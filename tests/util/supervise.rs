@@ -33,9 +33,15 @@ impl Supervised {
     /// Starts `program` (ours or /usr/bin/supervise) on `dir` and waits until its status file
     /// exists and its control FIFO has a reader.
     pub fn start(program: &Path, dir: &Path) -> Supervised {
+        Supervised::start_env(program, dir, &[])
+    }
+
+    /// [`Supervised::start`] with these variables added to its environment.
+    pub fn start_env(program: &Path, dir: &Path, env: &[(&str, &str)]) -> Supervised {
         let err = dir.with_extension("err");
         let proc = Spawned::start(
             Command::new(program)
+                .envs(env.iter().copied())
                 .arg(dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

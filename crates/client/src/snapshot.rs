@@ -50,6 +50,11 @@ pub struct Snapshot<'a> {
     /// CPU % (the mean since `run` started) and resident memory of the running service's
     /// processes, once [`Snapshot::measure`] found them.
     pub usage: Option<(f64, u64)>,
+    /// NEW: the service's cgroup (`supervise/cgroup`'s first line) while supervise keeps the
+    /// service in one; `None` on the process-group path (docs/cgroups.md).
+    pub cgroup: Option<Vec<u8>>,
+    /// NEW: the v1 memory cgroup `run` is in too (`supervise/cgroup`'s second line).
+    pub cgroup_memory: Option<Vec<u8>>,
     /// NEW (issue 15 item 6): what keeps `DIR/run` from starting (`not executable`,
     /// `missing`, `not a file`), looked at only when no supervise runs or the last start
     /// failed; `None` otherwise.
@@ -117,6 +122,8 @@ impl<'a> Snapshot<'a> {
             now_secs: 0,
             usage: None,
             ext_error: None,
+            cgroup: None,
+            cgroup_memory: None,
             run: None,
         };
         look.steps();
@@ -153,6 +160,7 @@ impl<'a> Snapshot<'a> {
             Err(e) => return self.stopped = Some(e.to_string().into_bytes()),
         };
         self.breaches = BreachRecord::read_from(&bytes);
+        self.read_cgroup();
         match decode_lenient(&bytes) {
             Ok(status) => self.status = Some(status),
             Err(e) => return self.stopped = Some(e.to_string().into_bytes()),
@@ -174,6 +182,24 @@ impl<'a> Snapshot<'a> {
         };
     }
 
+    /// Reads `supervise/cgroup` (absent on the process-group path and from daemontools'
+    /// supervise): at most 4 KiB, absolute paths only.
+    fn read_cgroup(&mut self) {
+        use std::io::Read;
+        let path = vigil_proto::paths::join(self.dir, vigil_proto::paths::CGROUP);
+        let mut text = Vec::new();
+        let read = std::fs::File::open(path).and_then(|f| f.take(4096).read_to_end(&mut text));
+        if read.is_err() {
+            return;
+        }
+        let mut lines = text
+            .split(|&b| b == b'\n')
+            .filter(|l| l.first() == Some(&b'/'))
+            .map(<[u8]>::to_vec);
+        self.cgroup = lines.next();
+        self.cgroup_memory = lines.next();
+    }
+
     /// The pid of the running service, if the status file names one.
     pub fn running_pid(&self) -> Option<u32> {
         self.status.as_ref().map(|s| s.pid).filter(|&pid| pid != 0)
@@ -186,9 +212,20 @@ impl<'a> Snapshot<'a> {
         let Some(status) = self.status.as_ref().filter(|s| s.pid != 0) else {
             return;
         };
-        let Some(usage) = table.run_usage(status.pid as i32, status.when.unix_secs(), false) else {
+        let Some(mut usage) = table.run_usage(status.pid as i32, status.when.unix_secs(), false)
+        else {
             return;
         };
+        // NEW: on the cgroup path, CPU and memory are the cgroup's (issue 14).
+        if let Some(v2) = &self.cgroup {
+            let memory = self.cgroup_memory.as_deref().map(OsStr::from_bytes);
+            let (cpu, bytes) = vigil_usage::cgroup_usage(
+                std::path::Path::new(OsStr::from_bytes(v2)),
+                memory.map(std::path::Path::new),
+            );
+            usage.cpu = cpu.unwrap_or(usage.cpu);
+            usage.memory_bytes = bytes.unwrap_or(usage.memory_bytes);
+        }
         let up = self
             .now
             .duration_since(status.when.to_system())
@@ -371,6 +408,8 @@ impl<'a> Snapshot<'a> {
                     ])
                 }),
             ),
+            // NEW: the service's cgroup, null on the process-group path (issue 14).
+            ("cgroup", Value::or_null(self.cgroup.as_deref(), Value::Str)),
             ("run", Value::or_null(self.run, word)),
         ])
     }
@@ -393,6 +432,8 @@ mod tests {
             now_secs: 1_700_000_000,
             usage: None,
             ext_error: None,
+            cgroup: None,
+            cgroup_memory: None,
             run: None,
         }
     }
@@ -440,7 +481,7 @@ mod tests {
              \"state\":\"backoff\",\"restarts\":3,\"last_exit\":{\"code\":null,\
              \"signal\":\"KILL\",\"wait_status\":9},\"backoff\":{\"cause\":null,\"seconds\":2,\"failures\":0},\
              \"ready\":false,\"ready_seconds\":null,\"cpu_percent\":null,\
-             \"memory_bytes\":null,\"breaches\":null,\"last_breach\":null,\"run\":null}"
+             \"memory_bytes\":null,\"breaches\":null,\"last_breach\":null,\"cgroup\":null,\"run\":null}"
         );
     }
 }

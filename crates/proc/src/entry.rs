@@ -145,6 +145,33 @@ fn ignore_sigpipe() {
     }
 }
 
+extern "C" {
+    #[link_name = "environ"]
+    static ENVIRON: *const *const c_char;
+}
+
+/// The value of environment variable `name`, without copying it: std's `var_os` copies it
+/// into a heap string (see [`args`] for why supervise avoids that).
+pub fn env(name: &[u8]) -> Option<&'static OsStr> {
+    // SAFETY: environ is the process environment, a null-terminated array of pointers to
+    // NUL-terminated strings; supervise never changes its environment, so the strings live as
+    // long as the process.
+    unsafe {
+        let mut at = ENVIRON;
+        if at.is_null() {
+            return None;
+        }
+        while !(*at).is_null() {
+            let entry = CStr::from_ptr(*at).to_bytes();
+            if entry.len() > name.len() && entry.starts_with(name) && entry[name.len()] == b'=' {
+                return Some(OsStr::from_bytes(&entry[name.len() + 1..]));
+            }
+            at = at.add(1);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

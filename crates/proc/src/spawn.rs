@@ -44,17 +44,10 @@ fn env_name(entry: &[u8]) -> &[u8] {
     }
 }
 
-/// [`spawn`], with a descriptor and environment entries for the child (readiness pipes,
-/// NOTIFY_SOCKET, a listener's VIGIL_* variables).
-pub fn spawn_with(path: &CStr, args: &[&CStr], extra: &Extra<'_>) -> io::Result<i32> {
-    if args.len() > MAX_ARGS {
-        return Err(io::Error::from_raw_os_error(libc::E2BIG));
-    }
-    let mut argv: [*mut c_char; MAX_ARGS + 1] = [std::ptr::null_mut(); MAX_ARGS + 1];
-    for (slot, arg) in argv.iter_mut().zip(args) {
-        *slot = arg.as_ptr().cast_mut();
-    }
-    // Only when asked for: the plain start stays free of allocation.
+/// The child's environment: the process's with `extra.env` added (null-terminated), or empty
+/// when there is nothing to add (the child then gets `environ` itself): only when asked for,
+/// so the plain start stays free of allocation.
+fn environment(extra: &Extra<'_>) -> Vec<*mut c_char> {
     let mut envp: Vec<*mut c_char> = Vec::new();
     if !extra.env.is_empty() {
         // SAFETY: environ is the process environment, a null-terminated array of pointers to
@@ -73,6 +66,20 @@ pub fn spawn_with(path: &CStr, args: &[&CStr], extra: &Extra<'_>) -> io::Result<
         envp.extend(extra.env.iter().map(|e| e.as_ptr().cast_mut()));
         envp.push(std::ptr::null_mut());
     }
+    envp
+}
+
+/// [`spawn`], with a descriptor and environment entries for the child (readiness pipes,
+/// NOTIFY_SOCKET, a listener's VIGIL_* variables).
+pub fn spawn_with(path: &CStr, args: &[&CStr], extra: &Extra<'_>) -> io::Result<i32> {
+    if args.len() > MAX_ARGS {
+        return Err(io::Error::from_raw_os_error(libc::E2BIG));
+    }
+    let mut argv: [*mut c_char; MAX_ARGS + 1] = [std::ptr::null_mut(); MAX_ARGS + 1];
+    for (slot, arg) in argv.iter_mut().zip(args) {
+        *slot = arg.as_ptr().cast_mut();
+    }
+    let envp = environment(extra);
     // SAFETY: attr, the file actions and the signal sets are initialised by their init calls
     // before use and destroyed once; argv and envp are null-terminated arrays of pointers to
     // NUL-terminated strings that outlive the call; environ is the process environment, valid
@@ -125,4 +132,113 @@ pub fn spawn_with(path: &CStr, args: &[&CStr], extra: &Extra<'_>) -> io::Result<
         }
         Ok(pid)
     }
+}
+
+/// Where [`spawn_in`] starts a child: a cgroup v2 directory, and optionally the `cgroup.procs`
+/// file of another hierarchy (a v1 controller) the child joins before it runs the program.
+#[derive(Debug, Clone, Copy)]
+pub struct Cgroups<'a> {
+    /// An open cgroup v2 directory: the child is created in it (clone3's CLONE_INTO_CGROUP,
+    /// Linux 5.7+), so nothing it starts, however early, is outside it.
+    pub v2: BorrowedFd<'a>,
+    /// A `cgroup.procs` file open for writing: the child writes `0` (itself) to it first.
+    pub join: Option<BorrowedFd<'a>>,
+}
+
+/// clone3's CLONE_INTO_CGROUP (libc's constant is an `int` on this target, too narrow).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// [`spawn_with`], with the child created inside the cgroup `into.v2` (and joined to
+/// `into.join`): fork-like clone3, then in the child a new session, the clean signal state, the
+/// extra descriptor and exec, as posix_spawn does. An exec error comes back to the parent
+/// through a close-on-exec pipe, so it is reported here as [`spawn`] reports it. Fails with the
+/// kernel's error (ENOSYS before 5.3, EINVAL before 5.7 or for a v1 directory) without a child
+/// left behind; the caller may then fall back to [`spawn_with`].
+pub fn spawn_in(
+    path: &CStr,
+    args: &[&CStr],
+    extra: &Extra<'_>,
+    into: &Cgroups<'_>,
+) -> io::Result<i32> {
+    if args.len() > MAX_ARGS {
+        return Err(io::Error::from_raw_os_error(libc::E2BIG));
+    }
+    let mut argv: [*const c_char; MAX_ARGS + 1] = [std::ptr::null(); MAX_ARGS + 1];
+    for (slot, arg) in argv.iter_mut().zip(args) {
+        *slot = arg.as_ptr();
+    }
+    let envp = environment(extra);
+    let mut pipe = [-1 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two descriptors into the array it is given.
+    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let [read_end, write_end] = pipe;
+    // SAFETY: clone_args is plain integers; zeroed is "no flags, nothing".
+    let mut args3: libc::clone_args = unsafe { std::mem::zeroed() };
+    args3.flags = libc::CLONE_VFORK as u64 | CLONE_INTO_CGROUP;
+    args3.exit_signal = libc::SIGCHLD as u64;
+    args3.cgroup = into.v2.as_raw_fd() as u64;
+    // SAFETY: clone3 without CLONE_VM is a fork: the child gets a copy of this single-threaded
+    // process and, until execve or _exit, calls only async-signal-safe functions (write,
+    // setsid, sigaction, sigprocmask, dup2, execve, _exit) on memory prepared above (argv,
+    // envp, the pipe). CLONE_VFORK holds the parent until the child has exec'd or exited.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args3 as *mut libc::clone_args,
+            std::mem::size_of::<libc::clone_args>(),
+        )
+    };
+    if pid == 0 {
+        // SAFETY: in the child, see above.
+        unsafe {
+            if let Some(procs) = into.join {
+                libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1);
+            }
+            libc::setsid();
+            crate::reset::reset_signals();
+            if let Some((fd, number)) = extra.fd {
+                libc::dup2(fd.as_raw_fd(), number);
+            }
+            let env = if envp.is_empty() {
+                environ.cast::<*const c_char>()
+            } else {
+                envp.as_ptr().cast::<*const c_char>()
+            };
+            libc::execve(path.as_ptr(), argv.as_ptr(), env);
+            let errno = *libc::__errno_location();
+            libc::write(write_end, (&errno as *const libc::c_int).cast(), 4);
+            libc::_exit(127);
+        }
+    }
+    let failed = if pid < 0 {
+        Some(io::Error::last_os_error())
+    } else {
+        None
+    };
+    let mut errno: libc::c_int = 0;
+    // SAFETY: our copy of the write end is closed, so the read ends at the child's exec (its
+    // copy is close-on-exec) or after its 4 bytes and exit; errno is 4 writable bytes.
+    let got = unsafe {
+        libc::close(write_end);
+        let got = if failed.is_none() {
+            libc::read(read_end, (&mut errno as *mut libc::c_int).cast(), 4)
+        } else {
+            0
+        };
+        libc::close(read_end);
+        got
+    };
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if got == 4 {
+        // SAFETY: waitpid on our own child that has exited (it wrote its errno first).
+        unsafe {
+            libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0);
+        }
+        return Err(io::Error::from_raw_os_error(errno));
+    }
+    Ok(pid as i32)
 }

@@ -38,6 +38,55 @@ pub fn readable<const N: usize>(
     Ok(ready)
 }
 
+/// [`readable`], plus one descriptor watched for an exceptional condition (POLLPRI, or
+/// POLLERR) rather than for input: a cgroup's `cgroup.events`, which the kernel marks so when
+/// its content changes (a kernfs file always polls readable, so POLLIN would never sleep).
+/// At most 7 descriptors in `fds`.
+pub fn readable_or_changed<const N: usize>(
+    fds: [Option<BorrowedFd<'_>>; N],
+    changed: Option<BorrowedFd<'_>>,
+    deadline: Option<Instant>,
+) -> io::Result<([bool; N], bool)> {
+    const MAX: usize = 8;
+    if N >= MAX {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let mut polls = [libc::pollfd {
+        fd: -1,
+        events: libc::POLLIN,
+        revents: 0,
+    }; MAX];
+    for (p, fd) in polls.iter_mut().zip(fds) {
+        if let Some(fd) = fd {
+            p.fd = fd.as_raw_fd();
+        }
+    }
+    if let Some(fd) = changed {
+        polls[N] = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLPRI,
+            revents: 0,
+        };
+    }
+    let timeout = poll_timeout(deadline);
+    // SAFETY: polls is a valid array of at least N + 1 pollfd structures for the call.
+    let r = unsafe { libc::poll(polls.as_mut_ptr(), (N + 1) as libc::nfds_t, timeout) };
+    let mut ready = [false; N];
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EINTR) {
+            return Ok((ready, false));
+        }
+        return Err(e);
+    }
+    for (flag, p) in ready.iter_mut().zip(&polls) {
+        *flag = p.fd >= 0 && p.revents != 0;
+    }
+    let last = polls[N];
+    let changed = last.fd >= 0 && last.revents & (libc::POLLPRI | libc::POLLERR) != 0;
+    Ok((ready, changed))
+}
+
 /// poll's timeout for `deadline`: -1 (none) without one, else the milliseconds left, rounded
 /// up. Every poll of vigil with a deadline takes its timeout from here.
 pub fn poll_timeout(deadline: Option<Instant>) -> libc::c_int {

@@ -20,6 +20,10 @@ pub const OK: &str = "supervise/ok";
 pub const STATUS: &str = "supervise/status";
 /// The status file being written, renamed over `STATUS` when whole.
 pub const STATUS_NEW: &str = "supervise/status.new";
+/// NEW: the service's cgroup, one absolute path a line: the cgroup v2 directory `run` is in,
+/// then the v1 memory cgroup's while `run` is in it too (docs/cgroups.md); absent on the
+/// process-group path.
+pub const CGROUP: &str = "supervise/cgroup";
 /// The service's program.
 pub const RUN: &str = "run";
 /// NEW: run after each exit of `run`, with its exit code and signal.

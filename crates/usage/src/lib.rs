@@ -624,3 +624,60 @@ mod tests {
         assert_eq!(ticks_to_duration(1, 0), Duration::from_secs(1));
     }
 }
+
+/// NEW: what a service's cgroup says it uses (issue 14): CPU from `cpu.stat` (`usage_usec`,
+/// since the cgroup was made: supervise makes it afresh for each run), memory from
+/// `memory.current` (cgroup v2 with the memory controller), else from the v1 memory cgroup's
+/// `memory.usage_in_bytes` when `memory` names one. Each is `None` where it cannot be read.
+pub fn cgroup_usage(
+    v2: &std::path::Path,
+    memory: Option<&std::path::Path>,
+) -> (Option<Duration>, Option<u64>) {
+    let small = |path: std::path::PathBuf| -> Option<String> {
+        let mut text = String::new();
+        File::open(path)
+            .ok()?
+            .take(4096)
+            .read_to_string(&mut text)
+            .ok()?;
+        Some(text)
+    };
+    let cpu = small(v2.join("cpu.stat")).and_then(|text| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("usage_usec "))
+            .and_then(|v| v.trim().parse().ok())
+            .map(Duration::from_micros)
+    });
+    let number = |text: Option<String>| text.and_then(|t| t.trim().parse::<u64>().ok());
+    let bytes = number(small(v2.join("memory.current")))
+        .or_else(|| number(small(memory?.join("memory.usage_in_bytes"))));
+    (cpu, bytes)
+}
+
+#[cfg(test)]
+mod cgroup_tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_files_are_read_and_missing_ones_are_none() {
+        let dir = std::env::temp_dir().join(format!("vigil-usage-cg-{}", std::process::id()));
+        let memory = dir.join("memory");
+        fs::create_dir_all(&memory).unwrap();
+        fs::write(
+            dir.join("cpu.stat"),
+            "usage_usec 2500000\nuser_usec 2000000\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cgroup_usage(&dir, None),
+            (Some(Duration::from_millis(2500)), None)
+        );
+        fs::write(memory.join("memory.usage_in_bytes"), "4096\n").unwrap();
+        assert_eq!(cgroup_usage(&dir, Some(&memory)).1, Some(4096));
+        fs::write(dir.join("memory.current"), "8192\n").unwrap();
+        assert_eq!(cgroup_usage(&dir, Some(&memory)).1, Some(8192));
+        fs::write(dir.join("cpu.stat"), "garbage").unwrap();
+        assert_eq!(cgroup_usage(&dir, None).0, None);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
