@@ -54,7 +54,7 @@ use nix::sys::stat::{fstatat, Mode};
 use nix::unistd::{faccessat, AccessFlags};
 
 use vigil_proto::paths;
-use vigil_proto::status::{self, Status, DAEMONTOOLS_LEN};
+use vigil_proto::status::{Status, DAEMONTOOLS_LEN};
 
 /// One service directory, entered.
 #[derive(Debug)]
@@ -225,7 +225,9 @@ impl Service {
         let file = self
             .open(paths::STATUS, OFlag::O_RDONLY)
             .map_err(StatusError::Open)?;
-        let mut bytes = Vec::with_capacity(status::V1_LEN);
+        // Room for the whole file with its extension: one read and the one that says EOF,
+        // not a read per growth step (vigild reads 500 of these per status request).
+        let mut bytes = Vec::with_capacity(512);
         file.take(4096)
             .read_to_end(&mut bytes)
             .map_err(StatusError::Read)?;

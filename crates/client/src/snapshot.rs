@@ -187,7 +187,7 @@ impl<'a> Snapshot<'a> {
     fn read_cgroup(&mut self) {
         use std::io::Read;
         let path = vigil_proto::paths::join(self.dir, vigil_proto::paths::CGROUP);
-        let mut text = Vec::new();
+        let mut text = Vec::with_capacity(256);
         let read = std::fs::File::open(path).and_then(|f| f.take(4096).read_to_end(&mut text));
         if read.is_err() {
             return;

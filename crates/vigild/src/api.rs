@@ -165,12 +165,28 @@ fn process_table(fresh: bool) -> Arc<Table> {
     table
 }
 
-/// Measures `look`'s run from the (shared, recent) process table, fetched on first need; a
-/// run younger than the table gets a fresh one.
+/// What a service's run used, as last measured: (when, cpu percent, memory bytes), by
+/// service directory and run pid.
+type Measured = HashMap<(PathBuf, u32), (Instant, f64, u64)>;
+
+/// Measures `look`'s run: from a measure of the same run less than [`TABLE_FRESH`] old (its
+/// cgroup's files are not read again), else from the (shared, recent) process table and its
+/// cgroup. A run younger than the table gets a fresh table.
 pub fn measure(look: &mut Snapshot, table: &mut Option<Arc<Table>>) {
+    static MEASURED: std::sync::Mutex<Option<Measured>> = std::sync::Mutex::new(None);
     let Some(pid) = look.running_pid() else {
         return;
     };
+    let key = (PathBuf::from(look.dir), pid);
+    {
+        let mut measured = MEASURED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((when, cpu, memory)) = measured.get_or_insert_with(HashMap::new).get(&key) {
+            if when.elapsed() < TABLE_FRESH {
+                look.usage = Some((*cpu, *memory));
+                return;
+            }
+        }
+    }
     let mut current = table.take().unwrap_or_else(|| process_table(false));
     let known = |t: &Table| {
         t.processes()
@@ -182,6 +198,15 @@ pub fn measure(look: &mut Snapshot, table: &mut Option<Arc<Table>>) {
     }
     look.measure(&current);
     *table = Some(current);
+    if let Some((cpu, memory)) = look.usage {
+        let mut measured = MEASURED.lock().unwrap_or_else(|e| e.into_inner());
+        let measured = measured.get_or_insert_with(HashMap::new);
+        if measured.len() >= 8192 {
+            // Runs that ended and services that went: only what is fresh stays.
+            measured.retain(|_, (when, ..)| when.elapsed() < TABLE_FRESH);
+        }
+        measured.insert(key, (Instant::now(), cpu, memory));
+    }
 }
 
 /// The object `svstat --json` prints for `dir`, with `"name"` first.
