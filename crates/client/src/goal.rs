@@ -127,6 +127,11 @@ struct Target {
     restarted: bool,
     /// Its supervise exited and has not started again.
     gone: bool,
+    /// The sequence number of a goal event the journal holds but the status file may not
+    /// show yet: supervise journals an event, then writes the status, then the letters. The
+    /// goal counts once the status shows it, so that what a caller reads next (svstat,
+    /// vigild's reply) agrees with the wait.
+    settle: Option<u64>,
 }
 
 /// The status of `dir`, `None` when there is none yet (no supervise ran there) or it does not
@@ -143,7 +148,7 @@ impl Target {
     fn new(i: usize, dir: &OsStr, goal: Goal) -> Result<Target, WaitError> {
         let follower = Follower::new(dir, None).map_err(|e| WaitError::Subscribe(i, e))?;
         let status = status_of(dir).map_err(|e| WaitError::Status(i, e))?;
-        let mut reached = status.is_some_and(|s| goal.reached_by(&s));
+        let reached = status.is_some_and(|s| goal.reached_by(&s));
         // supervise journals an event before it writes the status that shows it: the
         // follower may start after an event the status read just now does not show yet (its
         // letter, when it comes, brings nothing new). The events after the status's own
@@ -153,32 +158,54 @@ impl Target {
             .and_then(|s| s.ext)
             .map(|e| e.seq)
             .filter(|_| !goal.after_now());
+        let mut settle = None;
         if let Some(seq) = behind.filter(|seq| !reached && *seq < follower.last_seq()) {
             let missed = journal::read_since(dir, seq).map_err(|e| WaitError::Journal(i, e))?;
-            reached = missed
+            settle = missed
                 .records
                 .iter()
-                .any(|r| r.event() == Some(goal.event()));
+                .filter(|r| r.event() == Some(goal.event()))
+                .map(|r| r.seq)
+                .max();
         }
-        Ok(Target {
+        let mut target = Target {
             follower,
             reached,
             restarted: false,
             gone: false,
-        })
+            settle,
+        };
+        target.check_settle(i)?;
+        Ok(target)
+    }
+
+    /// Counts the goal event waiting to settle once the status file shows it (or shows no
+    /// event numbers at all).
+    fn check_settle(&mut self, i: usize) -> Result<(), WaitError> {
+        let Some(seq) = self.settle else {
+            return Ok(());
+        };
+        let status = status_of(self.follower.dir()).map_err(|e| WaitError::Status(i, e))?;
+        if status.and_then(|s| s.ext).is_none_or(|e| e.seq >= seq) {
+            self.reached = true;
+            self.settle = None;
+        }
+        Ok(())
     }
 
     fn update(&mut self, i: usize, goal: Goal) -> Result<(), WaitError> {
         let items = self.follower.take().map_err(|e| WaitError::Journal(i, e))?;
         let mut lost = false;
+        let mut hit = None;
         for item in items {
             match item {
                 Item::Event(record) => match record.event() {
                     Some(Event::Up) if goal == Goal::RestartedReady => self.restarted = true,
-                    Some(Event::Ready) if goal == Goal::RestartedReady => {
-                        self.reached |= self.restarted
+                    Some(Event::Ready) if goal == Goal::RestartedReady && self.restarted => {
+                        hit = Some(record.seq)
                     }
-                    Some(e) if e == goal.event() => self.reached = true,
+                    Some(Event::Ready) if goal == Goal::RestartedReady => {}
+                    Some(e) if e == goal.event() => hit = Some(record.seq),
                     Some(Event::Exit) => self.gone = true,
                     Some(Event::Start) => self.gone = false,
                     _ => {}
@@ -186,6 +213,10 @@ impl Target {
                 Item::Lost { .. } => lost = true,
             }
         }
+        if let Some(seq) = hit {
+            self.settle = Some(self.settle.map_or(seq, |s| s.max(seq)));
+        }
+        self.check_settle(i)?;
         if lost && !self.reached {
             // Events after now were dropped from the journal: more than it keeps happened
             // since the wait began, a start among them, so an after-now goal is judged as
@@ -405,11 +436,13 @@ mod tests {
         assert_eq!(outcome.ok(), Some(Outcome::TimedOut));
     }
 
-    /// supervise journals `U`, then writes the status that shows it: a svwait that starts
-    /// in between reads the journal with `U` in it and the status without. It must still
-    /// see readiness (it used to wait for a letter that brought nothing new: timed out).
+    /// supervise journals `U`, then writes the status that shows it, then the letters: a
+    /// svwait that starts in between reads the journal with `U` in it and the status without.
+    /// It must still see readiness when the status shows it (it used to wait for a letter that
+    /// brought nothing new: timed out), but not before (vigild's reply to `?wait=`, or a
+    /// svstat right after svwait, would show the old state).
     #[test]
-    fn an_event_journaled_before_its_status_is_written_counts() {
+    fn an_event_journaled_before_its_status_is_written_counts_once_written() {
         let dir = tempfile::tempdir().expect("tempdir");
         let os = dir.path().as_os_str();
         std::fs::create_dir(dir.path().join("supervise")).expect("mkdir");
@@ -425,11 +458,25 @@ mod tests {
             ext.seq = up;
         }
         status::write(os, &starting).expect("status");
-        journal
-            .append(journal::Record::new(Event::Ready, 5))
-            .1
-            .expect("U");
+        let (ready_seq, r) = journal.append(journal::Record::new(Event::Ready, 5));
+        r.expect("U");
         let soon = || Some(Instant::now() + std::time::Duration::from_millis(50));
+        let mut waiter = Waiter::new(Goal::Ready);
+        waiter.add(os).expect("add");
+        // The status does not show it yet: not reached.
+        assert_eq!(
+            waiter.wait(true, soon(), None).ok(),
+            Some(Outcome::TimedOut)
+        );
+        // The status is written, then the letter: reached.
+        let mut ready = status(5, Some(State::Up), true);
+        if let Some(ext) = &mut ready.ext {
+            ext.seq = ready_seq;
+        }
+        status::write(os, &ready).expect("status");
+        vigil_proto::fifodir::publish(&dir.path().join("event"), b"U").expect("publish");
+        assert_eq!(waiter.wait(true, soon(), None).ok(), Some(Outcome::Reached));
+        // A wait that starts after the status was written sees it at once.
         let outcome = wait(&[os], Goal::Ready, true, soon());
         assert_eq!(outcome.ok(), Some(Outcome::Reached));
         // Only the goal's own event counts: nothing says this run went down.
@@ -462,11 +509,16 @@ mod tests {
                 Some(Outcome::TimedOut)
             );
         }
+        // As supervise does: the journal, then the status that shows the event, then the
+        // letter.
         let publish = |journal: &mut journal::Journal, event: Event| {
-            journal
-                .append(journal::Record::new(event, 6))
-                .1
-                .expect("append");
+            let (seq, r) = journal.append(journal::Record::new(event, 6));
+            r.expect("append");
+            let mut now = up;
+            if let Some(ext) = &mut now.ext {
+                ext.seq = seq;
+            }
+            status::write(os, &now).expect("status");
             vigil_proto::fifodir::publish(&dir.path().join("event"), &[event.letter()])
                 .expect("publish");
         };

@@ -150,12 +150,13 @@ pub fn names(scandir: &Path) -> Vec<String> {
 /// a client can see but the last second of memory.
 const TABLE_FRESH: Duration = Duration::from_secs(1);
 
-/// Every process's `stat`, read at most once per [`TABLE_FRESH`] by all requests together.
-pub fn process_table() -> Arc<Table> {
+/// Every process's `stat`, read at most once per [`TABLE_FRESH`] by all requests together
+/// (`fresh`: read now, whatever the age of the last reading).
+fn process_table(fresh: bool) -> Arc<Table> {
     static CACHE: std::sync::Mutex<Option<(Instant, Arc<Table>)>> = std::sync::Mutex::new(None);
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((when, table)) = cache.as_ref() {
-        if when.elapsed() < TABLE_FRESH {
+        if !fresh && when.elapsed() < TABLE_FRESH {
             return table.clone();
         }
     }
@@ -164,11 +165,23 @@ pub fn process_table() -> Arc<Table> {
     table
 }
 
-/// Measures `look`'s run from the (shared, recent) process table, fetched on first need.
+/// Measures `look`'s run from the (shared, recent) process table, fetched on first need; a
+/// run younger than the table gets a fresh one.
 pub fn measure(look: &mut Snapshot, table: &mut Option<Arc<Table>>) {
-    if look.running_pid().is_some() {
-        look.measure(table.get_or_insert_with(process_table));
+    let Some(pid) = look.running_pid() else {
+        return;
+    };
+    let mut current = table.take().unwrap_or_else(|| process_table(false));
+    let known = |t: &Table| {
+        t.processes()
+            .binary_search_by_key(&(pid as i32), |p| p.pid)
+            .is_ok()
+    };
+    if !known(&current) {
+        current = process_table(true);
     }
+    look.measure(&current);
+    *table = Some(current);
 }
 
 /// The object `svstat --json` prints for `dir`, with `"name"` first.
