@@ -24,9 +24,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Arg, ArgAction};
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::signal::Signal;
 use vigil_client::follow::{self, Follower, Item};
+use vigil_client::scandir::ScanDir;
 use vigil_client::supervisord::{proc_state, ProcState};
 use vigil_client::Service;
 use vigil_proc::signals::Signals;
@@ -205,6 +205,8 @@ struct Listener {
 
 struct Listen {
     opts: Options,
+    /// SCANDIR's services, followed as they come and go (inotify).
+    tree: ScanDir,
     listener: Listener,
     watches: BTreeMap<OsString, Watch>,
     /// Services whose FIFO woke us: their journals are read when the queue is empty.
@@ -243,18 +245,8 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
     let cursor_file = opts.cursor.clone();
     let loaded = Cursor::load(&cursor_file)
         .map_err(|e| Fail::unable(&e, &[b"read ", cursor_file.as_os_str().as_bytes()]))?;
-    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
-        .map_err(|e| Fail::unable(&io::Error::from(e), &[b"watch ", opts.scandir.as_bytes()]))?;
-    inotify
-        .add_watch(
-            Path::new(&opts.scandir),
-            AddWatchFlags::IN_CREATE
-                | AddWatchFlags::IN_DELETE
-                | AddWatchFlags::IN_MOVED_FROM
-                | AddWatchFlags::IN_MOVED_TO
-                | AddWatchFlags::IN_ONLYDIR,
-        )
-        .map_err(|e| Fail::unable(&io::Error::from(e), &[b"watch ", opts.scandir.as_bytes()]))?;
+    let tree = ScanDir::open(&opts.scandir)
+        .map_err(|e| Fail::unable(&e, &[b"watch ", opts.scandir.as_bytes()]))?;
     // The listener first: a child started with these signals blocked would keep them blocked
     // (std's spawn does not empty the mask). Its exit before the block is found by the
     // try_wait after it.
@@ -273,6 +265,7 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
         None => Tai64n::now(),
     };
     let mut me = Listen {
+        tree,
         listener,
         watches: BTreeMap::new(),
         dirty: BTreeSet::new(),
@@ -297,7 +290,7 @@ fn run(args: &[OsString]) -> Result<ExitCode, Fail> {
     me.rescan();
     me.fresh = false;
     me.cutoff = Tai64n::now();
-    me.run_loop(signals, inotify)
+    me.run_loop(signals)
 }
 
 /// Starts PROG with pipes on its stdin and stdout, in its own process group, with the
@@ -362,31 +355,17 @@ impl Listen {
         msg::warn(PROG, parts);
     }
 
-    /// The services under SCANDIR now: each entry (not a dot name) that is a directory, and
-    /// its `log` if that is one too, as vigild lists them.
+    /// The services under SCANDIR now, by their names below it (`web`, `web/log`): vigil-client's
+    /// list (service directories only, as svwatch and svtop follow them).
     fn services(&self) -> Vec<OsString> {
-        let mut out = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&self.opts.scandir) else {
-            return out;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            if name.as_bytes().starts_with(b".") {
-                continue;
-            }
-            let dir = below(&self.opts.scandir, &name);
-            if !Path::new(&dir).is_dir() {
-                continue;
-            }
-            if Path::new(&paths::join(&dir, "log")).is_dir() {
-                let mut log = name.clone();
-                log.push("/log");
-                out.push(log);
-            }
-            out.push(name);
-        }
-        out.sort();
-        out
+        let mut prefix = self.opts.scandir.as_bytes().to_vec();
+        prefix.push(b'/');
+        self.tree
+            .services()
+            .iter()
+            .filter_map(|p| p.as_bytes().strip_prefix(&prefix[..]))
+            .map(|name| OsStr::from_bytes(name).to_os_string())
+            .collect()
     }
 
     fn rescan(&mut self) {
@@ -703,7 +682,7 @@ impl Listen {
         }
     }
 
-    fn run_loop(&mut self, mut signals: Signals, inotify: Inotify) -> Result<ExitCode, Fail> {
+    fn run_loop(&mut self, mut signals: Signals) -> Result<ExitCode, Fail> {
         let mut next_tick = self.tick();
         let mut terminated = false;
         if let Ok(Some(status)) = self.listener.child.try_wait() {
@@ -724,7 +703,7 @@ impl Listen {
                 Vec::new()
             };
             let ready = {
-                let mut fds = vec![signals.fd(), inotify.as_fd()];
+                let mut fds = vec![signals.fd(), self.tree.fd()];
                 if let Some(out) = &self.listener.stdout {
                     fds.push(out.as_fd());
                 }
@@ -761,10 +740,12 @@ impl Listen {
                             Err(e) => return Err(Fail::unable(&e, &[b"wait for the listener"])),
                         }
                     }
-                    Err(1) => {
-                        let _ = inotify.read_events();
-                        self.rescan();
-                    }
+                    Err(1) => match self.tree.update() {
+                        Ok(_) => self.rescan(),
+                        Err(e) => {
+                            msg::warn_unable(PROG, &e, &[b"watch ", self.opts.scandir.as_bytes()])
+                        }
+                    },
                     Err(_) => self.read_listener(),
                 }
             }
