@@ -87,7 +87,10 @@ impl Cursor {
         for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let parsed = line.iter().position(|&b| b == b' ').and_then(|sp| {
                 let seq = std::str::from_utf8(&line[..sp]).ok()?.parse().ok()?;
-                Some((OsString::from_vec(unescape(&line[sp + 1..])?), seq))
+                Some((
+                    OsString::from_vec(paths::unescape_line(&line[sp + 1..])?),
+                    seq,
+                ))
             });
             match parsed {
                 Some(entry) => seqs.push(entry),
@@ -120,7 +123,7 @@ impl Cursor {
         for (dir, seq) in &self.seqs {
             text.extend_from_slice(seq.to_string().as_bytes());
             text.push(b' ');
-            escape(dir.as_bytes(), &mut text);
+            paths::escape_line(dir.as_bytes(), &mut text);
             text.push(b'\n');
         }
         let mut new = self.path.clone().into_os_string();
@@ -129,33 +132,6 @@ impl Cursor {
             .and_then(|()| fs::rename(&new, &self.path))
             .map_err(|e| Fail::unable(&e, &[b"write ", self.path.as_os_str().as_bytes()]))
     }
-}
-
-/// A directory name for the cursor file: `%`, `\n` and `\r` as `%XX`.
-fn escape(name: &[u8], out: &mut Vec<u8>) {
-    for &b in name {
-        match b {
-            b'%' | b'\n' | b'\r' => out.extend_from_slice(format!("%{b:02X}").as_bytes()),
-            b => out.push(b),
-        }
-    }
-}
-
-/// The name back from the cursor file; `None` for a `%` not followed by two hex digits.
-fn unescape(text: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        if text[i] == b'%' {
-            let hex = std::str::from_utf8(text.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(text[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 fn run(args: &[OsString]) -> Result<ExitCode, Fail> {

@@ -24,6 +24,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use vigil_client::supervisord::ProcState;
+use vigil_proto::paths;
 
 use crate::mapping::Track;
 
@@ -97,7 +98,7 @@ impl Cursor {
                     let tries = u32::try_from(num()?).ok()?;
                     let pid = u32::try_from(num()?).ok()?;
                     let quick = num()? == 1;
-                    let name = unescape(words.next()?)?;
+                    let name = paths::unescape_line(words.next()?)?;
                     let track = Track {
                         state,
                         tries,
@@ -130,12 +131,7 @@ impl Cursor {
                 )
                 .as_bytes(),
             );
-            for &b in name.as_bytes() {
-                match b {
-                    b'%' | b'\n' | b'\r' => text.extend_from_slice(format!("%{b:02X}").as_bytes()),
-                    b => text.push(b),
-                }
-            }
+            paths::escape_line(name.as_bytes(), &mut text);
             text.push(b'\n');
         }
         let mut new: PathBuf = path.to_path_buf();
@@ -143,22 +139,6 @@ impl Cursor {
         fs::write(&new, &text)?;
         fs::rename(&new, path)
     }
-}
-
-fn unescape(name: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(name.len());
-    let mut i = 0;
-    while i < name.len() {
-        if name[i] == b'%' {
-            let hex = std::str::from_utf8(name.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(name[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -51,6 +51,43 @@ pub fn under<'a>(dir: &'a OsStr, tail: &'a str) -> Cow<'a, OsStr> {
     }
 }
 
+/// A directory name on one line of a text file (svwatch's and vigil-listen's cursor files):
+/// `%`, `\n` and `\r` written `%XX`, every other byte as it is, so any name survives.
+///
+/// ```
+/// use vigil_proto::paths::{escape_line, unescape_line};
+///
+/// let mut line = Vec::new();
+/// escape_line(b"a%b\nc", &mut line);
+/// assert_eq!(line, b"a%25b%0Ac");
+/// assert_eq!(unescape_line(&line).as_deref(), Some(&b"a%b\nc"[..]));
+/// ```
+pub fn escape_line(name: &[u8], out: &mut Vec<u8>) {
+    for &b in name {
+        match b {
+            b'%' | b'\n' | b'\r' => out.extend_from_slice(format!("%{b:02X}").as_bytes()),
+            b => out.push(b),
+        }
+    }
+}
+
+/// The name back from [`escape_line`]; `None` for a `%` not followed by two hex digits.
+pub fn unescape_line(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'%' {
+            let hex = std::str::from_utf8(text.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
