@@ -140,7 +140,9 @@ fn echo_listener_gets_every_event_with_consecutive_serials_across_a_restart() {
     fs::create_dir(&scan).unwrap();
     let web = service(&scan, "web", "exec sleep 1000");
     // Exits at once, wanted up: quick deaths, BACKOFF with tries.
-    service(&scan, "flap", "exit 3");
+    // Down until the listener runs (a backoff already under way could take seconds to end).
+    let flap = service(&scan, "flap", "exit 3");
+    fs::write(flap.join("down"), "").unwrap();
     // Cannot start at all (its interpreter is missing): FATAL, once.
     let broken = scan.join("broken");
     fs::create_dir(&broken).unwrap();
@@ -178,6 +180,7 @@ fn echo_listener_gets_every_event_with_consecutive_serials_across_a_restart() {
     };
     assert!(eventually(Duration::from_secs(10), || read(&out)
         .contains("SUPERVISOR_STATE_CHANGE_RUNNING")));
+    svc("-u", &flap);
     wait("PROCESS_STATE_BACKOFF", "flap", 10);
     svc("-u", &broken);
     wait("PROCESS_STATE_FATAL", "broken", 10);
