@@ -252,8 +252,18 @@ fn name(out: &mut [u8; 128]) -> Option<usize> {
 
 impl Tree {
     /// The service's cgroup (the current directory is the service directory `dir`), or `None`:
-    /// opted out (`no-cgroup`, `VIGIL_CGROUP=none`: silent) or unavailable (one warning).
+    /// opted out (`no-cgroup`, `VIGIL_CGROUP=none`: silent) or unavailable (one warning). On
+    /// the process-group path a `supervise/cgroup` an earlier supervise left goes, so svstat
+    /// never shows a cgroup the service is not in.
     pub fn find(dir: &[u8]) -> Option<Tree> {
+        let tree = Tree::locate(dir);
+        if tree.is_none() {
+            let _ = fs::remove_file(FILE);
+        }
+        tree
+    }
+
+    fn locate(dir: &[u8]) -> Option<Tree> {
         if fs::symlink_metadata(NO_CGROUP).is_ok() {
             return None;
         }

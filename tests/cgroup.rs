@@ -428,3 +428,27 @@ fn a_supervise_killed_and_started_again_adopts_its_run_and_keeps_its_cgroup() {
     assert_eq!(second.stop(), 0);
     assert!(!cgroup.exists());
 }
+
+#[test]
+fn opting_out_later_leaves_no_stale_cgroup_for_svstat() {
+    if !available() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let dir = sb.service("svc", "exec sleep 300");
+    let first = Supervised::start(&bin("supervise"), &dir);
+    first.wait_up();
+    let cgroup = cgroup_of(&dir).expect("a cgroup");
+    // A supervise killed on the cgroup path leaves its supervise/cgroup behind.
+    first.signal(Signal::SIGKILL);
+    drop(first);
+    sb.write("svc/no-cgroup", "");
+    let second = Supervised::start(&bin("supervise"), &dir);
+    second.wait_up();
+    assert_eq!(cgroup_of(&dir), None);
+    assert!(svstat_json(&dir).contains("\"cgroup\":null"));
+    assert_eq!(second.stop(), 0);
+    // The abandoned cgroup (the adopted run was in it): the test removes it itself.
+    let _ = fs::write(cgroup.join("cgroup.kill"), "1");
+    assert!(eventually(SOON, || fs::remove_dir(&cgroup).is_ok() || !cgroup.exists()));
+}
