@@ -48,7 +48,7 @@ pub const FILE: &str = vigil_proto::paths::CGROUP;
 const FILE_NEW: &str = "supervise/cgroup.new";
 
 /// The longest cgroup path handled.
-const PATH_BYTES: usize = 512;
+const PATH_BYTES: usize = 256;
 
 /// A path built in place.
 #[derive(Clone, Copy)]
@@ -87,9 +87,8 @@ impl PathBytes {
     }
 }
 
-/// A service's v1 memory cgroup.
+/// A service's v1 memory cgroup (its path is [`Tree`]'s `memory_path`).
 struct Memory {
-    path: PathBytes,
     dir: OwnedFd,
     procs: OwnedFd,
 }
@@ -100,7 +99,8 @@ pub struct Tree {
     dir: OwnedFd,
     /// `cgroup.events`, open: polled for POLLPRI, which the kernel raises when it changes.
     events: OwnedFd,
-    memory_parent: Option<PathBytes>,
+    /// The v1 memory cgroup to make for the service, where there is a v1 memory hierarchy.
+    memory_path: Option<PathBytes>,
     memory: Option<Memory>,
     /// Whether `run` was last started in the v1 memory cgroup too.
     joined: bool,
@@ -291,7 +291,7 @@ impl Tree {
                     if hierarchy(b"cgroup", b"memory", &mut memory) > 0 {
                         let mut path = memory[0];
                         if path.push(&[b"/", own]) {
-                            tree.memory_parent = Some(path);
+                            tree.memory_path = Some(path);
                         }
                     }
                     tree.publish();
@@ -345,7 +345,7 @@ impl Tree {
             path,
             dir,
             events,
-            memory_parent: None,
+            memory_path: None,
             memory: None,
             joined: false,
         })
@@ -362,8 +362,8 @@ impl Tree {
             n += p.len() + 1;
         };
         add(self.path.as_bytes());
-        if let (true, Some(memory)) = (self.joined, &self.memory) {
-            add(memory.path.as_bytes());
+        if let (true, Some(_), Some(path)) = (self.joined, &self.memory, &self.memory_path) {
+            add(path.as_bytes());
         }
         let written = fs::write(FILE_NEW, &text[..n]).and_then(|()| fs::rename(FILE_NEW, FILE));
         if let Err(e) = written {
@@ -447,13 +447,13 @@ impl Tree {
         if self.memory.is_some() {
             return true;
         }
-        let Some(path) = self.memory_parent else {
+        let Some(path) = self.memory_path else {
             return false;
         };
         match nix::unistd::mkdir(path.as_path(), Mode::from_bits_truncate(0o755)) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(_) => {
-                self.memory_parent = None;
+                self.memory_path = None;
                 return false;
             }
         }
@@ -469,7 +469,7 @@ impl Tree {
         );
         match procs {
             Ok(procs) => {
-                self.memory = Some(Memory { path, dir, procs });
+                self.memory = Some(Memory { dir, procs });
                 true
             }
             Err(_) => false,
@@ -556,8 +556,8 @@ impl Tree {
     pub fn remove(&self) {
         let _ = fs::remove_file(FILE);
         let _ = fs::remove_dir(self.path.as_path());
-        if let Some(memory) = &self.memory {
-            let _ = fs::remove_dir(memory.path.as_path());
+        if let (Some(_), Some(path)) = (&self.memory, &self.memory_path) {
+            let _ = fs::remove_dir(path.as_path());
         }
     }
 }
