@@ -13,11 +13,13 @@ mod common;
 use common::{bin, free_port, script, Guard};
 
 struct Tree {
-    _dir: tempfile::TempDir,
     scan: PathBuf,
     sock: PathBuf,
     vigild: Guard,
     _svscan: Guard,
+    // Last: fields drop in order, so the services are stopped before their directory goes
+    // (a logger whose directory vanished under it retries for ever).
+    _dir: tempfile::TempDir,
 }
 
 impl Tree {

@@ -14,11 +14,13 @@ use common::{bin, script, Guard};
 
 /// svscan and vigild on a scan directory; the guards stop vigild first, then svscan.
 struct Tree {
-    _dir: tempfile::TempDir,
     scan: PathBuf,
     sock: PathBuf,
     _vigild: Guard,
     _svscan: Guard,
+    // Last: fields drop in order, so the services are stopped before their directory goes
+    // (a logger whose directory vanished under it retries for ever).
+    _dir: tempfile::TempDir,
 }
 
 impl Tree {
