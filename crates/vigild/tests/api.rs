@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, free_port, script, Guard};
+use common::{bin, free_port, script, until, Guard};
 
 struct Tree {
     scan: PathBuf,
@@ -41,23 +41,14 @@ impl Tree {
         script(&scan.join("db/run"), "exec sleep 1000");
         let svscan = common::svscan(&scan);
         let sock = dir.path().join("vigild.sock");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigild"));
-        cmd.arg("--listen").arg(format!("unix:{}", sock.display()));
-        cmd.args(args);
-        let vigild = cmd
-            .arg(&scan)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let vigild = common::vigild_unix(&sock, &scan, args);
         let tree = Tree {
             _dir: dir,
             scan,
             sock,
-            vigild: Guard(vigild),
+            vigild,
             _svscan: svscan,
         };
-        until("vigild answers", || UnixStream::connect(&tree.sock).is_ok());
         until("web and db up", || {
             let (_, body) = tree.http("GET", "/v1/services", &[]);
             body.matches("\"state\":\"up\"").count() >= 3
@@ -66,23 +57,7 @@ impl Tree {
     }
 
     fn http(&self, method: &str, path: &str, extra: &[(&str, &str)]) -> (u16, String) {
-        let mut s = UnixStream::connect(&self.sock).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: \r\nConnection: close\r\n");
-        for (k, v) in extra {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str("Content-Length: 0\r\n\r\n");
-        s.write_all(req.as_bytes()).unwrap();
-        let mut reply = Vec::new();
-        s.read_to_end(&mut reply).unwrap();
-        let reply = String::from_utf8(reply).expect("replies are UTF-8");
-        let status = reply[9..12].parse().unwrap();
-        let body = reply
-            .split_once("\r\n\r\n")
-            .map_or("", |(_, b)| b)
-            .to_owned();
-        (status, body)
+        common::unix_http(&self.sock, method, path, extra, b"")
     }
 
     /// Opens the event stream; the reader, once the stream's opening comment has arrived.
@@ -144,14 +119,6 @@ impl Stream {
     fn last_id(&self) -> String {
         let at = self.seen.rfind("\nid: ").expect("an id") + 5;
         self.seen[at..].lines().next().unwrap().to_owned()
-    }
-}
-
-fn until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "{what}: not within 20 s");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -463,15 +430,7 @@ fn log_lines_with_times_and_followed_across_rotation() {
     );
     let _svscan = common::svscan(&scan);
     let sock = dir.path().join("v.sock");
-    let vigild = Command::new(env!("CARGO_BIN_EXE_vigild"))
-        .arg("--listen")
-        .arg(format!("unix:{}", sock.display()))
-        .arg(&scan)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _vigild = Guard(vigild);
+    let _vigild = common::vigild_unix(&sock, &scan, &[]);
     let t = Tree {
         _dir: tempfile::tempdir().unwrap(),
         scan: scan.clone(),
@@ -479,7 +438,6 @@ fn log_lines_with_times_and_followed_across_rotation() {
         vigild: Guard(Command::new("true").spawn().unwrap()),
         _svscan: Guard(Command::new("true").spawn().unwrap()),
     };
-    until("vigild answers", || UnixStream::connect(&t.sock).is_ok());
     until("started logged", || {
         let (status, body) = t.http("GET", "/v1/services/chat/log?lines=5", &[]);
         status == 200 && body.contains("\"text\":\"started\"")
@@ -643,18 +601,7 @@ fn new_services_appear_and_the_stream_resumes_across_a_vigild_restart() {
         fs::read(t.scan.join("db/supervise/status"))
             .is_ok_and(|s| s.len() >= 16 && s[12..16] == [0, 0, 0, 0])
     });
-    let vigild = Command::new(env!("CARGO_BIN_EXE_vigild"))
-        .arg("--listen")
-        .arg(format!("unix:{}", t.sock.display()))
-        .arg(&t.scan)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    t.vigild = Guard(vigild);
-    until("vigild answers again", || {
-        UnixStream::connect(&t.sock).is_ok()
-    });
+    t.vigild = common::vigild_unix(&t.sock, &t.scan, &[]);
     let mut resumed = t.events("?service=db", Some(&cursor));
     resumed.until("\"event\":\"really_down\"");
     assert!(

@@ -6,11 +6,11 @@ use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, script, Guard};
+use common::{bin, script, until, Guard};
 
 /// svscan and vigild on a scan directory; the guards stop vigild first, then svscan.
 struct Tree {
@@ -46,53 +46,25 @@ impl Tree {
         setup(&scan);
         let svscan = common::svscan(&scan);
         let sock = dir.path().join("vigild.sock");
-        let vigild = Command::new(env!("CARGO_BIN_EXE_vigild"))
-            .arg("--listen")
-            .arg(format!("unix:{}", sock.display()))
-            .arg(&scan)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let tree = Tree {
-            _dir: dir,
+        let vigild = common::vigild_unix(&sock, &scan, &[]);
+        Tree {
             scan,
             sock,
-            _vigild: Guard(vigild),
+            _vigild: vigild,
             _svscan: svscan,
-        };
-        tree.until("vigild answers", || UnixStream::connect(&tree.sock).is_ok());
-        tree
-    }
-
-    fn until(&self, what: &str, mut check: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !check() {
-            assert!(Instant::now() < deadline, "{what}: not within 20 s");
-            std::thread::sleep(Duration::from_millis(20));
+            _dir: dir,
         }
     }
 
-    /// One request; the reply's status line and body (bodies here are not chunked).
+    /// One request; the reply's status line and body.
     fn http(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
-        let mut s = UnixStream::connect(&self.sock).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: \r\nConnection: close\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
-            body.len()
+        common::unix_http(
+            &self.sock,
+            method,
+            path,
+            &[("Content-Type", "text/xml")],
+            body,
         )
-        .into_bytes();
-        req.extend_from_slice(body);
-        s.write_all(&req).unwrap();
-        let mut reply = Vec::new();
-        s.read_to_end(&mut reply).unwrap();
-        let reply = String::from_utf8(reply).expect("replies are UTF-8");
-        let status = reply[9..12].parse().unwrap();
-        let body = reply
-            .split_once("\r\n\r\n")
-            .map_or("", |(_, b)| b)
-            .to_owned();
-        (status, body)
     }
 
     fn call(&self, xml: &str) -> String {
@@ -118,7 +90,7 @@ fn call(method: &str, params: &str) -> String {
 #[test]
 fn loose_calls_multicall_faults_and_bad_bodies() {
     let t = Tree::new(&[("web", "echo hello\nexec sleep 1000", true)]);
-    t.until("web up", || {
+    until("web up", || {
         t.call(&call(
             "supervisor.getProcessInfo",
             "<param><value>web</value></param>",
@@ -283,7 +255,7 @@ fn log_text_is_valid_xml_whatever_the_service_prints() {
         true,
     )]);
     let read = call("supervisor.readProcessStdoutLog", "<param><value>noisy</value></param><param><value><int>0</int></value></param><param><value><int>0</int></value></param>");
-    t.until("the line logged", || {
+    until("the line logged", || {
         t.call(&read).contains("f&lt;&amp;&gt;")
     });
     let body = t.call(&read);
@@ -300,7 +272,7 @@ fn logtail_follows_the_log_across_rotations() {
     let talk = "n=0\ntrap 'kill $! 2>/dev/null; n=$((n+1)); echo line $n' HUP\ntrap 'kill $! 2>/dev/null; exit' TERM\necho hello\nwhile :; do sleep 1000 & wait $!; done";
     let t = Tree::new(&[("talk", talk, true)]);
     let current = t.scan.join("talk/log/main/current");
-    t.until("hello logged", || {
+    until("hello logged", || {
         fs::read_to_string(&current).is_ok_and(|s| s.contains("hello"))
     });
 
@@ -352,7 +324,7 @@ fn logtail_follows_the_log_across_rotations() {
         .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
         .unwrap();
     t.svc(&["-a"], "talk/log");
-    t.until("rotated", || {
+    until("rotated", || {
         fs::metadata(&current).is_ok_and(|m| std::os::unix::fs::MetadataExt::ino(&m) != before)
     });
     t.svc(&["-h"], "talk");
@@ -379,7 +351,7 @@ fn start_waits_for_readiness_else_one_second_up() {
             &format!("<param><value>{name}</value></param>"),
         ))
     };
-    t.until("both supervised", || {
+    until("both supervised", || {
         info("plain").contains("<string>STOPPED</string>")
             && info("notifying").contains("<string>STOPPED</string>")
     });
@@ -409,7 +381,7 @@ fn start_waits_for_readiness_else_one_second_up() {
         "{:?}",
         start.elapsed()
     );
-    t.until("starting", || {
+    until("starting", || {
         info("notifying").contains("<string>STARTING</string>")
     });
     let body = t.call(&call(
@@ -447,7 +419,7 @@ fn start_all_waits_once_not_once_per_service() {
         }
     });
     let all = call("supervisor.getAllProcessInfo", "");
-    t.until("all supervised", || {
+    until("all supervised", || {
         t.call(&all).matches("<string>STOPPED</string>").count() == 6
     });
 

@@ -91,3 +91,61 @@ pub fn free_port() -> u16 {
         .expect("local address")
         .port()
 }
+
+/// Waits until `check` holds (bounded: 20 s, then the test fails naming `what`).
+pub fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: not within 20 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// This build's vigild serving `scan` on `unix:SOCK` with `extra` options, once it answers.
+pub fn vigild_unix(sock: &Path, scan: &Path, extra: &[&str]) -> Guard {
+    let child = Command::new(bin("vigild"))
+        .arg("--listen")
+        .arg(format!("unix:{}", sock.display()))
+        .args(extra)
+        .arg(scan)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vigild");
+    let guard = Guard(child);
+    until("vigild answers", || {
+        std::os::unix::net::UnixStream::connect(sock).is_ok()
+    });
+    guard
+}
+
+/// One HTTP/1.1 request over the unix socket `sock` (`headers`, then `body` with its
+/// Content-Length): the reply's status and body (bodies here are not chunked).
+pub fn unix_http(
+    sock: &Path,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: \r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut req = req.into_bytes();
+    req.extend_from_slice(body);
+    s.write_all(&req).unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    let reply = String::from_utf8(reply).expect("replies are UTF-8");
+    let status = reply[9..12].parse().unwrap();
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
