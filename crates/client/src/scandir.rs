@@ -5,7 +5,7 @@
 //! An entry is a service once it is a service directory ([`is_service_dir`]: it has `run` or
 //! `supervise/`); its `log`, when that is one too, is a second service, as svscan runs a
 //! supervise there. An entry made in place (`mkdir`, then `run`) is watched itself until it is
-//! a service. Nothing is ever created in the scan directory or in an entry that is not a
+//! a service; a service is watched for a `log` made later. Nothing is ever created in the scan directory or in an entry that is not a
 //! service: a listener's `event/` goes into service directories only.
 
 use std::collections::{BTreeSet, HashMap};
@@ -40,6 +40,15 @@ pub fn is_service_dir(dir: &OsStr) -> bool {
         || fs::metadata(paths::join(dir, paths::SUPERVISE)).is_ok_and(|m| m.is_dir())
 }
 
+/// What a watch on a directory reports: entries made, removed or renamed (directories only).
+fn entries() -> AddWatchFlags {
+    AddWatchFlags::IN_CREATE
+        | AddWatchFlags::IN_MOVED_TO
+        | AddWatchFlags::IN_DELETE
+        | AddWatchFlags::IN_MOVED_FROM
+        | AddWatchFlags::IN_ONLYDIR
+}
+
 /// What changed in a scan directory since the last [`ScanDir::update`]: service paths
 /// (`DIR/NAME`, `DIR/NAME/log`), in name order.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -72,6 +81,8 @@ pub struct Changes {
 pub struct ScanDir {
     dir: OsString,
     inotify: Inotify,
+    /// The scan directory's own watch: any change in it counts.
+    top: WatchDescriptor,
     /// Entries watched until they are services (made in place, `run` not there yet).
     pending: HashMap<WatchDescriptor, OsString>,
     services: BTreeSet<OsString>,
@@ -81,17 +92,11 @@ impl ScanDir {
     /// Watches `dir` and lists the services in it.
     pub fn open(dir: &OsStr) -> io::Result<ScanDir> {
         let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
-        inotify.add_watch(
-            dir,
-            AddWatchFlags::IN_CREATE
-                | AddWatchFlags::IN_MOVED_TO
-                | AddWatchFlags::IN_DELETE
-                | AddWatchFlags::IN_MOVED_FROM
-                | AddWatchFlags::IN_ONLYDIR,
-        )?;
+        let top = inotify.add_watch(dir, entries())?;
         let mut tree = ScanDir {
             dir: dir.to_os_string(),
             inotify,
+            top,
             pending: HashMap::new(),
             services: BTreeSet::new(),
         };
@@ -122,8 +127,13 @@ impl ScanDir {
             match self.inotify.read_events() {
                 Ok(events) if events.is_empty() => break,
                 Ok(events) => {
-                    changed = true;
                     for event in events {
+                        // In the scan directory and in an entry waiting to be a service,
+                        // anything counts; in a service, only its logger's directory.
+                        let log = event.name.as_deref().map(OsStr::as_bytes)
+                            == Some(paths::LOG.as_bytes());
+                        changed |=
+                            event.wd == self.top || self.pending.contains_key(&event.wd) || log;
                         if event.mask.contains(AddWatchFlags::IN_IGNORED) {
                             self.pending.remove(&event.wd);
                         }
@@ -164,26 +174,38 @@ impl ScanDir {
                 continue;
             }
             if !is_service_dir(&path) {
-                if !waiting.contains(&path) {
-                    let flags = AddWatchFlags::IN_CREATE
-                        | AddWatchFlags::IN_MOVED_TO
-                        | AddWatchFlags::IN_ONLYDIR;
-                    // A failure (the watch limit) only means this entry is seen at the next
-                    // change of the scan directory.
-                    if let Ok(wd) = self.inotify.add_watch(path.as_os_str(), flags) {
-                        self.pending.insert(wd, path.clone());
-                    }
-                }
+                self.wait_for(path, &waiting);
                 continue;
             }
             self.stop_waiting(&path);
+            // A logger made later is a service too. A failure (the watch limit) only means
+            // it is seen at the next change of the scan directory.
+            let _ = self.inotify.add_watch(path.as_os_str(), entries());
             let log = paths::join(&path, paths::LOG);
             if is_service_dir(&log) {
+                self.stop_waiting(&log);
                 self.services.insert(log);
+            } else if fs::metadata(&log).is_ok_and(|m| m.is_dir()) {
+                self.wait_for(log, &waiting);
             }
             self.services.insert(path);
         }
         Ok(())
+    }
+
+    /// Watches `path`, a directory that is not a service yet, until it is one (`waiting`: those
+    /// watched already).
+    fn wait_for(&mut self, path: OsString, waiting: &BTreeSet<OsString>) {
+        if waiting.contains(&path) {
+            return;
+        }
+        let flags =
+            AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_ONLYDIR;
+        // A failure (the watch limit) only means this entry is seen at the next change of the
+        // scan directory.
+        if let Ok(wd) = self.inotify.add_watch(path.as_os_str(), flags) {
+            self.pending.insert(wd, path);
+        }
     }
 
     fn stop_waiting(&mut self, path: &OsStr) {
@@ -232,9 +254,18 @@ mod tests {
             1,
             "only run"
         );
+        // A logger made later, in place: a service once its `run` is there.
+        fs::create_dir(scan.join("b/log")).expect("mkdir b/log");
+        assert_eq!(tree.update().expect("update"), Changes::default());
+        fs::write(scan.join("b/log/run"), "").expect("b/log/run");
+        let b_log = scan.join("b/log").into_os_string();
+        assert_eq!(
+            tree.update().expect("update").added,
+            std::slice::from_ref(&b_log)
+        );
         fs::rename(scan.join("a"), tmp.path().join(".gone")).expect("mv a out");
         let changes = tree.update().expect("update");
         assert_eq!(changes.removed, [a, a_log]);
-        assert_eq!(tree.services(), [b]);
+        assert_eq!(tree.services(), [b, b_log]);
     }
 }

@@ -180,7 +180,7 @@ fn follow(current: PathBuf) -> Response {
 }
 
 /// An inotify descriptor that tokio can wait on.
-pub struct Watch(pub Inotify);
+struct Watch(Inotify);
 
 impl AsRawFd for Watch {
     fn as_raw_fd(&self) -> RawFd {
