@@ -150,20 +150,25 @@ pub fn names(scandir: &Path) -> Vec<String> {
 /// a client can see but the last second of memory.
 const TABLE_FRESH: Duration = Duration::from_secs(1);
 
-/// Every process's `stat`, read at most once per [`TABLE_FRESH`] by all requests together
-/// (`fresh`: read now, whatever the age of the last reading).
-fn process_table(fresh: bool) -> Arc<Table> {
+/// Every process's `stat`, read at most once per [`TABLE_FRESH`] by all requests together,
+/// with when it was read (`fresh`: read now, whatever the age of the last reading).
+fn process_table(fresh: bool) -> (Instant, Arc<Table>) {
     static CACHE: std::sync::Mutex<Option<(Instant, Arc<Table>)>> = std::sync::Mutex::new(None);
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((when, table)) = cache.as_ref() {
         if !fresh && when.elapsed() < TABLE_FRESH {
-            return table.clone();
+            return (*when, table.clone());
         }
     }
-    let table = Arc::new(Reader::new().table());
-    *cache = Some((Instant::now(), table.clone()));
-    table
+    let read = (Instant::now(), Arc::new(Reader::new().table()));
+    *cache = Some(read.clone());
+    read
 }
+
+/// How old a process table may be and still be read again for a run it does not hold: a
+/// stale status file's pid (a run that died) costs one reading in this time, not one per
+/// service and request.
+const TABLE_RETRY: Duration = Duration::from_millis(50);
 
 /// What a service's run used, as last measured: (when, cpu percent, memory bytes), by
 /// service directory and run pid.
@@ -171,8 +176,8 @@ type Measured = HashMap<(PathBuf, u32), (Instant, f64, u64)>;
 
 /// Measures `look`'s run: from a measure of the same run less than [`TABLE_FRESH`] old (its
 /// cgroup's files are not read again), else from the (shared, recent) process table and its
-/// cgroup. A run younger than the table gets a fresh table.
-pub fn measure(look: &mut Snapshot, table: &mut Option<Arc<Table>>) {
+/// cgroup. A run younger than the table gets a fresh table (at most one per [`TABLE_RETRY`]).
+pub fn measure(look: &mut Snapshot, table: &mut Option<(Instant, Arc<Table>)>) {
     static MEASURED: std::sync::Mutex<Option<Measured>> = std::sync::Mutex::new(None);
     let Some(pid) = look.running_pid() else {
         return;
@@ -187,17 +192,16 @@ pub fn measure(look: &mut Snapshot, table: &mut Option<Arc<Table>>) {
             }
         }
     }
-    let mut current = table.take().unwrap_or_else(|| process_table(false));
-    let known = |t: &Table| {
-        t.processes()
-            .binary_search_by_key(&(pid as i32), |p| p.pid)
-            .is_ok()
-    };
-    if !known(&current) {
-        current = process_table(true);
+    let (mut when, mut current) = table.take().unwrap_or_else(|| process_table(false));
+    let known = current
+        .processes()
+        .binary_search_by_key(&(pid as i32), |p| p.pid)
+        .is_ok();
+    if !known && when.elapsed() >= TABLE_RETRY {
+        (when, current) = process_table(true);
     }
     look.measure(&current);
-    *table = Some(current);
+    *table = Some((when, current));
     if let Some((cpu, memory)) = look.usage {
         let mut measured = MEASURED.lock().unwrap_or_else(|e| e.into_inner());
         let measured = measured.get_or_insert_with(HashMap::new);
@@ -210,7 +214,12 @@ pub fn measure(look: &mut Snapshot, table: &mut Option<Arc<Table>>) {
 }
 
 /// The object `svstat --json` prints for `dir`, with `"name"` first.
-fn status_json(name: &str, dir: &Path, table: &mut Option<Arc<Table>>, out: &mut Vec<u8>) {
+fn status_json(
+    name: &str,
+    dir: &Path,
+    table: &mut Option<(Instant, Arc<Table>)>,
+    out: &mut Vec<u8>,
+) {
     let mut look = Snapshot::take(dir.as_os_str());
     measure(&mut look, table);
     let value = match look.json() {
