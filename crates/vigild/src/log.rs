@@ -93,15 +93,42 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     rotated
 }
 
-/// The last `n` lines of the directory's files, reaching back into rotated ones, oldest first.
+/// Opens a listed log file; one listed as `@....u` may since have been finished by multilog
+/// (renamed `@....s`).
+fn open_listed(path: &Path) -> io::Result<File> {
+    match File::open(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound && path.extension() == Some("u".as_ref()) => {
+            File::open(path.with_extension("s"))
+        }
+        other => other,
+    }
+}
+
+/// The last `n` lines of the directory's files, reaching back into rotated ones, oldest
+/// first. multilog may rotate while they are read (`current` renamed, a new one made): then
+/// they are read again, a few times at most.
 fn last_lines(dir: &Path, n: usize) -> io::Result<Vec<Vec<u8>>> {
+    let mut listed = files(dir);
+    for _ in 0..3 {
+        let found = read_last_lines(&listed, n)?;
+        let now = files(dir);
+        if now == listed {
+            return Ok(found);
+        }
+        listed = now;
+    }
+    read_last_lines(&listed, n)
+}
+
+/// The last `n` lines of `files` (oldest first).
+fn read_last_lines(files: &[PathBuf], n: usize) -> io::Result<Vec<Vec<u8>>> {
     let mut found: Vec<Vec<u8>> = Vec::new();
     let mut budget = MAX_READ;
-    for path in files(dir).iter().rev() {
+    for path in files.iter().rev() {
         if found.len() >= n || budget == 0 {
             break;
         }
-        let file = match File::open(path) {
+        let file = match open_listed(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
