@@ -6,25 +6,13 @@ import {
 } from "./model.js";
 import { follow } from "./stream.js";
 import {
-  actionButtons, getJson, h, notify, setAttr, setConnection, setText, updateButtons, wireActions,
+  actionButtons, getJson, h, notify, setAttr, setConnection, setText, spark, updateButtons,
+  wireActions,
 } from "./ui.js";
-
-const SVG = "http://www.w3.org/2000/svg";
 
 /** Sorting key: a logger right after its service ("a/log" before "a-b"). */
 function key(name) {
   return name.replaceAll("/", "\u0000");
-}
-
-function spark(label) {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("class", "spark");
-  svg.setAttribute("viewBox", "0 0 100 20");
-  svg.setAttribute("preserveAspectRatio", "none");
-  svg.setAttribute("aria-hidden", "true");
-  svg.dataset.spark = label;
-  svg.append(document.createElementNS(SVG, "polyline"));
-  return svg;
 }
 
 /** Lists services in a table and keeps it live; `who` resolves to { user, readOnly }. */

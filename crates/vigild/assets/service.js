@@ -7,10 +7,10 @@ import {
 } from "./model.js";
 import { follow } from "./stream.js";
 import {
-  actionButtons, getJson, h, notify, setAttr, setConnection, setText, updateButtons, wireActions,
+  actionButtons, getJson, h, notify, setAttr, setConnection, setText, spark, updateButtons,
+  wireActions,
 } from "./ui.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const FIRST_LINES = 200; // log lines shown at first; "Earlier lines" reaches back by this many more
 const MAX_LINES = 5000; // lines kept in the page; the oldest go first
 const MAX_EVENTS = 200; // timeline entries kept
@@ -27,17 +27,6 @@ function localDateTime(iso) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return "";
   return `${d.toLocaleDateString()} ${localTime(iso)}`;
-}
-
-function spark(label) {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("class", "spark");
-  svg.setAttribute("viewBox", "0 0 100 20");
-  svg.setAttribute("preserveAspectRatio", "none");
-  svg.setAttribute("aria-hidden", "true");
-  svg.dataset.spark = label;
-  svg.append(document.createElementNS(SVG, "polyline"));
-  return svg;
 }
 
 function fact(label, field, ...extra) {

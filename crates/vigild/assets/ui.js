@@ -205,3 +205,16 @@ export function notify(text) {
   box.textContent = text;
 }
 
+const SVG = "http://www.w3.org/2000/svg";
+
+/** An empty sparkline (an SVG polyline filled by sparkPoints), `data-spark` = `label`. */
+export function spark(label) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("viewBox", "0 0 100 20");
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("aria-hidden", "true");
+  svg.dataset.spark = label;
+  svg.append(document.createElementNS(SVG, "polyline"));
+  return svg;
+}
